@@ -1,0 +1,33 @@
+# aulib: the README's commands. Every target creates .venv and installs what it needs first.
+#   make test        install (CPU torch first, then aulib with its dev tools) and run the test suite
+#   make lint        ruff
+#   make bench       the benchmark scripts in benchmarks/
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.aulib-installed
+
+.PHONY: install test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, so that no dependency pulls in a different (multi-GB CUDA) build.
+	$(PY) -m pip install --disable-pip-version-check -q "$(TORCH_SPEC)"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	MPLBACKEND=agg $(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check aulib tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_heatmaps.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
