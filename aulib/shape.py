@@ -101,3 +101,27 @@ def mean_shape() -> np.ndarray:
     shape = np.concatenate([_jaw(), right_brow, left_brow, _nose(), right_eye, left_eye, _mouth()])
     assert shape.shape == (68, 2)
     return shape
+
+
+# Horizontal-flip permutation of the iBUG-68 points: after mirroring an image, point i of the mirrored face is
+# the mirror image of point FLIP_68[i] of the original (left and right swap, midline points stay).
+FLIP_68: tuple[int, ...] = (
+    *range(16, -1, -1),  # jaw 0..16 reversed
+    *range(26, 21, -1),  # right brow 17..21 <- left brow 26..22
+    *range(21, 16, -1),  # left brow 22..26 <- right brow 21..17
+    27, 28, 29, 30,  # nose bridge
+    35, 34, 33, 32, 31,  # nose base
+    45, 44, 43, 42, 47, 46,  # right eye <- left eye
+    39, 38, 37, 36, 41, 40,  # left eye <- right eye
+    54, 53, 52, 51, 50, 49, 48,  # upper outer lip
+    59, 58, 57, 56, 55,  # lower outer lip
+    64, 63, 62, 61, 60,  # upper inner lip
+    67, 66, 65,  # lower inner lip
+)
+
+
+def flip_landmarks(landmarks: np.ndarray, width: float) -> np.ndarray:
+    """Landmarks of the horizontally mirrored image (``x -> width - 1 - x``), re-indexed with :data:`FLIP_68`."""
+    flipped = np.asarray(landmarks, dtype=np.float64)[..., list(FLIP_68), :].copy()
+    flipped[..., 0] = width - 1 - flipped[..., 0]
+    return flipped
