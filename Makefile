@@ -2,6 +2,7 @@
 #   make test        install (CPU torch first, then aulib with its dev tools) and run the test suite
 #   make lint        ruff
 #   make bench       the benchmark scripts in benchmarks/
+#   make figures     regenerate the README's figures
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.
@@ -9,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aulib-installed
 
-.PHONY: install test lint bench clean
+.PHONY: install test lint bench figures clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_heatmaps.py
+	$(PY) benchmarks/bench_synthau.py
+	$(PY) benchmarks/bench_prepare.py
+
+figures: $(STAMP)
+	MPLBACKEND=agg $(PY) -m aulib.plots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

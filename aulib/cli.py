@@ -42,6 +42,33 @@ def run_info(_: argparse.Namespace) -> int:
     return 0
 
 
+def run_synth(args: argparse.Namespace) -> int:
+    from aulib.data.synthau import generate
+
+    difficulty = args.difficulty
+    try:
+        difficulty = float(difficulty)
+    except ValueError:
+        pass  # a named level: easy, default, hard
+    config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
+                      difficulty=difficulty, image_size=args.image_size, workers=args.workers)
+    print(f"SynthAU: {config.subjects} subjects x {config.frames} frames in {args.out}")
+    return 0
+
+
+def add_synth_parser(commands: argparse._SubParsersAction) -> None:
+    synth = commands.add_parser("synth", help="generate a SynthAU dataset (procedural faces with AU labels)")
+    synth.add_argument("--out", required=True, help="output folder (resumable: rerun to finish)")
+    synth.add_argument("--subjects", type=int, default=24)
+    synth.add_argument("--frames", type=int, default=84, help="frames per subject")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set")
+    synth.add_argument("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]")
+    synth.add_argument("--image-size", type=int, default=256)
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
+    synth.set_defaults(handler=run_synth)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aulib", description="Action Unit heatmap regression (Sanchez-Lozano et al., BMVC 2018), for teaching."
@@ -50,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info = commands.add_parser("info", help="version, devices, model presets and AU sets")
     info.set_defaults(handler=run_info)
+    add_synth_parser(commands)
+    from aulib.data.prepare import add_prepare_parser
+
+    add_prepare_parser(commands)
     return parser
 
 
