@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
 
 import numpy as np
 import torch
+from timing import median_seconds
 
 from aulib.align import frame_scale
 from aulib.aus import BP4D_AUS, au_centres
@@ -84,15 +83,6 @@ def render_loop_python(landmarks: np.ndarray, intensities: np.ndarray, config: H
                             if value > out[b, a, y, x]:
                                 out[b, a, y, x] = value
     return out
-
-
-def median_seconds(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

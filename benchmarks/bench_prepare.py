@@ -20,8 +20,7 @@ import argparse
 import importlib
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
+from timing import median_seconds
 
 from aulib.align import alignment_matrix, warp_face
 from aulib.data.prepare import prepare
@@ -84,15 +84,6 @@ class MemoryReader:
             yield RawFrame(subject, sequence, int(frame), labels=values[i], image=image, landmarks=points)
 
 
-def median_time(function: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_warps(args: argparse.Namespace) -> None:
     drawn = [draw_frame(i, args.height, args.width) for i in range(args.chunk)]
     images = [image for image, _ in drawn]
@@ -120,7 +111,7 @@ def bench_warps(args: argparse.Namespace) -> None:
                                     (f"{args.workers} threads, 1 torch thread each", threaded, 1)):
         torch.set_num_threads(threads)
         assert np.array_equal(np.stack(function()), reference)  # every strategy gives the same bytes
-        seconds = median_time(function, args.repeats)
+        seconds = median_seconds(function, args.repeats)
         print(f"  {name + (' (1 torch thread)' if name == 'one by one' and threads == 1 else ''):<40}"
               f"{args.chunk / seconds:8.0f} frames/s")
     torch.set_num_threads(default_threads)
