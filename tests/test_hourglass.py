@@ -168,7 +168,14 @@ def test_preset_table_matches_the_documented_table():
             int(size), int(heat), int(stacks), int(depth), int(width), block)
         assert row.params == int(params.replace(",", ""))
         assert row.gflops == pytest.approx(float(gf), abs=5e-4)
-        assert row.params == _hand_params(**{k: v for k, v in PRESETS[row.preset].items() if k != "pool"})
+        config = {k: v for k, v in PRESETS[row.preset].items() if k not in ("pool", "model")}
+        kind = PRESETS[row.preset].get("model", "hourglass")
+        if kind == "hourglass":
+            assert row.params == _hand_params(**config)
+        elif kind == "per-au":  # five independent single-map hourglasses
+            assert row.params == 5 * _hand_params(**config, num_maps=1)
+        else:  # the ResNet rows are derived by hand in tests/test_baselines.py
+            assert kind == "resnet"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -176,12 +183,20 @@ def test_preset_table_matches_the_documented_table():
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+HOURGLASS_PRESETS = [name for name, preset in PRESETS.items() if preset.get("model", "hourglass") == "hourglass"]
+
+
+def test_the_original_presets_are_hourglasses():
+    assert HOURGLASS_PRESETS == ["paper", "paper-fan", "small", "tiny"]
+
+
+# The baselines (ResNet, one hourglass per AU) are exercised in tests/test_baselines.py.
+@pytest.mark.parametrize("name", HOURGLASS_PRESETS)
 def test_every_preset_maps_an_image_to_quarter_resolution_heatmaps(name):
     model = create_model(name).eval()
     size = PRESETS[name]["input_size"]
-    assert (model.num_maps, model.input_size, model.heatmap_size, model.stacks) == (
-        5, size, size // 4, PRESETS[name]["stacks"])
+    assert (model.num_maps, model.input_size, model.heatmap_size, model.stacks, model.output_kind) == (
+        5, size, size // 4, PRESETS[name]["stacks"], "heatmap")
     with torch.no_grad():
         out = model(torch.randn(1, 3, size, size))
     assert out.shape == (1, 5, size // 4, size // 4)

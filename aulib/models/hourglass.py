@@ -111,6 +111,8 @@ class Hourglass(nn.Module):
         [5, 5]
     """
 
+    output_kind = "heatmap"
+
     def __init__(self, *, num_maps: int = 5, stacks: int = 1, depth: int = 4, width: int = 256,
                  block: BlockName = "bottleneck", pool: PoolName = "max", input_size: int = 256) -> None:
         super().__init__()
