@@ -69,6 +69,97 @@ def add_synth_parser(commands: argparse._SubParsersAction) -> None:
     synth.set_defaults(handler=run_synth)
 
 
+def run_train(args: argparse.Namespace) -> int:
+    from aulib.train import TrainConfig, TrainingDiverged, train
+
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loss": args.loss,
+                 "seed": args.seed, "max_steps": args.max_steps, "compile": args.compile or None,
+                 "readout_window": args.readout_window, "precision": args.precision}
+    if args.model:
+        overrides["model"] = args.model
+    if args.device != "profile":
+        overrides["device"] = args.device
+    if args.extent:
+        overrides["heatmap"] = {**TrainConfig.from_profile(args.profile, data="", out="").heatmap,
+                                "extent": args.extent}
+    config = TrainConfig.from_profile(args.profile, data=args.data, out=args.out, **overrides)
+    try:
+        history = train(config, resume=args.resume)
+    except TrainingDiverged as error:
+        print(f"error: {error}")
+        return 3
+    except KeyboardInterrupt:
+        print(f"interrupted: rerun with --resume to continue from {args.out}/last.pt")
+        return 130
+    if len(history):
+        print(history.tail(3).to_string(index=False))
+    return 0
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train a model on a prepared dataset (resumable)")
+    parser.add_argument("--data", required=True, help="prepared dataset folder (aulib prepare)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--profile", choices=["smoke", "full"], default="smoke")
+    parser.add_argument("--model", help="preset (default: tiny for smoke, paper for full)")
+    parser.add_argument("--device", default="profile", help="auto, cpu or cuda (default: the profile's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--loss", choices=["huber", "l2"])
+    parser.add_argument("--extent", choices=["growing", "fixed"], help="Gaussian extent of the targets")
+    parser.add_argument("--readout-window", type=float, help="local readout radius (aligned-frame pixels)")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.set_defaults(handler=run_train)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from aulib.evaluate import evaluate, markdown_table
+
+    metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device)
+    print(markdown_table(metrics))
+    print(f"wrote {args.run}/predictions.csv, metrics.csv and metrics.md")
+    return 0
+
+
+def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="score a run on held-out subjects (ICC, PCC, MAE, localisation)")
+    parser.add_argument("--run", required=True, help="run folder (aulib train --out)")
+    parser.add_argument("--data", help="prepared dataset (default: the one the run was trained on)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--checkpoint", default="best.pt")
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_robustness(args: argparse.Namespace) -> int:
+    from aulib.robustness import robustness, save_robustness_figure
+
+    sigmas = [float(x) for x in args.sigmas.split(",") if x.strip()]
+    table = robustness(args.run, data=args.data, sigmas=sigmas, unit=args.unit, split=args.split, seed=args.seed,
+                       device=args.device)
+    figure = save_robustness_figure(table, f"{args.run}/robustness.png")
+    print(table[table.AU == "Mean"][["model", "sigma", "sigma_iod", "ICC", "MAE"]].to_string(index=False))
+    print(f"wrote {args.run}/robustness.csv and {figure}")
+    return 0
+
+
+def add_robustness_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("robustness", help="ICC under Gaussian landmark noise before alignment")
+    parser.add_argument("--run", required=True, help="run folder")
+    parser.add_argument("--data", help="prepared dataset (default: the run's)")
+    parser.add_argument("--sigmas", default="0,2,4,6,8,10,13,16,20", help="comma-separated noise levels")
+    parser.add_argument("--unit", choices=["px", "iod"], default="px", help="pixels of the original image or IOD")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=run_robustness)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aulib", description="Action Unit heatmap regression (Sanchez-Lozano et al., BMVC 2018), for teaching."
@@ -81,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aulib.data.prepare import add_prepare_parser
 
     add_prepare_parser(commands)
+    add_train_parser(commands)
+    add_evaluate_parser(commands)
+    add_robustness_parser(commands)
     return parser
 
 

@@ -313,6 +313,10 @@ class PreparedDataset(Dataset):
         """``(n, L, 2)`` float32 aligned landmarks of the selected frames."""
         return np.asarray(self._open()["landmarks"][self._rows])
 
+    def landmarks_original_array(self) -> np.ndarray:
+        """``(n, L, 2)`` float32 landmarks of the selected frames in their original images."""
+        return np.asarray(self._open()["landmarks_original"][self._rows])
+
     def transforms_array(self) -> np.ndarray:
         """``(n, 2, 3)`` float64 image → crop matrices of the selected frames."""
         return np.asarray(self._open()["transforms"][self._rows])

@@ -1,0 +1,119 @@
+"""Evaluation of a trained run on held-out subjects: intensities, ICC/PCC/MAE per AU, and localisation error.
+
+Writes into the run folder:
+
+- ``predictions.csv``: one row per frame: subject, sequence, frame, and for each AU the true and predicted
+  intensity, the peak of its heatmap (``peak_x_AU06``, ``peak_y_AU06`` in pixels of a 64×64 map) and the
+  localisation error (distance from the peak to the nearest of the AU's centres, same unit).
+- ``metrics.csv`` and ``metrics.md``: per-AU ICC(3,1), PCC, MAE, number of frames and mean localisation error
+  (frames where the AU is present, intensity ≥ 1), with a mean row.
+
+Evaluation is subject-independent: it reads one split of the prepared dataset (``test`` by default), whose
+subjects the trainer never saw.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from aulib.augment import resize_batch
+from aulib.aus import au_label
+from aulib.data.dataset import PreparedDataset
+from aulib.heatmaps import localisation_error, read_intensities, read_peaks
+from aulib.io import atomic_write_csv, atomic_write_text
+from aulib.metrics import au_table
+from aulib.train import load_run
+
+REFERENCE_MAP_SIZE = 64  # localisation is reported in pixels of the paper's 64×64 maps, whatever the model
+
+
+def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    header = [table.index.name or "", *map(str, table.columns)]
+    rows = []
+    for name, values in table.iterrows():
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in values]
+        rows.append([str(name), *cells])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+@torch.inference_mode()
+def predict_frames(
+    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
+    checkpoint: str = "best.pt", device: str = "auto", batch_size: int = 128,
+) -> tuple[pd.DataFrame, tuple[int, ...]]:
+    """Predict every frame of ``split``; returns the per-frame table (see the module docstring) and the AUs."""
+    trainer = load_run(run_dir, checkpoint, device)
+    dataset = PreparedDataset(data or trainer.config.data, split=split)
+    if tuple(dataset.aus) != trainer.aus:
+        raise ValueError(f"the run was trained on AUs {trainer.aus} but {dataset.path} has {tuple(dataset.aus)}")
+    model, aus = trainer.model.eval(), trainer.aus
+    window = trainer.config.readout_window
+    predicted, peaks, errors = [], [], []
+    for start in range(0, len(dataset), batch_size):
+        raw = dataset.batch(list(range(start, min(start + batch_size, len(dataset)))))
+        images, landmarks = resize_batch(raw["image"].to(trainer.device), raw["landmarks"].to(trainer.device),
+                                         trainer.input_size)
+        if trainer.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(trainer.device.type, dtype=trainer.amp_dtype or torch.float32,
+                            enabled=trainer.amp_dtype is not None):
+            output = model(images).float()
+        if trainer.is_heatmap:
+            predicted.append(read_intensities(output, landmarks=landmarks if window else None, aus=aus,
+                                              window=window).cpu())
+            scale = REFERENCE_MAP_SIZE / output.shape[-1]
+            peaks.append((read_peaks(output)[1] * scale).cpu())
+            errors.append((localisation_error(output, landmarks, aus) * scale).cpu())
+        else:
+            predicted.append(output.clamp(0, 5).cpu())
+    n, n_aus = len(dataset), len(aus)
+    table = dataset.frames[["subject", "sequence", "frame"]].reset_index(drop=True)
+    truth = dataset.labels_array()
+    prediction = torch.cat(predicted).numpy() if predicted else np.zeros((0, n_aus))
+    peak = torch.cat(peaks).numpy() if peaks else np.full((n, n_aus, 2), np.nan)
+    error = torch.cat(errors).numpy() if errors else np.full((n, n_aus), np.nan)
+    for a, au in enumerate(aus):
+        label = au_label(au)
+        table[f"true_{label}"] = truth[:, a]
+        table[f"pred_{label}"] = prediction[:, a]
+        table[f"peak_x_{label}"] = peak[:, a, 0]
+        table[f"peak_y_{label}"] = peak[:, a, 1]
+        table[f"loc_err_{label}"] = error[:, a]
+    return table, aus
+
+
+def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.DataFrame:
+    """Per-AU ICC, PCC, MAE, N and mean localisation error (where the AU is present), with a mean row."""
+    labels = [au_label(a) for a in aus]
+    truth = table[[f"true_{label}" for label in labels]].to_numpy(float)
+    prediction = table[[f"pred_{label}" for label in labels]].to_numpy(float)
+    metrics = au_table(truth, prediction, aus)
+    errors = table[[f"loc_err_{label}" for label in labels]].to_numpy(float)
+    present = truth >= 1
+    with np.errstate(invalid="ignore"):
+        per_au = np.array([np.nanmean(errors[present[:, a], a]) if present[:, a].any() else np.nan
+                           for a in range(len(aus))])
+    metrics["LocErr64"] = [*per_au, np.nanmean(per_au) if np.isfinite(per_au).any() else np.nan]
+    return metrics
+
+
+def evaluate(
+    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
+    checkpoint: str = "best.pt", device: str = "auto",
+) -> pd.DataFrame:
+    """Evaluate a run: writes ``predictions.csv``, ``metrics.csv`` and ``metrics.md`` and returns the metrics."""
+    table, aus = predict_frames(run_dir, data, split, checkpoint, device)
+    metrics = metrics_from_predictions(table, aus)
+    run_dir = Path(run_dir)
+    atomic_write_csv(run_dir / "predictions.csv", table, index=False)
+    atomic_write_csv(run_dir / "metrics.csv", metrics, index=True)
+    atomic_write_text(run_dir / "metrics.md", markdown_table(metrics))
+    return metrics

@@ -1,0 +1,430 @@
+"""Training: one loop for the Hourglass, its per-AU variant and the ResNet-18 regressor, on CPU or GPU.
+
+The data path never decodes or renders per item in Python: a batch of uint8 aligned crops is gathered from the
+memory-mapped prepared dataset in one indexing operation, moved to the device, augmented there
+(:func:`aulib.augment.augment_batch`) and turned into heatmap targets there (:func:`aulib.heatmaps.render_targets`).
+
+A run folder holds everything about a run::
+
+    RUN_DIR/config.json    the exact configuration (written once; a resume must match it)
+    RUN_DIR/last.pt        the latest checkpoint (every ``checkpoint_every`` steps and at each epoch's end)
+    RUN_DIR/best.pt        the epoch with the best validation ICC (validation subjects come from training subjects)
+    RUN_DIR/training.csv   one row per epoch: losses, validation ICC per AU, speed
+    RUN_DIR/steps.csv      the loss of every step (what the resume test compares)
+
+Checkpoints are written atomically. ``resume=True`` continues exactly where ``last.pt`` stopped: on the CPU the
+loss sequence after a resume equals the uninterrupted run's. A NaN or infinite loss stops the run with
+:class:`TrainingDiverged`, leaving the last good checkpoint in place.
+
+Example:
+    >>> from aulib.train import TrainConfig
+    >>> TrainConfig.from_profile("smoke", data="data/synthau-prepared", out="runs/smoke").model
+    'tiny'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from aulib.augment import AugmentConfig, augment_batch, resize_batch
+from aulib.aus import au_label
+from aulib.data.dataset import PreparedDataset
+from aulib.heatmaps import HeatmapConfig, read_intensities, render_targets
+from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.metrics import icc
+from aulib.models import create_model
+
+VALIDATION_SPLIT = "val"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (saved as ``config.json``).
+
+    Attributes:
+        data: prepared dataset folder.
+        out: run folder.
+        model: preset name (:func:`aulib.models.create_model`).
+        epochs: passes over the training subjects.
+        batch_size: samples per step (the global batch when distributed).
+        lr: AdamW learning rate (cosine decay to 5% over the run).
+        weight_decay: AdamW weight decay.
+        loss: ``"huber"`` or ``"l2"`` on heatmaps; the intensity regressor always uses MSE.
+        heatmap: :class:`aulib.heatmaps.HeatmapConfig` options (size comes from the model).
+        readout_window: ``None`` for the paper's global-max readout, or the local readout's radius (frame px).
+        augment: :class:`aulib.augment.AugmentConfig` options.
+        train_split: split name(s) of the prepared dataset to train on.
+        val_fraction: share of training subjects held out for model selection when the dataset has no ``val``.
+        seed: seed of initialisation, sampling and augmentation.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        precision: ``"auto"`` (bf16 autocast where supported), ``"bf16"`` or ``"fp32"``.
+        channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
+        compile: wrap the model in ``torch.compile``.
+        checkpoint_every: steps between checkpoints (besides each epoch's end).
+        max_steps: stop after this many steps in total (``None``: run all epochs).
+    """
+
+    data: str
+    out: str
+    model: str = "tiny"
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    loss: str = "huber"
+    heatmap: dict = field(default_factory=dict)
+    readout_window: float | None = None
+    augment: dict = field(default_factory=dict)
+    train_split: str = "train"
+    val_fraction: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    checkpoint_every: int = 200
+    max_steps: int | None = None
+
+    PROFILES = ("smoke", "full")
+
+    @classmethod
+    def from_profile(cls, profile: str, **overrides: Any) -> TrainConfig:
+        """``smoke``: the ``tiny`` preset for a few CPU minutes; ``full``: the paper's network on a GPU.
+
+        The smoke profile's 24×24 heatmaps would make the default Gaussians (σ 4–12 frame pixels) thinner than a
+        heatmap pixel, which the network cannot learn in minutes; it uses σ of 1–3 heatmap pixels instead.
+        """
+        if profile == "smoke":
+            base = {"model": "tiny", "epochs": 30, "batch_size": 32, "lr": 2e-3,
+                    "heatmap": {"sigma_min": 10.7, "sigma_max": 32.0, "sigma_fixed": 21.3}}
+        elif profile == "full":
+            base = {"model": "paper", "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "cuda"}
+        else:
+            raise ValueError(f"Unknown profile {profile!r}; use one of {cls.PROFILES}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"Unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for, but torch finds no CUDA device here; use --device cpu")
+    return torch.device(name)
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast pays off."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32'; got {precision!r}")
+    if device.type == "cuda" or (device.type == "cpu" and cpu_supports_bf16()):
+        return torch.bfloat16
+    return None
+
+
+def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[list[str], list[str]]:
+    """Training and validation subjects, both drawn from the training split only (never the test subjects)."""
+    splits = dataset.meta.get("splits", {})
+    train = sorted(s for s, name in splits.items() if name == config.train_split)
+    if not train:
+        raise ValueError(f"{config.data} has no subjects in split {config.train_split!r}; splits: "
+                         f"{sorted(set(splits.values()))}")
+    validation = sorted(s for s, name in splits.items() if name == VALIDATION_SPLIT)
+    if validation:
+        return train, validation
+    rng = np.random.default_rng(config.seed)
+    n_val = max(1, round(config.val_fraction * len(train))) if len(train) > 1 else 0
+    held = set(rng.choice(train, size=n_val, replace=False).tolist()) if n_val else set()
+    return [s for s in train if s not in held], sorted(held)
+
+
+def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean loss over valid (sample, AU) pairs; invalid labels contribute nothing.
+
+    Args:
+        prediction, target: ``(B, A, H, W)`` heatmaps or ``(B, A)`` intensities.
+        mask: ``(B, A)`` booleans, True where the label is valid.
+        kind: ``"huber"``, ``"l2"`` or ``"mse"``.
+    """
+    if kind == "huber":
+        per_element = F.huber_loss(prediction, target, reduction="none", delta=1.0)
+    elif kind in ("l2", "mse"):
+        per_element = F.mse_loss(prediction, target, reduction="none")
+    else:
+        raise ValueError(f"loss must be 'huber' or 'l2'; got {kind!r}")
+    per_label = per_element.flatten(2).mean(-1) if per_element.ndim == 4 else per_element  # (B, A)
+    weights = mask.to(per_label.dtype)
+    return (per_label * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+class Trainer:
+    """Holds the model, optimiser, data and state of one run; :meth:`fit` trains it."""
+
+    def __init__(self, config: TrainConfig, progress: bool = True) -> None:
+        self.config = config
+        self.progress = progress
+        self.out = Path(config.out)
+        self.device = resolve_device(config.device)
+        self.amp_dtype = autocast_dtype(config.precision, self.device)
+        self.full = PreparedDataset(config.data)
+        train_subjects, val_subjects = split_validation(self.full, config)
+        self.train_set = PreparedDataset(config.data, subjects=train_subjects)
+        self.val_set = PreparedDataset(config.data, subjects=val_subjects) if val_subjects else None
+        self.aus = tuple(self.full.aus)
+
+        torch.manual_seed(config.seed)
+        self.model = create_model(config.model, num_maps=len(self.aus)).to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.is_heatmap = getattr(self.model, "output_kind", "heatmap") == "heatmap"
+        self.input_size = int(self.model.input_size)
+        heatmap_options = dict(config.heatmap)
+        if self.is_heatmap:
+            heatmap_options["size"] = int(self.model.heatmap_size)
+        heatmap_options.setdefault("max_intensity", None)  # jittered labels exceed 5
+        self.heatmap = HeatmapConfig.from_options(**heatmap_options)
+        self.augment = AugmentConfig(**config.augment)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.steps_per_epoch = max(1, len(self.train_set) // config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        if config.max_steps is not None:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.forward = torch.compile(self.model) if config.compile else self.model
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.best_icc = -math.inf
+        self.step_losses: list[float] = []
+        self.history: list[dict] = []
+
+    def _lr_factor(self, step: int) -> float:
+        # Cosine decay from 1 to 0.05 over the run: stable for both the tiny and the paper network.
+        progress = min(1.0, step / max(1, self.total_steps))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    # ---------------------------------------------------------------- state
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "best_icc": self.best_icc,
+            "step_losses": list(self.step_losses),
+            "history": list(self.history),
+            "config": self.config.to_json(),
+            "aus": list(self.aus),
+            "model_name": self.config.model,
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
+        self.best_icc = float(state["best_icc"])
+        self.step_losses = list(state["step_losses"])
+        self.history = list(state["history"])
+
+    def save(self, name: str) -> Path:
+        path = self.out / name
+        temporary = path.with_name(f".{name}.tmp")
+        torch.save(self.state(), temporary)
+        os.replace(temporary, path)  # a crash mid-write never leaves a broken checkpoint behind
+        steps = pd.DataFrame({"step": np.arange(1, len(self.step_losses) + 1), "loss": self.step_losses})
+        atomic_write_csv(self.out / "steps.csv", steps, index=False)
+        return path
+
+    # ---------------------------------------------------------------- data
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        # The order of an epoch depends only on (seed, epoch): a resumed run sees the same batches.
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        return torch.randperm(len(self.train_set), generator=generator)
+
+    def batch(self, indices: torch.Tensor, train: bool) -> dict[str, torch.Tensor]:
+        dataset = self.train_set if train else self.val_set
+        raw = dataset.batch(indices.tolist())
+        pin = self.device.type == "cuda"
+        images, landmarks, labels, mask = (
+            raw[key].pin_memory().to(self.device, non_blocking=True) if pin else raw[key].to(self.device)
+            for key in ("image", "landmarks", "labels", "mask")
+        )
+        if train:
+            images, landmarks, labels = augment_batch(
+                images, landmarks, labels, out_size=self.input_size, config=self.augment, generator=self.generator,
+            )
+        else:
+            images, landmarks = resize_batch(images, landmarks, self.input_size)
+        labels = torch.where(mask, labels, torch.zeros_like(labels))
+        if self.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return {"images": images, "landmarks": landmarks, "labels": labels, "mask": mask}
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            output = self.forward(batch["images"])
+        output = output.float()
+        if not self.is_heatmap:
+            return masked_loss(output, batch["labels"], batch["mask"], "mse")
+        targets = render_targets(batch["landmarks"], batch["labels"], self.aus, **asdict(self.heatmap))
+        return masked_loss(output, targets, batch["mask"], self.config.loss)
+
+    # ---------------------------------------------------------------- loop
+    def fit(self, resume: bool = False) -> pd.DataFrame:
+        """Train (or continue) the run; returns the per-epoch metrics table."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._write_config(resume)
+        if resume and (self.out / "last.pt").exists():
+            self.load_state(torch.load(self.out / "last.pt", map_location=self.device, weights_only=True))
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=self.step, unit="step", desc=f"train {self.config.model}",
+                   disable=not self.progress)
+        while self.step < self.total_steps:
+            epoch, position = divmod(self.step, self.steps_per_epoch)
+            order = self.epoch_order(epoch)
+            started, images_seen, losses = time.perf_counter(), 0, []
+            for k in range(position, self.steps_per_epoch):
+                if self.step >= self.total_steps:
+                    break
+                indices = order[k * self.config.batch_size:(k + 1) * self.config.batch_size]
+                loss = self.compute_loss(self.batch(indices, train=True))
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss is {loss.item()} at step {self.step + 1} (epoch {epoch + 1}); stopped. The last good "
+                        f"checkpoint is {self.out / 'last.pt'}; lower the learning rate ({self.config.lr}) or check "
+                        "the data"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                self.step += 1
+                self.step_losses.append(float(loss.item()))
+                losses.append(self.step_losses[-1])
+                images_seen += len(indices)
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", epoch=epoch + 1)
+                if self.step % self.config.checkpoint_every == 0:
+                    self.save("last.pt")
+            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
+                self._end_epoch(epoch, losses, images_seen / max(1e-9, time.perf_counter() - started))
+        bar.close()
+        return pd.DataFrame(self.history)
+
+    def _write_config(self, resume: bool) -> None:
+        path = self.out / "config.json"
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved != self.config.to_json():
+                if not resume:
+                    raise FileExistsError(f"{self.out} holds another run; choose another --out or pass --resume")
+                raise ValueError(f"{path} differs from this configuration; a resume must use the same settings")
+            if not resume and (self.out / "last.pt").exists():
+                raise FileExistsError(f"{self.out} already holds this run; pass --resume to continue it")
+        atomic_write_json(path, self.config.to_json())
+
+    def _end_epoch(self, epoch: int, losses: list[float], images_per_second: float) -> None:
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step,
+                               "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                               "lr": float(self.optimizer.param_groups[0]["lr"]),
+                               "train_images_per_s": float(images_per_second)}
+        if self.val_set is not None:
+            predictions = predict_intensities(self.model, self.val_set, self, batch_size=128)
+            scores = icc(self.val_set.labels_array(), predictions)
+            row.update({f"val_icc_{au_label(a)}": float(s) for a, s in zip(self.aus, scores, strict=True)})
+            row["val_icc_mean"] = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
+        self.history.append(row)
+        atomic_write_csv(self.out / "training.csv", pd.DataFrame(self.history), index=False)
+        self.save("last.pt")
+        score = row.get("val_icc_mean", float("nan"))
+        improved = np.isfinite(score) and score > self.best_icc
+        if self.val_set is None or improved or not (self.out / "best.pt").exists():
+            self.best_icc = float(score) if np.isfinite(score) else self.best_icc
+            self.save("best.pt")
+        self.model.train()
+
+
+@torch.inference_mode()
+def predict_intensities(
+    model: nn.Module, dataset: PreparedDataset, trainer_like: Any, batch_size: int = 128,
+    return_maps: bool = False,
+) -> np.ndarray | tuple[np.ndarray, list[torch.Tensor]]:
+    """Intensities ``(n, A)`` predicted for every frame of ``dataset`` (no augmentation).
+
+    ``trainer_like`` supplies ``device``, ``amp_dtype``, ``input_size``, ``is_heatmap``, ``aus``, ``config``.
+    """
+    model.eval()
+    outputs, maps = [], []
+    for start in range(0, len(dataset), batch_size):
+        raw = dataset.batch(list(range(start, min(start + batch_size, len(dataset)))))
+        images, landmarks = resize_batch(raw["image"].to(trainer_like.device), raw["landmarks"].to(trainer_like.device),
+                                         trainer_like.input_size)
+        if trainer_like.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(trainer_like.device.type, dtype=trainer_like.amp_dtype or torch.float32,
+                            enabled=trainer_like.amp_dtype is not None):
+            output = model(images).float()
+        if trainer_like.is_heatmap:
+            window = trainer_like.config.readout_window
+            outputs.append(read_intensities(output, landmarks=landmarks if window else None, aus=trainer_like.aus,
+                                            window=window).cpu())
+            if return_maps:
+                maps.append(output.cpu())
+        else:
+            outputs.append(output.clamp(0, 5).cpu())
+    result = torch.cat(outputs).numpy() if outputs else np.zeros((0, len(trainer_like.aus)))
+    return (result, maps) if return_maps else result
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Train a run described by ``config``; see :class:`Trainer`."""
+    return Trainer(config, progress=progress).fit(resume=resume)
+
+
+def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto") -> Trainer:
+    """Rebuild a run's trainer with the weights of ``checkpoint`` (for evaluation and notebooks)."""
+    run_dir = Path(run_dir)
+    path = run_dir / checkpoint
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: train first with `aulib train --out {run_dir}`")
+    config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
+    trainer = Trainer(replace(config, device=device), progress=False)
+    state = torch.load(path, map_location=trainer.device, weights_only=True)
+    trainer.load_state(state)
+    trainer.model.eval()
+    return trainer

@@ -1,0 +1,147 @@
+"""Training and evaluation on a tiny SynthAU set: exact resume, NaN handling, masking, selection, evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from aulib.data.prepare import prepare
+from aulib.data.synthau import generate
+from aulib.evaluate import evaluate
+from aulib.metrics import icc
+from aulib.train import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    generate(root / "synth", subjects=6, frames=12, seed=4, progress=False, workers=1)
+    prepare("synthau", root / "synth", root / "prepared", progress=False)
+    return root / "prepared"
+
+
+def config(prepared, out, **overrides) -> TrainConfig:
+    options = {"epochs": 2, "batch_size": 8, "checkpoint_every": 2, "device": "cpu", **overrides}
+    return TrainConfig.from_profile("smoke", data=str(prepared), out=str(out), **options)
+
+
+def read_losses(run) -> list[float]:
+    return pd.read_csv(run / "steps.csv")["loss"].tolist()
+
+
+def test_resume_continues_exactly(prepared, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    train(config(prepared, straight), progress=False)
+    expected = read_losses(straight)
+    assert len(expected) == 2 * (len(Trainer(config(prepared, straight)).train_set) // 8)
+
+    interrupted = tmp_path / "interrupted"
+    original = Trainer.compute_loss
+    calls = {"n": 0}
+
+    def crash_on_fifth_step(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "compute_loss", crash_on_fifth_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(prepared, interrupted), progress=False)
+    monkeypatch.setattr(Trainer, "compute_loss", original)
+    assert len(read_losses(interrupted)) == 4  # the checkpoint of step 4 survived the crash
+    train(config(prepared, interrupted), resume=True, progress=False)
+    assert read_losses(interrupted) == expected  # bit for bit, on the CPU
+
+
+def test_same_seed_same_run_and_other_runs_are_refused(prepared, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    train(config(prepared, first, max_steps=3), progress=False)
+    train(config(prepared, second, max_steps=3), progress=False)
+    assert read_losses(first) == read_losses(second)
+    with pytest.raises(FileExistsError, match="resume"):
+        train(config(prepared, first, max_steps=3), progress=False)
+    with pytest.raises(FileExistsError, match="another run"):
+        train(config(prepared, first, max_steps=3, lr=1e-4), progress=False)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(prepared, tmp_path, monkeypatch):
+    run = tmp_path / "nan"
+    original = Trainer.compute_loss
+    calls = {"n": 0}
+
+    def nan_on_third_step(self, batch):
+        calls["n"] += 1
+        loss = original(self, batch)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(Trainer, "compute_loss", nan_on_third_step)
+    with pytest.raises(TrainingDiverged, match="step 3"):
+        train(config(prepared, run), progress=False)
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+def test_masked_labels_do_not_count():
+    prediction = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    target = torch.tensor([[1.5, 99.0], [3.0, 2.0]])  # 99 is an invalid label under the mask
+    mask = torch.tensor([[True, False], [True, True]])
+    # Hand-computed MSE over the three valid entries: (0.25 + 0 + 4) / 3.
+    assert masked_loss(prediction, target, mask, "l2").item() == pytest.approx(4.25 / 3)
+    huber = masked_loss(prediction, target, mask, "huber").item()
+    assert huber == pytest.approx((0.125 + 0 + 1.5) / 3)  # 0.5·0.5² ; |2| − 0.5
+    maps = torch.zeros(2, 2, 4, 4)
+    assert masked_loss(maps, maps + 1, torch.zeros(2, 2, dtype=torch.bool), "huber").item() == 0.0
+
+
+def test_validation_subjects_come_from_training_subjects_only(prepared):
+    trainer = Trainer(config(prepared, "unused"), progress=False)
+    splits = trainer.full.meta["splits"]
+    train_subjects, val_subjects = split_validation(trainer.full, trainer.config)
+    assert val_subjects and not set(train_subjects) & set(val_subjects)
+    assert all(splits[s] in ("train", "val") for s in train_subjects + val_subjects)
+    assert not {s for s, name in splits.items() if name == "test"} & set(train_subjects + val_subjects)
+
+
+def test_evaluate_writes_predictions_and_consistent_metrics(prepared, tmp_path):
+    run = tmp_path / "eval"
+    history = train(config(prepared, run), progress=False)
+    assert {"epoch", "train_loss", "val_icc_mean", "val_icc_AU12"} <= set(history.columns)
+    assert json.loads((run / "config.json").read_text())["model"] == "tiny"
+    metrics = evaluate(run, device="cpu")
+    predictions = pd.read_csv(run / "predictions.csv")
+    test_subjects = {s for s, n in json.loads((prepared / "meta.json").read_text())["splits"].items() if n == "test"}
+    assert set(predictions.subject) == test_subjects
+    truth = predictions.filter(like="true_").to_numpy()
+    predicted = predictions.filter(like="pred_").to_numpy()
+    assert ((predicted >= 0) & (predicted <= 5)).all()
+    np.testing.assert_allclose(metrics.loc[["AU06", "AU10", "AU12", "AU14", "AU17"], "ICC"].to_numpy(),
+                               icc(truth, predicted), rtol=1e-5, equal_nan=True)
+    assert list(metrics.index)[-1] == "Mean" and "LocErr64" in metrics.columns
+    peaks = predictions.filter(like="peak_x_").to_numpy()
+    assert ((peaks >= 0) & (peaks <= 63)).all()  # peaks reported on the 64×64 grid
+    assert (run / "metrics.md").read_text().startswith("| AU |")
+
+
+def test_robustness_is_seeded_and_degrades_with_noise(prepared, tmp_path):
+    from aulib.robustness import robustness
+
+    run = tmp_path / "robust"
+    train(config(prepared, run, epochs=1), progress=False)
+    table = robustness(run, sigmas=[0, 40], device="cpu", progress=False)
+    again = robustness(run, sigmas=[0, 40], device="cpu", progress=False)
+    pd.testing.assert_frame_equal(table, again)
+    assert set(table.columns) == {"model", "sigma", "unit", "sigma_iod", "AU", "ICC", "MAE"}
+    assert set(table.AU) == {"AU06", "AU10", "AU12", "AU14", "AU17", "Mean"}
+    # σ = 0 reproduces the evaluation's predictions (same alignment, same crops).
+    from aulib.evaluate import predict_frames
+
+    frames, _ = predict_frames(run, device="cpu")
+    clean = table[(table.sigma == 0) & (table.AU != "Mean")].set_index("AU")["MAE"]
+    truth, predicted = frames.filter(like="true_").to_numpy(), frames.filter(like="pred_").to_numpy()
+    np.testing.assert_allclose(clean.to_numpy(), np.abs(truth - predicted).mean(axis=0), atol=1e-2)
