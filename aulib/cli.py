@@ -70,6 +70,9 @@ def add_synth_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from aulib.augment import AugmentConfig
     from aulib.train import TrainConfig, TrainingDiverged, train
 
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loss": args.loss,
@@ -79,6 +82,8 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["model"] = args.model
     if args.device != "profile":
         overrides["device"] = args.device
+    if args.no_augment:
+        overrides["augment"] = asdict(AugmentConfig.none())
     if args.extent:
         overrides["heatmap"] = {**TrainConfig.from_profile(args.profile, data="", out="").heatmap,
                                 "extent": args.extent}
@@ -114,15 +119,17 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--no-augment", action="store_true", help="no augmentation and no label jitter")
     parser.set_defaults(handler=run_train)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from aulib.evaluate import evaluate, markdown_table
 
-    metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device)
+    metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device,
+                       readout_window=args.readout_window, suffix=args.suffix)
     print(markdown_table(metrics))
-    print(f"wrote {args.run}/predictions.csv, metrics.csv and metrics.md")
+    print(f"wrote {args.run}/predictions{args.suffix}.csv, metrics{args.suffix}.csv and metrics{args.suffix}.md")
     return 0
 
 
@@ -133,6 +140,8 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--checkpoint", default="best.pt")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--readout-window", type=float, help="use the local readout with this radius (frame px)")
+    parser.add_argument("--suffix", default="", help="name suffix of the output files, e.g. _local")
     parser.set_defaults(handler=run_evaluate)
 
 

@@ -37,7 +37,8 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
     header = [table.index.name or "", *map(str, table.columns)]
     rows = []
     for name, values in table.iterrows():
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in values]
+        cells = [str(int(v)) if column == "N" else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+                 for column, v in values.items()]
         rows.append([str(name), *cells])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -47,15 +48,18 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 @torch.inference_mode()
 def predict_frames(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
-    checkpoint: str = "best.pt", device: str = "auto", batch_size: int = 128,
+    checkpoint: str = "best.pt", device: str = "auto", batch_size: int = 128, readout_window: float | None = None,
 ) -> tuple[pd.DataFrame, tuple[int, ...]]:
-    """Predict every frame of ``split``; returns the per-frame table (see the module docstring) and the AUs."""
+    """Predict every frame of ``split``; returns the per-frame table (see the module docstring) and the AUs.
+
+    ``readout_window`` overrides the run's readout with the local one (the RQ5 readout ablation needs no retraining).
+    """
     trainer = load_run(run_dir, checkpoint, device)
     dataset = PreparedDataset(data or trainer.config.data, split=split)
     if tuple(dataset.aus) != trainer.aus:
         raise ValueError(f"the run was trained on AUs {trainer.aus} but {dataset.path} has {tuple(dataset.aus)}")
     model, aus = trainer.model.eval(), trainer.aus
-    window = trainer.config.readout_window
+    window = readout_window if readout_window is not None else trainer.config.readout_window
     predicted, peaks, errors = [], [], []
     for start in range(0, len(dataset), batch_size):
         raw = dataset.batch(list(range(start, min(start + batch_size, len(dataset)))))
@@ -107,13 +111,16 @@ def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.Da
 
 def evaluate(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
-    checkpoint: str = "best.pt", device: str = "auto",
+    checkpoint: str = "best.pt", device: str = "auto", readout_window: float | None = None, suffix: str = "",
 ) -> pd.DataFrame:
-    """Evaluate a run: writes ``predictions.csv``, ``metrics.csv`` and ``metrics.md`` and returns the metrics."""
-    table, aus = predict_frames(run_dir, data, split, checkpoint, device)
+    """Evaluate a run: writes ``predictions.csv``, ``metrics.csv`` and ``metrics.md`` and returns the metrics.
+
+    ``suffix`` names a variant's files (``metrics_local.csv`` …), e.g. for the local-readout ablation.
+    """
+    table, aus = predict_frames(run_dir, data, split, checkpoint, device, readout_window=readout_window)
     metrics = metrics_from_predictions(table, aus)
     run_dir = Path(run_dir)
-    atomic_write_csv(run_dir / "predictions.csv", table, index=False)
-    atomic_write_csv(run_dir / "metrics.csv", metrics, index=True)
-    atomic_write_text(run_dir / "metrics.md", markdown_table(metrics))
+    atomic_write_csv(run_dir / f"predictions{suffix}.csv", table, index=False)
+    atomic_write_csv(run_dir / f"metrics{suffix}.csv", metrics, index=True)
+    atomic_write_text(run_dir / f"metrics{suffix}.md", markdown_table(metrics))
     return metrics

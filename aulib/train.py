@@ -16,6 +16,10 @@ Checkpoints are written atomically. ``resume=True`` continues exactly where ``la
 loss sequence after a resume equals the uninterrupted run's. A NaN or infinite loss stops the run with
 :class:`TrainingDiverged`, leaving the last good checkpoint in place.
 
+Launched by ``torchrun --nproc_per_node N -m aulib train ...``, the same loop runs data-parallel
+(DistributedDataParallel; NCCL on GPUs, gloo on CPUs): each process takes its share of every global batch, and
+process 0 validates and writes the files.
+
 Example:
     >>> from aulib.train import TrainConfig
     >>> TrainConfig.from_profile("smoke", data="data/synthau-prepared", out="runs/smoke").model
@@ -35,8 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from aulib.augment import AugmentConfig, augment_batch, resize_batch
@@ -194,9 +200,10 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, progress: bool = True) -> None:
         self.config = config
-        self.progress = progress
         self.out = Path(config.out)
         self.device = resolve_device(config.device)
+        self._init_distributed()
+        self.progress = progress and self.rank == 0
         self.amp_dtype = autocast_dtype(config.precision, self.device)
         self.full = PreparedDataset(config.data)
         train_subjects, val_subjects = split_validation(self.full, config)
@@ -222,12 +229,35 @@ class Trainer:
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.forward = torch.compile(self.model) if config.compile else self.model
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.forward: nn.Module = self.model
+        if self.world_size > 1:
+            if self.device.type == "cuda":  # batch statistics over the global batch, as on one GPU
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if config.compile:
+            self.forward = torch.compile(self.forward)
+        # Each rank augments its own share of the batch with its own stream of random numbers.
+        self.generator = torch.Generator().manual_seed(config.seed + 1_000_003 * self.rank)
         self.step = 0
         self.best_icc = -math.inf
         self.step_losses: list[float] = []
         self.history: list[dict] = []
+
+    def _init_distributed(self) -> None:
+        """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1); one process otherwise."""
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.owns_process_group = False
+        if self.world_size == 1:
+            return
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self.owns_process_group = True
 
     def _lr_factor(self, step: int) -> float:
         # Cosine decay from 1 to 0.05 over the run: stable for both the tiny and the paper network.
@@ -308,7 +338,10 @@ class Trainer:
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train (or continue) the run; returns the per-epoch metrics table."""
         self.out.mkdir(parents=True, exist_ok=True)
-        self._write_config(resume)
+        if self.rank == 0:
+            self._write_config(resume)
+        if self.world_size > 1:
+            dist.barrier()
         if resume and (self.out / "last.pt").exists():
             self.load_state(torch.load(self.out / "last.pt", map_location=self.device, weights_only=True))
         self.model.train()
@@ -322,6 +355,7 @@ class Trainer:
                 if self.step >= self.total_steps:
                     break
                 indices = order[k * self.config.batch_size:(k + 1) * self.config.batch_size]
+                indices = indices[self.rank::self.world_size]  # this rank's share of the global batch
                 loss = self.compute_loss(self.batch(indices, train=True))
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
@@ -339,11 +373,15 @@ class Trainer:
                 images_seen += len(indices)
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", epoch=epoch + 1)
-                if self.step % self.config.checkpoint_every == 0:
+                if self.step % self.config.checkpoint_every == 0 and self.rank == 0:
                     self.save("last.pt")
-            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
-                self._end_epoch(epoch, losses, images_seen / max(1e-9, time.perf_counter() - started))
+            if (self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps) and self.rank == 0:
+                self._end_epoch(epoch, losses, self.world_size * images_seen / max(1e-9, time.perf_counter() - started))
         bar.close()
+        if self.world_size > 1:
+            dist.barrier()  # the other ranks wait for rank 0's last checkpoint
+            if self.owns_process_group:
+                dist.destroy_process_group()
         return pd.DataFrame(self.history)
 
     def _write_config(self, resume: bool) -> None:
