@@ -24,7 +24,7 @@ import torch
 from aulib.augment import resize_batch
 from aulib.aus import au_label
 from aulib.data.dataset import PreparedDataset
-from aulib.heatmaps import localisation_error, read_intensities, read_peaks
+from aulib.heatmaps import localisation_error, read_peaks
 from aulib.io import atomic_write_csv, atomic_write_text
 from aulib.metrics import au_table
 from aulib.train import load_run
@@ -58,26 +58,18 @@ def predict_frames(
     dataset = PreparedDataset(data or trainer.config.data, split=split)
     if tuple(dataset.aus) != trainer.aus:
         raise ValueError(f"the run was trained on AUs {trainer.aus} but {dataset.path} has {tuple(dataset.aus)}")
-    model, aus = trainer.model.eval(), trainer.aus
-    window = readout_window if readout_window is not None else trainer.config.readout_window
+    aus = trainer.aus
     predicted, peaks, errors = [], [], []
     for start in range(0, len(dataset), batch_size):
         raw = dataset.batch(list(range(start, min(start + batch_size, len(dataset)))))
         images, landmarks = resize_batch(raw["image"].to(trainer.device), raw["landmarks"].to(trainer.device),
                                          trainer.input_size)
-        if trainer.config.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(trainer.device.type, dtype=trainer.amp_dtype or torch.float32,
-                            enabled=trainer.amp_dtype is not None):
-            output = model(images).float()
-        if trainer.is_heatmap:
-            predicted.append(read_intensities(output, landmarks=landmarks if window else None, aus=aus,
-                                              window=window).cpu())
-            scale = REFERENCE_MAP_SIZE / output.shape[-1]
-            peaks.append((read_peaks(output)[1] * scale).cpu())
-            errors.append((localisation_error(output, landmarks, aus) * scale).cpu())
-        else:
-            predicted.append(output.clamp(0, 5).cpu())
+        intensities, maps = trainer.predict(images, landmarks, readout_window)
+        predicted.append(intensities.cpu())
+        if maps is not None:
+            scale = REFERENCE_MAP_SIZE / maps.shape[-1]
+            peaks.append((read_peaks(maps)[1] * scale).cpu())
+            errors.append((localisation_error(maps, landmarks, aus) * scale).cpu())
     n, n_aus = len(dataset), len(aus)
     table = dataset.frames[["subject", "sequence", "frame"]].reset_index(drop=True)
     truth = dataset.labels_array()

@@ -36,7 +36,6 @@ from aulib.align import (
 )
 from aulib.aus import au_label
 from aulib.data.dataset import PreparedDataset
-from aulib.heatmaps import read_intensities
 from aulib.io import atomic_write_csv
 from aulib.metrics import icc, mae
 from aulib.plots import save_figure
@@ -62,18 +61,8 @@ def predict_with_noise(trainer, dataset: PreparedDataset, sigma: float, unit: st
         rows = list(range(start, min(start + batch_size, len(dataset))))
         images = dataset.batch(rows)["image"].to(trainer.device)
         images = warp_affine(images, torch.as_tensor(to_input[rows]), trainer.input_size).float() / 255
-        if trainer.config.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(trainer.device.type, dtype=trainer.amp_dtype or torch.float32,
-                            enabled=trainer.amp_dtype is not None):
-            output = trainer.model(images).float()
-        if trainer.is_heatmap:
-            window = trainer.config.readout_window
-            landmarks = torch.as_tensor(aligned_noisy[rows], dtype=torch.float32, device=trainer.device)
-            outputs.append(read_intensities(output, landmarks=landmarks if window else None, aus=trainer.aus,
-                                            window=window).cpu())
-        else:
-            outputs.append(output.clamp(0, 5).cpu())
+        landmarks = torch.as_tensor(aligned_noisy[rows], dtype=torch.float32, device=trainer.device)
+        outputs.append(trainer.predict(images, landmarks)[0].cpu())
     return torch.cat(outputs).numpy()
 
 

@@ -324,9 +324,13 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return {"images": images, "landmarks": landmarks, "labels": labels, "mask": mask}
 
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast on the run's device where the precision setting asks for it, a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
+
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
+        with self.autocast():
             output = self.forward(batch["images"])
         output = output.float()
         if not self.is_heatmap:
@@ -402,7 +406,7 @@ class Trainer:
                                "lr": float(self.optimizer.param_groups[0]["lr"]),
                                "train_images_per_s": float(images_per_second)}
         if self.val_set is not None:
-            predictions = predict_intensities(self.model, self.val_set, self, batch_size=128)
+            predictions = predict_intensities(self, self.val_set)
             scores = icc(self.val_set.labels_array(), predictions)
             row.update({f"val_icc_{au_label(a)}": float(s) for a, s in zip(self.aus, scores, strict=True)})
             row["val_icc_mean"] = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
@@ -417,36 +421,36 @@ class Trainer:
         self.model.train()
 
 
-@torch.inference_mode()
-def predict_intensities(
-    model: nn.Module, dataset: PreparedDataset, trainer_like: Any, batch_size: int = 128,
-    return_maps: bool = False,
-) -> np.ndarray | tuple[np.ndarray, list[torch.Tensor]]:
-    """Intensities ``(n, A)`` predicted for every frame of ``dataset`` (no augmentation).
+    @torch.inference_mode()
+    def predict(self, images: torch.Tensor, landmarks: torch.Tensor,
+                readout_window: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the model on float images ``(B, 3, S, S)`` in [0, 1] at the model's input size.
 
-    ``trainer_like`` supplies ``device``, ``amp_dtype``, ``input_size``, ``is_heatmap``, ``aus``, ``config``.
-    """
-    model.eval()
-    outputs, maps = [], []
+        Returns:
+            ``(intensities, maps)``: ``(B, A)`` readouts clamped to [0, 5] (the local readout when a window is
+            given, here or in the run's config) and the ``(B, A, h, w)`` heatmaps (``None`` for direct regression).
+        """
+        self.model.eval()
+        if self.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            output = self.model(images).float()
+        if not self.is_heatmap:
+            return output.clamp(0, 5), None
+        window = readout_window if readout_window is not None else self.config.readout_window
+        intensities = read_intensities(output, landmarks=landmarks if window else None, aus=self.aus, window=window)
+        return intensities, output
+
+
+def predict_intensities(trainer: Trainer, dataset: PreparedDataset, batch_size: int = 128) -> np.ndarray:
+    """Intensities ``(n, A)`` predicted for every frame of ``dataset`` (no augmentation)."""
+    outputs = []
     for start in range(0, len(dataset), batch_size):
         raw = dataset.batch(list(range(start, min(start + batch_size, len(dataset)))))
-        images, landmarks = resize_batch(raw["image"].to(trainer_like.device), raw["landmarks"].to(trainer_like.device),
-                                         trainer_like.input_size)
-        if trainer_like.config.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(trainer_like.device.type, dtype=trainer_like.amp_dtype or torch.float32,
-                            enabled=trainer_like.amp_dtype is not None):
-            output = model(images).float()
-        if trainer_like.is_heatmap:
-            window = trainer_like.config.readout_window
-            outputs.append(read_intensities(output, landmarks=landmarks if window else None, aus=trainer_like.aus,
-                                            window=window).cpu())
-            if return_maps:
-                maps.append(output.cpu())
-        else:
-            outputs.append(output.clamp(0, 5).cpu())
-    result = torch.cat(outputs).numpy() if outputs else np.zeros((0, len(trainer_like.aus)))
-    return (result, maps) if return_maps else result
+        images, landmarks = resize_batch(raw["image"].to(trainer.device), raw["landmarks"].to(trainer.device),
+                                         trainer.input_size)
+        outputs.append(trainer.predict(images, landmarks)[0].cpu())
+    return torch.cat(outputs).numpy() if outputs else np.zeros((0, len(trainer.aus)))
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> pd.DataFrame:
