@@ -73,6 +73,7 @@ class TrainConfig:
         lr: AdamW learning rate (cosine decay to 5% over the run).
         weight_decay: AdamW weight decay.
         loss: ``"huber"`` or ``"l2"`` on heatmaps; the intensity regressor always uses MSE.
+        foreground_weight: loss weight of pixels inside the target Gaussians (see :func:`masked_loss`).
         heatmap: :class:`aulib.heatmaps.HeatmapConfig` options (size comes from the model).
         readout_window: ``None`` for the paper's global-max readout, or the local readout's radius (frame px).
         augment: :class:`aulib.augment.AugmentConfig` options.
@@ -95,6 +96,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     loss: str = "huber"
+    foreground_weight: float = 1.0
     heatmap: dict = field(default_factory=dict)
     readout_window: float | None = None
     augment: dict = field(default_factory=dict)
@@ -176,13 +178,17 @@ def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[lis
     return [s for s in train if s not in held], sorted(held)
 
 
-def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str,
+                foreground_weight: float = 1.0) -> torch.Tensor:
     """Mean loss over valid (sample, AU) pairs; invalid labels contribute nothing.
 
     Args:
         prediction, target: ``(B, A, H, W)`` heatmaps or ``(B, A)`` intensities.
         mask: ``(B, A)`` booleans, True where the label is valid.
         kind: ``"huber"``, ``"l2"`` or ``"mse"``.
+        foreground_weight: weight of heatmap pixels inside a target Gaussian (background pixels weigh 1). A map
+            is mostly zeros, so plain pixel-wise regression learns peaks lower than the intensity; weighting the
+            Gaussians counters that.
     """
     if kind == "huber":
         per_element = F.huber_loss(prediction, target, reduction="none", delta=1.0)
@@ -190,6 +196,8 @@ def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
         per_element = F.mse_loss(prediction, target, reduction="none")
     else:
         raise ValueError(f"loss must be 'huber' or 'l2'; got {kind!r}")
+    if foreground_weight != 1.0 and per_element.ndim == 4:
+        per_element = per_element * (1 + (foreground_weight - 1) * (target > 0))
     per_label = per_element.flatten(2).mean(-1) if per_element.ndim == 4 else per_element  # (B, A)
     weights = mask.to(per_label.dtype)
     return (per_label * weights).sum() / weights.sum().clamp_min(1.0)
@@ -336,7 +344,7 @@ class Trainer:
         if not self.is_heatmap:
             return masked_loss(output, batch["labels"], batch["mask"], "mse")
         targets = render_targets(batch["landmarks"], batch["labels"], self.aus, **asdict(self.heatmap))
-        return masked_loss(output, targets, batch["mask"], self.config.loss)
+        return masked_loss(output, targets, batch["mask"], self.config.loss, self.config.foreground_weight)
 
     # ---------------------------------------------------------------- loop
     def fit(self, resume: bool = False) -> pd.DataFrame:

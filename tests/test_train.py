@@ -97,6 +97,13 @@ def test_masked_labels_do_not_count():
     assert huber == pytest.approx((0.125 + 0 + 1.5) / 3)  # 0.5·0.5² ; |2| − 0.5
     maps = torch.zeros(2, 2, 4, 4)
     assert masked_loss(maps, maps + 1, torch.zeros(2, 2, dtype=torch.bool), "huber").item() == 0.0
+    # Foreground weighting: one target pixel of 2 among 4 → squared error 4 there, weighted ×10, mean over 4 pixels.
+    target = torch.zeros(1, 1, 2, 2)
+    target[0, 0, 0, 0] = 2.0
+    valid = torch.ones(1, 1, dtype=torch.bool)
+    zeros = torch.zeros_like(target)
+    assert masked_loss(zeros, target, valid, "l2").item() == pytest.approx(1.0)
+    assert masked_loss(zeros, target, valid, "l2", foreground_weight=10).item() == pytest.approx(10.0)
 
 
 def test_validation_subjects_come_from_training_subjects_only(prepared):
