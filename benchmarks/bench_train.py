@@ -17,11 +17,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from timing import median_seconds
 from torch.utils.data import DataLoader, Dataset
 
 from aulib.augment import resize_batch
@@ -47,17 +46,6 @@ class NaiveItems(Dataset):
         target = render_targets(landmarks.double(), labels.double(), self.dataset.aus,
                                 size=self.heatmap_size).float()
         return image[0], target[0]
-
-
-def time_steps(step, batches: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(batches):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_paths(args: argparse.Namespace) -> None:
@@ -96,8 +84,8 @@ def bench_paths(args: argparse.Namespace) -> None:
         loss.backward()
         optimizer.step()
 
-    fast = time_steps(aulib_step, args.steps)
-    slow = time_steps(naive_step, args.steps)
+    fast = median_seconds(aulib_step, args.steps, warmup=2)
+    slow = median_seconds(naive_step, args.steps, warmup=2)
     threads = torch.get_num_threads()
     device = torch.cuda.get_device_name() if trainer.device.type == "cuda" else f"CPU, {threads} threads"
     precision = trainer.amp_dtype or "fp32"
@@ -117,8 +105,9 @@ def bench_costs(args: argparse.Namespace) -> None:
         size = model.input_size
         x = torch.randn(args.cost_batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        infer_s = time_steps(lambda m=model, x=x: infer_once(m, x, amp), args.cost_repeats, warmup=1)
-        train_s = time_steps(lambda m=model, x=x, o=optimizer: train_once(m, x, o, amp), args.cost_repeats, warmup=1)
+        repeats = args.cost_repeats
+        infer_s = median_seconds(lambda m=model, x=x: infer_once(m, x, amp), repeats, warmup=1)
+        train_s = median_seconds(lambda m=model, x=x, o=optimizer: train_once(m, x, o, amp), repeats, warmup=1)
         print(f"{name:<16}{count_parameters(model):>12,}{gflops(create_model(name), size):>11.2f}"
               f"{infer_s / args.cost_batch * 1e3:>14.1f}{args.cost_batch / train_s:>13.1f}")
 

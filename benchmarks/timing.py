@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 
 
-def median_seconds(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``function``, in seconds."""
+def median_seconds(function: Callable[[], object], repeats: int, warmup: int = 0) -> float:
+    """Median wall time of ``repeats`` calls of ``function``, in seconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
