@@ -51,7 +51,8 @@ def run_synth(args: argparse.Namespace) -> int:
     except ValueError:
         pass  # a named level: easy, default, hard
     config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
-                      difficulty=difficulty, image_size=args.image_size, workers=args.workers)
+                      difficulty=difficulty, image_size=args.image_size, sequence_length=args.sequence_length,
+                      workers=args.workers)
     print(f"SynthAU: {config.subjects} subjects x {config.frames} frames in {args.out}")
     return 0
 
@@ -65,6 +66,7 @@ def add_synth_parser(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set")
     synth.add_argument("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]")
     synth.add_argument("--image-size", type=int, default=256)
+    synth.add_argument("--sequence-length", type=int, default=60, help="frames per task video")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
     synth.set_defaults(handler=run_synth)
 

@@ -75,6 +75,13 @@ def test_layout_labels_and_frames(small_set):
     assert disfa.shape[1] == 3 + 12
 
 
+def test_shorter_sequences_give_each_subject_more_tasks(tmp_path):
+    generate(tmp_path, subjects=1, frames=10, seed=0, sequence_length=4, progress=False, workers=1)
+    labels = read_labels(tmp_path)
+    assert labels.groupby("sequence").size().to_dict() == {"T1": 4, "T2": 4, "T3": 2}
+    assert synthau.sequence_lengths(10, 4) == [4, 4, 2]
+
+
 def test_tracked_landmarks_err_like_a_tracker(small_set):
     frames = list(iter_frames(small_set))
     tracked = np.stack([f.landmarks for f in frames])

@@ -71,7 +71,7 @@ from aulib.data.synthau_faces import (
 from aulib.data.synthau_render import Scene, render_face
 
 FORMAT_VERSION = 1
-SEQUENCE_LENGTH = 60  # frames per task video; the last sequence of a subject may be shorter
+SEQUENCE_LENGTH = 60  # default frames per task video; the last sequence of a subject may be shorter
 LANDMARK_LAYOUT = 68
 AUS = BP4D_AUS  # default label set; SynthAU simulates and labels all of SIMULATED_AUS
 
@@ -163,6 +163,7 @@ class SynthConfig:
     frames: int = 84
     seed: int = 0
     image_size: int = 256
+    sequence_length: int = SEQUENCE_LENGTH
     aus: tuple[int, ...] = BP4D_AUS
     difficulty: Difficulty = field(default_factory=lambda: Difficulty.from_level("default"))
 
@@ -182,10 +183,10 @@ def subject_name(index: int) -> str:
     return f"S{index + 1:03d}"
 
 
-def sequence_lengths(frames: int) -> list[int]:
-    """Frames per sequence of one subject: full task videos, then the remainder."""
-    full, rest = divmod(frames, SEQUENCE_LENGTH)
-    return [SEQUENCE_LENGTH] * full + ([rest] if rest else [])
+def sequence_lengths(frames: int, length: int = SEQUENCE_LENGTH) -> list[int]:
+    """Frames per sequence of one subject: full task videos of ``length`` frames, then the remainder."""
+    full, rest = divmod(frames, length)
+    return [length] * full + ([rest] if rest else [])
 
 
 def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
@@ -350,6 +351,7 @@ def generate(
     aus: str | Sequence[int] = "bp4d",
     difficulty: float | str | Difficulty = "default",
     image_size: int = 256,
+    sequence_length: int = SEQUENCE_LENGTH,
     workers: int | None = None,
     progress: bool = True,
 ) -> SynthConfig:
@@ -364,6 +366,7 @@ def generate(
             labelled in ``labels.csv`` regardless.
         difficulty: a level in [0, 1], ``"easy"``/``"default"``/``"hard"``, or a :class:`Difficulty`.
         image_size: side of the square frames.
+        sequence_length: frames per task video (shorter videos give each subject more tasks).
         workers: processes (default: the CPU count).
         progress: show a progress bar.
 
@@ -378,8 +381,10 @@ def generate(
     if image_size < 64:
         raise ValueError(f"image_size must be at least 64; got {image_size}")
     level = difficulty if isinstance(difficulty, Difficulty) else Difficulty.from_level(difficulty)
+    if sequence_length < 2:
+        raise ValueError(f"sequence_length must be at least 2; got {sequence_length}")
     config = SynthConfig(subjects=subjects, frames=frames, seed=seed, image_size=image_size,
-                         aus=resolve_aus(aus), difficulty=level)
+                         sequence_length=sequence_length, aus=resolve_aus(aus), difficulty=level)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     settings_path = root / "synthau.json"
@@ -394,7 +399,8 @@ def generate(
             return config
     _write_text_atomic(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": False,
                                                   "config": config.to_json()}, indent=2))
-    jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(sequence_lengths(frames))]
+    lengths = sequence_lengths(frames, sequence_length)
+    jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(lengths)]
     todo = [job for job in jobs if not _sequence_dir(root, job[2], job[3]).exists()]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     with tqdm(total=subjects * frames, initial=subjects * frames - sum(j[4] for j in todo), unit="frame",
@@ -418,7 +424,7 @@ def generate(
 def _write_labels(root: Path, config: SynthConfig) -> None:
     tables = []
     for subject in range(config.subjects):
-        for sequence, _ in enumerate(sequence_lengths(config.frames)):
+        for sequence, _ in enumerate(sequence_lengths(config.frames, config.sequence_length)):
             labels = np.load(_sequence_dir(root, subject, sequence) / "labels.npy")
             table = pd.DataFrame(labels, columns=[au_label(a) for a in SIMULATED_AUS])
             table.insert(0, "frame", np.arange(1, len(labels) + 1))
