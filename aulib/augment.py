@@ -56,6 +56,7 @@ import torch
 
 from aulib.align import FRAME_SIZE, PAPER_LANDMARKS, scale_matrix, transform_points, warp_affine
 from aulib.aus import INNER_MOUTH_CORNERS_68, landmark_index
+from aulib.options import from_options
 from aulib.shape import FLIP_68
 
 # ITU-R BT.601 luma weights, as torchvision's rgb_to_grayscale; the crops are RGB.
@@ -121,11 +122,7 @@ class AugmentConfig:
     @classmethod
     def from_options(cls, **options: object) -> AugmentConfig:
         """Build from keyword options (e.g. a YAML section), naming any unknown option in the error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"Unknown augmentation option(s) {unknown}; known options: {sorted(known)}")
-        return cls(**options)  # type: ignore[arg-type]
+        return from_options(cls, options, "augmentation")
 
     @property
     def geometric(self) -> bool:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
@@ -47,6 +47,7 @@ from torch import nn
 
 from aulib.align import FRAME_SIZE, frame_scale
 from aulib.aus import BP4D_AUS, MAX_INTENSITY, centre_tables, eye_corner_indices, resolve_aus
+from aulib.options import from_options
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,7 @@ class HeatmapConfig:
 
     @classmethod
     def from_options(cls, **options: object) -> HeatmapConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"Unknown heatmap option(s) {unknown}; known options: {sorted(known)}")
-        return cls(**options)  # type: ignore[arg-type]
+        return from_options(cls, options, "heatmap")
 
     def sigma(self, intensities: torch.Tensor) -> torch.Tensor:
         """σ in aligned-frame pixels for each intensity (same shape)."""

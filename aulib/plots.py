@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aulib.aus import AUS, BP4D_AUS
+from aulib.io import atomic_open
 
 FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
 
@@ -19,9 +20,8 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 110) -> Path
     """Save atomically (write a temporary file, then rename) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
-    os.replace(temporary, path)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     return path
 
 

@@ -32,7 +32,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,10 @@ from aulib.augment import AugmentConfig, augment_batch, resize_batch
 from aulib.aus import au_label
 from aulib.data.dataset import PreparedDataset
 from aulib.heatmaps import HeatmapConfig, read_intensities, render_targets
-from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.io import atomic_open, atomic_write_csv, atomic_write_json
 from aulib.metrics import icc
 from aulib.models import create_model
+from aulib.options import check_options
 
 VALIDATION_SPLIT = "val"
 
@@ -126,10 +127,7 @@ class TrainConfig:
             base = {"model": "paper", "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "cuda"}
         else:
             raise ValueError(f"Unknown profile {profile!r}; use one of {cls.PROFILES}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise TypeError(f"Unknown training option(s) {unknown}; known: {sorted(known)}")
+        check_options(cls, overrides, "training")
         return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
 
     def to_json(self) -> dict:
@@ -230,7 +228,7 @@ class Trainer:
             heatmap_options["size"] = int(self.model.heatmap_size)
         heatmap_options.setdefault("max_intensity", None)  # jittered labels exceed 5
         self.heatmap = HeatmapConfig.from_options(**heatmap_options)
-        self.augment = AugmentConfig(**config.augment)
+        self.augment = AugmentConfig.from_options(**config.augment)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.steps_per_epoch = max(1, len(self.train_set) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -300,9 +298,8 @@ class Trainer:
 
     def save(self, name: str) -> Path:
         path = self.out / name
-        temporary = path.with_name(f".{name}.tmp")
-        torch.save(self.state(), temporary)
-        os.replace(temporary, path)  # a crash mid-write never leaves a broken checkpoint behind
+        with atomic_open(path, "wb") as handle:  # a crash mid-write never leaves a broken checkpoint behind
+            torch.save(self.state(), handle)
         steps = pd.DataFrame({"step": np.arange(1, len(self.step_losses) + 1), "loss": self.step_losses})
         atomic_write_csv(self.out / "steps.csv", steps, index=False)
         return path

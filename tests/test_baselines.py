@@ -7,6 +7,7 @@ import doctest
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import randomise_batchnorm
 
 from aulib.models import (
     MODELS,
@@ -276,14 +277,6 @@ def test_per_au_costs_five_times_a_single_hourglass():
     assert gflops(per_au_model) == pytest.approx(51.346, abs=5e-4)
 
 
-def _randomise_batchnorm(model: torch.nn.Module) -> None:
-    # Fresh BN layers are identities in eval mode, which would hide a misplaced or shared BN.
-    generator = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            for tensor, low in ((module.weight.data, 0.5), (module.bias.data, -0.5),
-                                (module.running_mean, -0.5), (module.running_var, 0.5)):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + low)
 
 
 SMALL = {"depth": 2, "width": 32, "input_size": 64}
@@ -292,7 +285,7 @@ SMALL = {"depth": 2, "width": 32, "input_size": 64}
 def test_each_channel_is_a_standalone_single_map_hourglass():
     torch.manual_seed(0)
     model = PerAUHourglass(num_maps=3, stacks=2, **SMALL)
-    _randomise_batchnorm(model)
+    randomise_batchnorm(model)
     model.eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import randomise_batchnorm
 
 import aulib.models
 from aulib.models import (
@@ -268,14 +269,6 @@ def test_presets_are_not_mutated_by_overrides():
 # ---------------------------------------------------------------------------------------------------
 
 
-def _randomise_batchnorm(model: torch.nn.Module) -> None:
-    # Fresh BN layers are identities in eval mode, which would hide a misplaced BN.
-    generator = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            for tensor, low in ((module.weight.data, 0.5), (module.bias.data, -0.5),
-                                (module.running_mean, -0.5), (module.running_var, 0.5)):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + low)
 
 
 @pytest.mark.parametrize("stacks", [1, 2])
@@ -283,7 +276,7 @@ def test_convblock_variant_is_fan(stacks):
     fan = pytest.importorskip("face_alignment.models.fan")
     torch.manual_seed(0)
     reference = fan.FAN(num_modules=stacks)
-    _randomise_batchnorm(reference)
+    randomise_batchnorm(reference)
     reference.eval()
     model = create_model("paper-fan", num_maps=68, stacks=stacks).eval()
     model.load_state_dict(fan_to_aulib_state_dict(reference.state_dict()), strict=True)
@@ -405,7 +398,7 @@ def test_docstring_examples_run():
 def test_cuda_matches_cpu():
     torch.manual_seed(0)
     model = create_model("tiny", stacks=2).eval()
-    _randomise_batchnorm(model)
+    randomise_batchnorm(model)
     x = torch.randn(2, 3, 96, 96)
     # TF32 convolutions/matmuls would differ from fp32 by ~1e-3; compare true fp32.
     old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32

@@ -69,6 +69,7 @@ from aulib.data.synthau_faces import (
     tracker_landmarks,
 )
 from aulib.data.synthau_render import Scene, render_face
+from aulib.io import atomic_write_csv, atomic_write_text
 
 FORMAT_VERSION = 1
 SEQUENCE_LENGTH = 60  # default frames per task video; the last sequence of a subject may be shorter
@@ -336,12 +337,6 @@ def _write_sequence(args: tuple[SynthConfig, str, int, int, int]) -> int:
     return length
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def generate(
     root: str | os.PathLike,
     subjects: int = 24,
@@ -397,7 +392,7 @@ def generate(
             )
         if existing.get("complete"):
             return config
-    _write_text_atomic(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": False,
+    atomic_write_text(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": False,
                                                   "config": config.to_json()}, indent=2))
     lengths = sequence_lengths(frames, sequence_length)
     jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(lengths)]
@@ -415,7 +410,7 @@ def generate(
                 for done in pool.map(_write_sequence, todo):
                     bar.update(done)
     _write_labels(root, config)
-    _write_text_atomic(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": True,
+    atomic_write_text(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": True,
                                                   "config": config.to_json(), "n_frames": subjects * frames},
                                                  indent=2))
     return config
@@ -431,9 +426,7 @@ def _write_labels(root: Path, config: SynthConfig) -> None:
             table.insert(0, "sequence", f"T{sequence + 1}")
             table.insert(0, "subject", subject_name(subject))
             tables.append(table)
-    temporary = root / "labels.csv.tmp"
-    pd.concat(tables, ignore_index=True).to_csv(temporary, index=False)
-    os.replace(temporary, root / "labels.csv")
+    atomic_write_csv(root / "labels.csv", pd.concat(tables, ignore_index=True))
 
 
 def load_config(root: str | os.PathLike) -> SynthConfig:
