@@ -1,0 +1,208 @@
+"""The heatmap explorer, driven in pure Python: each control changes what is drawn as the target design says."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+import torch
+
+from aulib.aus import AUS, BP4D_AUS
+from aulib.heatmaps import HeatmapConfig, au_centres, heatmap_to_frame, read_peaks
+from aulib.viz import (
+    ExplorerParams,
+    HeatmapExplorer,
+    PreparedFaces,
+    SynthFaces,
+    au_table,
+    centres_figure,
+    combine_maps,
+    explorer_arrays,
+    extent_figure,
+    extent_maps,
+    load_faces,
+    load_model,
+)
+
+
+@pytest.fixture(scope="module")
+def faces() -> SynthFaces:
+    return SynthFaces(count=3, seed=0)
+
+
+@pytest.fixture
+def explorer(faces) -> HeatmapExplorer:
+    return HeatmapExplorer(faces, params=ExplorerParams(au=12, intensity=3.0))
+
+
+def exact_centres(explorer: HeatmapExplorer) -> np.ndarray:
+    """The AU's centres computed independently, by aulib.heatmaps.au_centres on the face's landmarks."""
+    p = explorer.params
+    face = explorer.faces.face(p.index, {p.au: p.intensity})
+    centres, valid = au_centres(torch.as_tensor(face.landmarks)[None], (p.au,))
+    return centres[0, 0][valid[0]].numpy()
+
+
+def peak_in_frame(target: np.ndarray) -> np.ndarray:
+    _, peaks = read_peaks(torch.as_tensor(target)[None, None])
+    return heatmap_to_frame(peaks, target.shape[-1])[0, 0].numpy()
+
+
+def width_in_frame(target: np.ndarray, centre: np.ndarray) -> float:
+    """RMS distance along x of the map's mass from the centre, in frame pixels (≈ σ for a Gaussian)."""
+    scale = target.shape[-1] / 256
+    xs = (np.arange(target.shape[-1]) - (0.5 * scale - 0.5)) / scale
+    weights = target.sum(axis=0)
+    return float(np.sqrt((weights * (xs - centre[0]) ** 2).sum() / weights.sum()))
+
+
+def test_intensity_slider_sets_the_target_maximum_and_the_shown_image(explorer):
+    images = {explorer.png}
+    for value in (0.0, 1.5, 5.0):
+        explorer.controls["intensity"].value = value
+        assert explorer.params.intensity == value
+        assert explorer.state.target.max() == pytest.approx(value)
+        assert explorer.state.target_readout == pytest.approx(value)
+        assert f"{value:.2f}" in explorer.status.value
+        images.add(explorer.png)
+        # The Output widget shows exactly the latest render.
+        assert explorer.output.outputs[0]["data"]["image/png"] == base64.b64encode(explorer.png).decode()
+    assert len(images) == 4
+
+
+def test_au_dropdown_moves_the_peak_onto_that_aus_centre(explorer):
+    scale = 256 / explorer.state.target.shape[-1]
+    for au in BP4D_AUS:
+        explorer.controls["au"].value = au
+        expected = exact_centres(explorer)
+        np.testing.assert_allclose(explorer.state.centres, expected, atol=1e-9)
+        assert len(expected) == len(AUS[au].centres)
+        distance = np.linalg.norm(expected - peak_in_frame(explorer.state.target), axis=-1).min()
+        assert distance < scale / 2, f"AU{au}: peak {distance:.2f} frame px from its nearest centre"
+
+
+@pytest.mark.parametrize("intensity", [1.0, 5.0])
+def test_extent_toggle_sets_the_width_that_heatmapconfig_predicts(explorer, intensity):
+    explorer.controls["au"].value = 17  # one centre: the map is a single Gaussian
+    explorer.controls["intensity"].value = intensity
+    widths = {}
+    for extent in ("growing", "fixed"):
+        explorer.controls["extent"].value = extent
+        predicted = float(HeatmapConfig(extent=extent).sigma(torch.tensor(intensity)))
+        assert explorer.state.sigma == pytest.approx(predicted)
+        widths[extent] = width_in_frame(explorer.state.target, explorer.state.centres[0])
+        # Truncation at 3σ and 4-pixel sampling bias the estimate by a few percent at most.
+        assert widths[extent] == pytest.approx(predicted, rel=0.12)
+    # Growing is narrower than fixed at low intensity and wider at high intensity.
+    assert (widths["growing"] < widths["fixed"]) == (intensity < 2.5)
+
+
+def test_fixed_sigma_slider_applies_only_to_the_fixed_extent(explorer):
+    explorer.controls["extent"].value = "growing"
+    assert explorer.controls["sigma_fixed"].disabled
+    explorer.controls["extent"].value = "fixed"
+    assert not explorer.controls["sigma_fixed"].disabled
+    explorer.controls["sigma_fixed"].value = 14.0
+    assert explorer.state.sigma == 14.0
+
+
+def test_noise_moves_the_centres_and_zero_noise_keeps_them_exact(explorer):
+    explorer.controls["au"].value = 12
+    assert explorer.params.noise == 0
+    np.testing.assert_allclose(explorer.state.centres, exact_centres(explorer), atol=1e-9)
+    np.testing.assert_array_equal(explorer.state.centres, explorer.state.exact_centres)
+    clean_face = explorer.state.face.copy()
+
+    explorer.controls["noise"].value = 6.0
+    moved = np.linalg.norm(explorer.state.centres - explorer.state.exact_centres, axis=-1)
+    assert (moved > 0.5).all()
+    assert not np.array_equal(explorer.state.face, clean_face)  # re-aligned from the noisy landmarks
+    scale = 256 / explorer.state.target.shape[-1]
+    # The target follows the noisy centres, not the exact ones.
+    assert np.linalg.norm(explorer.state.centres - peak_in_frame(explorer.state.target), axis=-1).min() < scale / 2
+
+    explorer.controls["realign"].value = False
+    np.testing.assert_array_equal(explorer.state.face, clean_face)  # only the centres move
+    np.testing.assert_allclose(explorer.state.exact_centres, exact_centres(explorer), atol=1e-9)
+    assert (np.linalg.norm(explorer.state.centres - explorer.state.exact_centres, axis=-1) > 0.5).all()
+
+    explorer.controls["noise"].value = 0.0
+    np.testing.assert_array_equal(explorer.state.centres, explorer.state.exact_centres)
+
+
+def test_overlay_toggles_the_heatmap_over_the_face(explorer):
+    plain = explorer.state.face.astype(np.float64) / 255
+    assert explorer.params.overlay and not np.allclose(explorer.state.face_panel, plain)
+    shown = explorer.png
+    explorer.controls["overlay"].value = False
+    np.testing.assert_allclose(explorer.state.face_panel, plain)
+    assert explorer.png != shown
+
+
+def test_face_slider_changes_the_face_and_synthau_shows_the_intensity(explorer):
+    first = explorer.state.face
+    explorer.controls["index"].value = 1
+    assert explorer.state.name == "SynthAU S002" and not np.array_equal(first, explorer.state.face)
+    smile = explorer.state.face
+    explorer.controls["intensity"].value = 0.0
+    assert not np.array_equal(smile, explorer.state.face)  # the rendered face relaxes with the slider
+
+
+def test_displaying_carries_a_static_png_for_headless_outputs(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]) == explorer.png
+
+
+def test_missing_data_and_run_fall_back_to_synthau_and_targets_only(tmp_path):
+    assert isinstance(load_faces(tmp_path / "none", count=2), SynthFaces)
+    assert load_model(tmp_path / "none") is None
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from aulib.data.prepare import prepare
+    from aulib.data.synthau import generate
+    from aulib.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("viz")
+    generate(root / "synth", subjects=4, frames=6, seed=3, progress=False, workers=1)
+    prepare("synthau", root / "synth", root / "prepared", progress=False)
+    config = TrainConfig.from_profile("smoke", data=str(root / "prepared"), out=str(root / "run"), epochs=1,
+                                      batch_size=4, max_steps=1, device="cpu")
+    train(config, progress=False)
+    return root
+
+
+def test_prepared_faces_and_a_trained_model_add_the_prediction_and_readout(tiny_run):
+    faces = load_faces(tiny_run / "prepared", split="test", count=3)
+    assert isinstance(faces, PreparedFaces) and len(faces) == 3
+    trainer = load_model(tiny_run / "run", device="cpu")
+    explorer = HeatmapExplorer(faces, trainer)
+    state = explorer.state
+    assert set(state.readouts) == set(trainer.aus) and state.label is not None
+    # The target uses the model's design (its heatmap size and σ range), so the two maps compare directly.
+    assert state.prediction.shape == state.target.shape == (trainer.heatmap.size,) * 2
+    assert state.readouts[state.params.au] == pytest.approx(float(np.clip(state.prediction.max(), 0, 5)), abs=1e-5)
+    assert len(explorer.output.outputs) == 1
+    # A real photo cannot change expression: intensity only changes the target, and the prediction is cached.
+    face, prediction = state.face, state.prediction
+    explorer.controls["intensity"].value = 5.0
+    np.testing.assert_array_equal(explorer.state.face, face)
+    assert explorer.state.prediction is prediction and explorer.state.target.max() == pytest.approx(5.0)
+
+
+def test_notebook_figures_and_their_arrays(faces):
+    face = faces.face(0, {})
+    maps = extent_maps(face.landmarks, 17, (0, 2, 5))
+    for extent in ("growing", "fixed"):
+        np.testing.assert_allclose(maps[extent].max(axis=(1, 2)), [0, 2, 5], atol=1e-9)
+    combined = combine_maps(face.landmarks, au=4, intensity=3.0)
+    assert combined["centres"].shape[0] == 3
+    assert combined["max"].max() == pytest.approx(3.0) and combined["sum"].max() > 3.5  # overlapping centres
+    np.testing.assert_allclose(combined["max"], combined["centres"].max(axis=0), atol=1e-9)
+    assert list(au_table().index) == ["AU06", "AU10", "AU12", "AU14", "AU17"]
+    assert len(centres_figure(face).axes) >= 1 and len(extent_figure(face).axes) == 14
+    with pytest.raises(ValueError, match="intensity"):
+        explorer_arrays(faces, ExplorerParams(intensity=6.0))
