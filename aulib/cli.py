@@ -186,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_evaluate_parser(commands)
     add_robustness_parser(commands)
+    from aulib.convert import add_convert_parser
+    from aulib.predict import add_predict_parser
+
+    add_predict_parser(commands)
+    add_convert_parser(commands)
     return parser
 
 
