@@ -86,19 +86,29 @@ def load_weights_only(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        # torch raises UnpicklingError("Weights only load failed ...") for any global outside its allow-list.
-        if "weights only" in str(error).lower() or "weights_only" in str(error).lower():
+        # torch raises UnpicklingError for a global (class, function) outside its allow-list, and for
+        # bytes that are no torch pickle at all; the message tells which.
+        text = str(error)
+        if "allowed global" in text or "Unsupported global" in text:
             raise UnsafeCheckpointError(
                 f"{path} contains pickled Python code or objects (not only tensors and plain containers), so it "
                 "was not loaded: unpickling it could run arbitrary code. aulib only loads checkpoints with "
                 "torch.load(weights_only=True). If you trust the file, re-save its state_dict alone, e.g. "
                 "torch.save({'state_dict': model.state_dict()}, 'clean.pth') in the environment that wrote it. "
-                f"Detail: {str(error).splitlines()[0]}"
+                f"Detail: {_detail(text)}"
             ) from error
-        raise ValueError(f"{path} is not a readable torch checkpoint: {error}") from error
+        raise ValueError(f"{path} is not a readable torch checkpoint (not written by torch.save, or truncated): "
+                         f"{_detail(text)}") from error
     except (RuntimeError, EOFError, OSError) as error:
         raise ValueError(f"{path} is not a readable torch checkpoint (truncated or another format?): "
                          f"{type(error).__name__}: {error}") from error
+
+
+def _detail(message: str) -> str:
+    # torch's message is long boilerplate; keep its specific lines (the global's name, the bad opcode).
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    specific = [line for line in lines if "global" in line.lower() or "unsupported" in line.lower()]
+    return " ".join(specific[:2] or lines[:1])[:300]
 
 
 def save_model_file(
@@ -297,7 +307,7 @@ def convert_checkpoint(
     else:
         preset, aus, alignment = preset or "paper", aus or BP4D_AUS, alignment or "paper"
         aus = resolve_aus(aus)
-        state = convert_authors_state_dict(_authors_state_dict(obj, src), preset=preset, num_maps=len(aus))
+        state = convert_authors_state_dict(_authors_state_dict(obj, src), preset=preset)  # maps from l0
         extra = {}
     aus = resolve_aus(aus)
     model_maps = next((v.shape[0] for k, v in state.items() if k.startswith("to_maps.") and k.endswith("weight")),
