@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
@@ -250,7 +251,12 @@ def load_model(run_dir: str | os.PathLike, device: str = "auto") -> Any | None:
         return None
     from aulib.train import load_run
 
-    return load_run(run_dir, device=device)
+    try:
+        return load_run(run_dir, device=device)
+    except FileNotFoundError as error:
+        # A run trained elsewhere may name a prepared dataset this machine lacks: show the targets anyway.
+        warnings.warn(f"cannot load the run in {run_dir} ({error}); showing targets only", stacklevel=2)
+        return None
 
 
 # -- the explorer's state ------------------------------------------------------------------------------
