@@ -207,7 +207,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 @dataclass
 class Frame:
-    """One decoded frame (``image is None`` when it could not be read; ``error`` says why)."""
+    """One decoded frame (``image is None`` when it could not be read; ``error`` says why).
+
+    ``fps`` is the video's frame rate (NaN for images) and ``count`` the number of frames its source is
+    expected to give (set on a source's first frame, for the progress bar).
+    """
 
     source: str
     frame: int
@@ -215,6 +219,8 @@ class Frame:
     image: np.ndarray | None
     error: str = ""
     video: bool = False
+    fps: float = math.nan
+    count: int = 1
 
 
 def _kind(path: Path) -> str:
@@ -284,32 +290,26 @@ def _image_frames(path: Path) -> Iterator[Frame]:
     yield Frame(str(path), 0, math.nan, image)
 
 
-def video_length(path: str | os.PathLike) -> tuple[float, int | None]:
-    """``(fps, approximate frame count)`` of a video from its metadata (``(nan, None)`` if unknown)."""
-    import imageio.v3 as iio
-
-    try:
-        meta = iio.immeta(path, plugin="pyav")
-    except Exception:  # unreadable: the frame loop reports it
-        return math.nan, None
-    fps = float(meta.get("fps") or math.nan)
-    duration = meta.get("duration")
-    count = round(duration * fps) if duration and math.isfinite(fps) else None
-    return fps, count
-
-
 def _video_frames(path: Path) -> Iterator[Frame]:
     import imageio.v3 as iio
 
-    fps, _ = video_length(path)
-    index = 0
+    index, fps, count = 0, math.nan, 0
     try:
-        for image in iio.imiter(path, plugin="pyav", format="rgb24"):
-            timestamp = index / fps if math.isfinite(fps) and fps > 0 else math.nan
-            yield Frame(str(path), index, timestamp, _to_rgb_uint8(image), video=True)
-            index += 1
-    except Exception as error:  # corrupt stream: report where it broke and move on to the next input
-        yield Frame(str(path), index, math.nan, None, f"{type(error).__name__}: {error}", video=True)
+        # One open per video, metadata and frames together: imageio's PyAV plugin runs gc.collect() on every
+        # close (~0.2 s with torch loaded), so separate immeta + imiter calls would cost that twice.
+        with iio.imopen(path, "r", plugin="pyav") as file:
+            meta = file.metadata()
+            fps = float(meta.get("fps") or math.nan)
+            duration = meta.get("duration")
+            count = round(duration * fps) if duration and math.isfinite(fps) else 0
+            for image in file.iter(format="rgb24"):
+                timestamp = index / fps if math.isfinite(fps) and fps > 0 else math.nan
+                yield Frame(str(path), index, timestamp, _to_rgb_uint8(image), video=True, fps=fps,
+                            count=count if index == 0 else 0)
+                index += 1
+    except Exception as error:  # unopenable or corrupt stream: report where it broke, go on with the next input
+        yield Frame(str(path), index, math.nan, None, f"{type(error).__name__}: {error}", video=True, fps=fps,
+                    count=1 if index == 0 else 0)
         return
     if index == 0:
         yield Frame(str(path), 0, math.nan, None, "no frames could be decoded", video=True)
@@ -326,23 +326,6 @@ def iter_frames(inputs: str | os.PathLike | np.ndarray | Sequence[Any]) -> Itera
             continue
         for path, kind in expand_inputs(item):
             yield from (_video_frames(path) if kind == "video" else _image_frames(path))
-
-
-def _count_frames(inputs: Any) -> int | None:
-    if isinstance(inputs, np.ndarray):
-        return 1
-    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
-    total = 0
-    for item in items:
-        if isinstance(item, np.ndarray):
-            total += 1
-            continue
-        for path, kind in expand_inputs(item):
-            count = video_length(path)[1] if kind == "video" else 1
-            if count is None:
-                return None
-            total += count
-    return total
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -481,7 +464,7 @@ class _Outputs:
     def wanted(self) -> bool:
         return self.overlays_dir is not None or self.video_dir is not None
 
-    def add(self, frame: Frame, maps: np.ndarray | None, intensities: np.ndarray | None, fps: float) -> None:
+    def add(self, frame: Frame, maps: np.ndarray | None, intensities: np.ndarray | None) -> None:
         """``maps``: ``(A, H, W)`` heatmaps in image pixels (max over faces), or None without a face."""
         if frame.image is None:
             return
@@ -493,7 +476,7 @@ class _Outputs:
         if self.video_dir is not None and frame.video:
             if self.writer_source != frame.source:
                 self.close()
-                self._open(frame.source, fps)
+                self._open(frame.source, frame.fps)
             combined = maps.max(axis=0) if maps is not None else None
             text = "  ".join(f"{label} {v:.1f}" for label, v in zip(self.labels, intensities, strict=True)) \
                 if intensities is not None else "no face"
@@ -624,22 +607,21 @@ def predict(
                        Path(overlay_video_dir) if overlay_video_dir else None)
     rows: list[dict] = []
     pending: list[_Pending] = []
-    fps_of: dict[str, float] = {}
-    total = _count_frames(inputs) if progress else None
-    bar = tqdm(total=total, unit="frame", desc="predict", disable=not progress)
+    bar = tqdm(total=0, unit="frame", desc="predict", disable=not progress)
     previous_source = None
     try:
         for frame in iter_frames(inputs):
             new_sequence = frame.source != previous_source or not frame.video
             previous_source = frame.source
-            if frame.video and frame.source not in fps_of:
-                fps_of[frame.source] = video_length(frame.source)[0]
+            if frame.count:  # a video's length is known once it is open
+                bar.total += frame.count
+                bar.refresh()
             pending.append(_prepare_frame(frame, tracker, loaded, new_sequence))
             if sum(len(p.crops) for p in pending) >= batch_size or (not outputs.wanted and len(pending) >= 256):
-                rows += _flush(pending, loaded, amp_dtype, outputs, fps_of)
+                rows += _flush(pending, loaded, amp_dtype, outputs)
                 pending = []
             bar.update(1)
-        rows += _flush(pending, loaded, amp_dtype, outputs, fps_of)
+        rows += _flush(pending, loaded, amp_dtype, outputs)
     finally:
         bar.close()
         outputs.close()
@@ -698,8 +680,8 @@ def _forward(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndar
     return intensities.cpu().numpy(), peaks.cpu().numpy(), maps.cpu()
 
 
-def _flush(pending: list[_Pending], loaded: LoadedModel, amp_dtype: torch.dtype | None, outputs: _Outputs,
-           fps_of: dict[str, float]) -> list[dict]:
+def _flush(pending: list[_Pending], loaded: LoadedModel, amp_dtype: torch.dtype | None,
+           outputs: _Outputs) -> list[dict]:
     crops = [crop for p in pending for crop in p.crops]
     if crops:
         intensities, peaks, maps = _forward(loaded, crops, [a for p in pending for a in p.aligned], amp_dtype)
@@ -710,7 +692,7 @@ def _flush(pending: list[_Pending], loaded: LoadedModel, amp_dtype: torch.dtype 
         base = {"source": frame.source, "frame": frame.frame, "timestamp": frame.timestamp}
         if item.status != OK:
             rows.append({**base, "face": pd.NA, "status": item.status})
-            outputs.add(frame, None, None, fps_of.get(frame.source, math.nan))
+            outputs.add(frame, None, None)
             continue
         frame_maps, frame_values = [], []
         for number, (face, matrix) in enumerate(zip(item.faces, item.matrices, strict=True)):
@@ -727,7 +709,7 @@ def _flush(pending: list[_Pending], loaded: LoadedModel, amp_dtype: torch.dtype 
                 frame_values.append(intensities[k])
             k += 1
         if outputs.wanted:
-            outputs.add(frame, np.max(frame_maps, axis=0), frame_values[0], fps_of.get(frame.source, math.nan))
+            outputs.add(frame, np.max(frame_maps, axis=0), frame_values[0])
     return rows
 
 

@@ -1,0 +1,182 @@
+"""``aulib predict`` on a real-photo video against a per-frame baseline written the way the original code works.
+
+The video: 640×480 frames of ``skimage.data.astronaut()`` (head and shoulders), moved and scaled along a smooth
+path, with every ``--blank-every``-th frame blank (no face), encoded with H.264.
+
+- ``aulib``: :func:`aulib.predict.predict` with the ``paper`` network: tracking between full detections,
+  batched forward passes under ``torch.inference_mode``, channels-last, the default CPU precision.
+- ``baseline``: for every frame, full dlib detection and landmarks, the 3-point affine of landmarks 8/36/45
+  (``cv2.getAffineTransform`` + ``cv2.warpAffine``, as the released code), and a forward pass of that one frame
+  with autograd on, fp32, contiguous memory; the readout is the map's maximum clamped to [0, 5].
+
+Both decode the same file and are timed in the same run (median of ``--repeats``). Output equality is checked on
+frames where both find the face: ``aulib`` without tracking (the same landmarks as the baseline), in fp32 and
+bf16, and the baseline's forward on aulib's own crops (the network alone). The network has random weights with
+its last layer scaled so that the maps span about 0–5, like a trained one (random maps would peak near 0.1 and
+make any difference look small).
+
+Usage:
+    python benchmarks/bench_predict.py [--frames 48] [--repeats 3] [--batch 8] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import imageio.v3 as iio
+import numpy as np
+import torch
+from skimage import data
+from timing import median_seconds
+
+from aulib.align import PAPER_LANDMARKS, PAPER_TEMPLATE, alignment_matrix, warp_face
+from aulib.aus import BP4D_AUS, au_label
+from aulib.convert import save_model_file
+from aulib.landmarks import create_detector
+from aulib.models import create_model
+from aulib.predict import predict, resolve_precision
+
+LABELS = [au_label(a) for a in BP4D_AUS]
+
+
+def make_video(path: Path, frames: int, blank_every: int) -> np.ndarray:
+    """Write the test video and return its decoded frames (what both paths will see)."""
+    head = data.astronaut()[:320, 60:380]
+    out = []
+    for k in range(frames):
+        frame = np.zeros((480, 640, 3), np.uint8)
+        if blank_every and k % blank_every == blank_every - 1:
+            out.append(frame)
+            continue
+        t = k / max(1, frames - 1)
+        scale = 1.0 + 0.15 * math.sin(2 * math.pi * t)
+        face = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = face.shape[:2]
+        x = int(40 + 200 * t)
+        y = int(20 + 40 * math.sin(math.pi * t))
+        frame[y:y + h, x:x + w] = face[: 480 - y, : 640 - x]
+        out.append(frame)
+    iio.imwrite(path, np.stack(out), plugin="pyav", codec="libx264", fps=25)
+    return np.stack(list(iio.imiter(path, plugin="pyav")))
+
+
+def realistic_paper_model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = create_model("paper")
+    with torch.no_grad():
+        model.to_maps[0].weight.mul_(30.0)
+        model.to_maps[0].bias.fill_(1.0)
+    return model.eval()
+
+
+def baseline(path: Path, model: torch.nn.Module, detector) -> list[np.ndarray | None]:
+    """The original per-frame loop: detect, 3-point warp with OpenCV, one fp32 forward with autograd on."""
+    template = PAPER_TEMPLATE.astype(np.float32)
+    results = []
+    for frame in iio.imiter(path, plugin="pyav"):
+        face = detector.detect_largest(frame)
+        if face is None:
+            results.append(None)
+            continue
+        matrix = cv2.getAffineTransform(face.points[list(PAPER_LANDMARKS)].astype(np.float32), template)
+        crop = cv2.warpAffine(frame, matrix, (256, 256), flags=cv2.INTER_LINEAR)
+        image = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+        maps = model(image)  # autograd on, as in the released demo
+        results.append(maps.amax(dim=(-2, -1)).clamp(0, 5)[0].detach().numpy())
+    return results
+
+
+def max_difference(table, reference: list[np.ndarray | None]) -> tuple[float, int]:
+    """Largest |difference| over AUs and frames where both found the face, and how many such frames."""
+    ok = table[table["status"] == "ok"].drop_duplicates("frame").set_index("frame")
+    worst, count = 0.0, 0
+    for k, values in enumerate(reference):
+        if values is not None and k in ok.index:
+            worst = max(worst, float(np.abs(ok.loc[k, LABELS].to_numpy(float) - values).max()))
+            count += 1
+    return worst, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--blank-every", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-predict-"))
+    video = folder / "astronaut.mp4"
+    frames = make_video(video, args.frames, args.blank_every)
+    model = realistic_paper_model()
+    model_file = save_model_file(folder / "paper.pt", model.state_dict(), preset="paper")
+    detector = create_detector("dlib")
+    default = resolve_precision("auto", torch.device("cpu"))
+    default_name = "bf16" if default == torch.bfloat16 else "fp32"
+    print(f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}, {torch.get_num_threads()} torch threads, "
+          f"default CPU precision {default_name}")
+
+    def run_aulib(**options):
+        return predict(video, model_file, detector, batch_size=args.batch, device="cpu", progress=False, **options)
+
+    outputs = {}
+
+    def timed(name, function):
+        def call():
+            outputs[name] = function()
+
+        seconds = median_seconds(call, repeats=args.repeats, warmup=1)
+        print(f"{name:<34} {len(frames) / seconds:7.1f} frames/s  ({1000 * seconds / len(frames):6.1f} ms/frame)")
+        return len(frames) / seconds
+
+    # interleave the two main measurements' warm-ups with the others: the machine is shared
+    fps_aulib = timed(f"aulib predict ({default_name}, tracking)", lambda: run_aulib())
+    fps_base = timed("baseline (per frame, fp32)", lambda: baseline(video, model, detector))
+    timed("aulib predict (fp32, tracking)", lambda: run_aulib(precision="fp32"))
+    timed(f"aulib predict ({default_name}, no tracking)", lambda: run_aulib(track=False))
+    print(f"speed-up: {fps_aulib / fps_base:.2f}x")
+
+    # --- equality where both find the face ---------------------------------------------------------------------
+    reference = outputs["baseline (per frame, fp32)"]
+    faces = sum(r is not None for r in reference)
+    print(f"faces found: baseline {faces}/{len(frames)}, aulib (tracking) "
+          f"{int((outputs[f'aulib predict ({default_name}, tracking)']['status'] == 'ok').sum())}/{len(frames)}")
+    fp32 = run_aulib(precision="fp32", track=False)
+    bf16 = run_aulib(precision="bf16", track=False)
+    for name, table, tolerance in (("fp32, no tracking", fp32, 1e-4), ("bf16, no tracking", bf16, 0.01)):
+        worst, count = max_difference(table, reference)
+        print(f"max |aulib - baseline| ({name}): {worst:.2e} over {count} frames (target {tolerance:g})")
+    worst, count = max_difference(outputs[f"aulib predict ({default_name}, tracking)"], reference)
+    print(f"max |aulib - baseline| ({default_name}, tracking; landmarks from tracked boxes): {worst:.3f} over {count}")
+    worst_bf16 = float(np.nanmax(np.abs(fp32[LABELS].to_numpy(float) - bf16[LABELS].to_numpy(float))))
+    print(f"max |bf16 - fp32| (aulib, same landmarks): {worst_bf16:.4f}")
+
+    # the network alone: the baseline's forward on aulib's crops (OpenCV's warp rounds sampling positions to 1/32 px)
+    worst_net = 0.0
+    for k, frame in enumerate(frames):
+        face = detector.detect_largest(frame)
+        if face is None:
+            continue
+        crop = warp_face(frame, alignment_matrix(face.points), 256)
+        image = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+        values = model(image).amax(dim=(-2, -1)).clamp(0, 5)[0].detach().numpy()
+        worst_net = max(worst_net, float(np.abs(fp32.loc[fp32["frame"] == k, LABELS].to_numpy(float)[0] - values).max()))
+    print(f"max |aulib fp32 - baseline forward on the same crops|: {worst_net:.2e}")
+    started = time.perf_counter()
+    cv_crop = cv2.warpAffine(frames[0], alignment_matrix(detector.detect_largest(frames[0]).points),
+                             (256, 256), flags=cv2.INTER_LINEAR).astype(int)
+    ours = warp_face(frames[0], alignment_matrix(detector.detect_largest(frames[0]).points), 256).astype(int)
+    print(f"crops: OpenCV vs aulib warp differ by at most {np.abs(cv_crop - ours)[2:-2, 2:-2].max()} grey level(s) "
+          f"({1000 * (time.perf_counter() - started):.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
