@@ -42,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -659,6 +660,16 @@ def _prepare_frame(frame: Frame, tracker: FaceTracker, loaded: LoadedModel, new_
     return _Pending(frame, kept, matrices, crops, aligned, OK if kept else NO_FACE)
 
 
+@contextlib.contextmanager
+def _without_tf32() -> Iterator[None]:
+    previous = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = previous
+
+
 def _forward(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndarray],
              amp_dtype: torch.dtype | None) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """Intensities ``(B, A)``, peaks ``(B, A, 2)`` in crop pixels and the maps ``(B, A, h, w)``, float32."""
@@ -668,8 +679,10 @@ def _forward(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndar
     # exactly the evaluation path of training: crop / 255, resampled to the input size when it differs
     images, frame_points = resize_batch(images, points, loaded.input_size)
     images = images.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                                enabled=amp_dtype is not None):
+    # fp32 means fp32 on a GPU too: cuDNN would otherwise use TF32 (10-bit mantissa) for the convolutions.
+    exact = _without_tf32() if amp_dtype is None and device.type == "cuda" else contextlib.nullcontext()
+    with torch.inference_mode(), exact, torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                                       enabled=amp_dtype is not None):
         maps = loaded.model(images)
     maps = maps.float()
     window = loaded.readout_window
