@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import randomise_batchnorm
 from skimage import data
 from torch import nn
 
@@ -30,7 +31,7 @@ from aulib.convert import UnsafeCheckpointError, save_model_file
 from aulib.heatmaps import HeatmapConfig, au_centres, render_targets
 from aulib.landmarks import Face, create_detector
 from aulib.models import create_model
-from aulib.predict import FaceTracker, expand_inputs, load_model, predict
+from aulib.predict import FaceTracker, expand_inputs, fold_batchnorm, load_model, predict
 from aulib.shape import mean_shape
 
 LABELS = [au_label(a) for a in BP4D_AUS]
@@ -270,3 +271,19 @@ def test_model_file_with_pickled_code_is_refused(tmp_path, tiny):
     torch.save(payload, tmp_path / "evil.pt")
     with pytest.raises(UnsafeCheckpointError, match="pickled Python code"):
         load_model(tmp_path / "evil.pt")
+
+
+@pytest.mark.parametrize("options", [{"stacks": 2}, {"block": "convblock", "pool": "avg"}], ids=["bottleneck", "fan"])
+def test_folded_network_computes_the_same_function(options):
+    torch.manual_seed(0)
+    model = create_model("tiny", **options)
+    randomise_batchnorm(model)  # fresh BatchNorms are identities and would hide a wrong fold
+    model.eval()
+    folded = fold_batchnorm(model)
+    batchnorms = [m for m in folded.modules() if isinstance(m, nn.BatchNorm2d)]
+    # the bottleneck network keeps none; FAN's pre-activation blocks keep theirs (nothing to fold into)
+    assert (len(batchnorms) == 0) == ("block" not in options)
+    x = torch.rand(2, 3, 96, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
