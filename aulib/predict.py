@@ -258,11 +258,17 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` (``"auto"``, ``"bf16"``, ``"fp32"``) on ``device``; None = fp32.
+    """The autocast dtype for ``precision`` (``"auto"``, ``"bf16"``, ``"fp32"``) on ``device``; ``None`` = fp32.
 
-    ``"auto"`` is bf16 on CUDA, and on a CPU with native bf16 arithmetic (AVX-512 BF16 or AMX); fp32
-    elsewhere, where emulated bf16 would be slower than fp32. See :func:`predict` for why bf16 is the default.
+    ``"auto"`` is **bf16 on CUDA** (several times the fp32 throughput on tensor cores) and **fp32 on a CPU**, even
+    one with native bf16 (AVX-512 BF16, AMX). Why fp32 there: on the 2-core AVX-512 BF16 EPYC of BENCHMARKS.md,
+    bf16 made ``aulib predict`` only 1.4× faster end to end (30 against 22 frames/s; face finding, decoding and
+    warping do not speed up), while it moved intensities by up to 0.05 (0.003 on average) on the 0–5 scale,
+    beyond the 0.01 this project allows bf16; fp32 reproduces the original code's network to 3e-6. Pass
+    ``"bf16"`` for the extra speed when a few hundredths of an intensity level do not matter.
     """
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
     return autocast_dtype(precision, device)
 
 
@@ -639,11 +645,8 @@ def predict(
         batch_size: faces per forward pass; default 2 on a CPU (the fastest there: larger batches spill out of
             the cache) and 64 on a GPU.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``.
-        precision: ``"auto"``, ``"bf16"`` or ``"fp32"``. ``"auto"`` is bf16 autocast on CUDA and on CPUs with
-            native bf16 (AVX-512 BF16 / AMX), fp32 otherwise. On such a CPU bf16 runs the ``paper`` network
-            several times faster than fp32 (BENCHMARKS.md), and changes intensities by under 0.01 on the 0–5
-            scale (measured against fp32 by ``benchmarks/bench_predict.py``), a hundredth of the one-level
-            steps in which FACS intensities are coded. Pass ``"fp32"`` to match the original code to 1e-4.
+        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on a CPU: see :func:`resolve_precision` for why),
+            ``"bf16"`` or ``"fp32"``.
         track: in videos, follow faces from frame to frame instead of detecting every frame in full
             (module docstring: the trade-off).
         redetect_every: while tracking, detect in the whole frame every this many frames.

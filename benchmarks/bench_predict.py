@@ -16,13 +16,15 @@ its last layer scaled so that the maps span about 0–5, like a trained one (ran
 make any difference look small).
 
 Usage:
-    python benchmarks/bench_predict.py [--frames 48] [--repeats 3] [--batch N] [--threads N]
+    python benchmarks/bench_predict.py [--frames 120] [--repeats 3] [--batch N] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -103,7 +105,7 @@ def max_difference(table, reference: list[np.ndarray | None]) -> tuple[float, in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--blank-every", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, help="faces per forward pass (default: predict's)")
@@ -121,27 +123,34 @@ def main() -> None:
     default = resolve_precision("auto", torch.device("cpu"))
     default_name = "bf16" if default == torch.bfloat16 else "fp32"
     print(f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}, {torch.get_num_threads()} torch threads, "
-          f"default CPU precision {default_name}")
+          f"default CPU precision {default_name}, load {os.getloadavg()[0]:.1f}")
 
     def run_aulib(**options):
         return predict(video, model_file, detector, batch_size=args.batch, device="cpu", progress=False, **options)
 
     outputs = {}
-
-    def timed(name, function):
-        def call():
-            outputs[name] = function()
-
-        seconds = median_seconds(call, repeats=args.repeats, warmup=1)
-        print(f"{name:<34} {len(frames) / seconds:7.1f} frames/s  ({1000 * seconds / len(frames):6.1f} ms/frame)")
-        return len(frames) / seconds
-
-    # interleave the two main measurements' warm-ups with the others: the machine is shared
-    fps_aulib = timed(f"aulib predict ({default_name}, tracking)", lambda: run_aulib())
-    fps_base = timed("baseline (per frame, fp32)", lambda: baseline(video, model, detector))
-    timed("aulib predict (fp32, tracking)", lambda: run_aulib(precision="fp32"))
-    timed(f"aulib predict ({default_name}, no tracking)", lambda: run_aulib(track=False))
-    print(f"speed-up: {fps_aulib / fps_base:.2f}x")
+    runs = {
+        f"aulib predict ({default_name}, tracking)": lambda: run_aulib(),
+        "baseline (per frame, fp32)": lambda: baseline(video, model, detector),
+        "aulib predict (bf16, tracking)": lambda: run_aulib(precision="bf16"),
+        f"aulib predict ({default_name}, no tracking)": lambda: run_aulib(track=False),
+    }
+    for name, function in runs.items():  # warm-up (model caches, dlib, the decoder), keeping the outputs
+        outputs[name] = function()
+    # Interleaved repeats: the machine is shared, and a burst of someone else's work then hits every variant alike.
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, function in runs.items():
+            times[name].append(median_seconds(function, repeats=1))
+    fps = {}
+    for name in runs:
+        seconds = statistics.median(times[name])
+        fps[name] = len(frames) / seconds
+        print(f"{name:<34} {fps[name]:7.1f} frames/s  ({1000 * seconds / len(frames):6.1f} ms/frame; "
+              f"best {1000 * min(times[name]) / len(frames):.1f})")
+    base = fps["baseline (per frame, fp32)"]
+    print(f"speed-up over the baseline: {fps[f'aulib predict ({default_name}, tracking)'] / base:.2f}x (default), "
+          f"{fps['aulib predict (bf16, tracking)'] / base:.2f}x (bf16)")
 
     # --- equality where both find the face ---------------------------------------------------------------------
     reference = outputs["baseline (per frame, fp32)"]
@@ -155,8 +164,8 @@ def main() -> None:
         print(f"max |aulib - baseline| ({name}): {worst:.2e} over {count} frames (target {tolerance:g})")
     worst, count = max_difference(outputs[f"aulib predict ({default_name}, tracking)"], reference)
     print(f"max |aulib - baseline| ({default_name}, tracking; landmarks from tracked boxes): {worst:.3f} over {count}")
-    worst_bf16 = float(np.nanmax(np.abs(fp32[LABELS].to_numpy(float) - bf16[LABELS].to_numpy(float))))
-    print(f"max |bf16 - fp32| (aulib, same landmarks): {worst_bf16:.4f}")
+    gap = np.abs(fp32[LABELS].to_numpy(float) - bf16[LABELS].to_numpy(float))
+    print(f"|bf16 - fp32| (aulib, same landmarks): max {np.nanmax(gap):.4f}, mean {np.nanmean(gap):.4f}")
 
     # the network alone: the baseline's forward on aulib's crops (OpenCV's warp rounds sampling positions to 1/32 px)
     worst_net, worst_grey = 0.0, 0

@@ -287,3 +287,12 @@ def test_folded_network_computes_the_same_function(options):
     with torch.inference_mode():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+
+
+def test_default_precision_is_fp32_on_cpus_and_bf16_on_gpus():
+    from aulib.predict import resolve_precision
+
+    assert resolve_precision("auto", torch.device("cpu")) is None
+    assert resolve_precision("auto", torch.device("cuda")) == torch.bfloat16
+    assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
+    assert resolve_precision("fp32", torch.device("cuda")) is None
