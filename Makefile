@@ -3,14 +3,16 @@
 #   make lint        ruff
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
+#   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.
 TORCH_SPEC ?= torch==2.13.0
+PROFILE ?= smoke
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aulib-installed
 
-.PHONY: install test lint bench figures clean
+.PHONY: install test lint bench figures reproduce clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +36,9 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(PY) -m aulib.plots
+
+reproduce: $(STAMP)
+	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_predict_parser(commands)
     add_convert_parser(commands)
+    from aulib.pipeline import add_parser as add_pipeline_parser
+
+    add_pipeline_parser(commands)
     return parser
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
-from aulib.aus import AUS, BP4D_AUS
+from aulib.aus import AUS, BP4D_AUS, au_label
 from aulib.io import atomic_open
 
 FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
@@ -48,6 +51,136 @@ def synthau_grid_figure(
             if j == 0:
                 axes[i, j].set_ylabel(rows[i], fontsize=8)
     figure.suptitle("SynthAU: one subject per row, one AU at a time at intensity 0, 2.5 and 5", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+PAPER_ANCHORS = (8, 36, 45)  # the landmarks the authors' 3-point affine maps onto its template
+
+
+def _bare(ax: Any, title: str = "") -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def alignment_figure(image: np.ndarray, landmarks: np.ndarray, method: str = "paper", size: int = 256) -> Figure:
+    """The alignment step by step: the frame with its landmarks, the template, the aligned crop.
+
+    Args:
+        image: RGB uint8 ``(H, W, 3)``.
+        landmarks: ``(68, 2)`` points of that image.
+        method: ``"paper"`` (landmarks 8, 36, 45 onto a template) or ``"similarity"``.
+        size: side of the aligned crop.
+    """
+    from aulib.align import align_face, template_points
+
+    crop, aligned, _ = align_face(image, landmarks, method=method, size=size)
+    template = template_points(size, method)
+    anchors = list(PAPER_ANCHORS) if method == "paper" else None
+    figure, axes = plt.subplots(1, 3, figsize=(11, 3.9))
+    axes[0].imshow(image)
+    axes[0].scatter(*landmarks.T, s=5, c="cyan")
+    if anchors:
+        axes[0].scatter(*landmarks[anchors].T, s=40, c="red", marker="x")
+    anchor_text = ", anchors 8/36/45" if anchors else ""
+    _bare(axes[0], f"1. frame {image.shape[1]}×{image.shape[0]}: 68 landmarks{anchor_text}")
+    axes[1].imshow(np.full((size, size, 3), 240, np.uint8))
+    axes[1].scatter(*template.T, s=40, c="red", marker="x")
+    _bare(axes[1], f"2. template points in the {size}×{size} frame")
+    axes[2].imshow(crop)
+    axes[2].scatter(*aligned.T, s=5, c="cyan")
+    if anchors:
+        axes[2].scatter(*template.T, s=60, facecolors="none", edgecolors="red")
+    _bare(axes[2], f"3. aligned crop ({method}): anchors land on the template")
+    figure.tight_layout()
+    return figure
+
+
+def label_distribution_figure(labels: pd.DataFrame, aus: Sequence[int], by: str = "split") -> Figure:
+    """Share of frames at each intensity (0–5) per AU, one bar colour per ``by`` group (e.g. split)."""
+    columns = [au_label(a) for a in aus]
+    long = labels.melt(id_vars=[by], value_vars=columns, var_name="AU", value_name="intensity").dropna()
+    long["intensity"] = long["intensity"].round().astype(int)
+    counts = long.groupby([by, "AU", "intensity"]).size().rename("frames").reset_index()
+    counts["share"] = counts.frames / counts.groupby([by, "AU"]).frames.transform("sum")
+    grid = sns.catplot(data=counts, x="intensity", y="share", hue=by, col="AU", kind="bar", height=2.6,
+                       aspect=0.8, col_wrap=min(5, len(columns)))
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Label distribution: share of frames at each intensity", y=1.04)
+    return grid.figure
+
+
+def training_figure(history: pd.DataFrame) -> Figure:
+    """Training loss and validation ICC per AU against the epoch."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    left.plot(history.epoch, history.train_loss, marker="o")
+    left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="Loss")
+    icc_columns = [c for c in history.columns if c.startswith("val_icc_") and c != "val_icc_mean"]
+    for column in icc_columns:
+        right.plot(history.epoch, history[column], marker=".", label=column.removeprefix("val_icc_"), alpha=0.7)
+    if "val_icc_mean" in history:
+        right.plot(history.epoch, history.val_icc_mean, color="black", lw=2.5, label="mean")
+    right.axhline(0, color="grey", lw=0.5)
+    right.set(xlabel="epoch", ylabel="ICC(3,1)", title="Validation ICC (training subjects held out)")
+    right.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    return figure
+
+
+def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: Sequence[int],
+                     au_index: int = 0, epochs: int = 5) -> Figure:
+    """Predicted maps of a few validation faces as training goes (rows: epochs; columns: faces).
+
+    Args:
+        images: ``(K, S, S, 3)`` uint8 faces.
+        snapshots: ``{epoch: (K, A, h, w)}`` (:func:`aulib.train.load_snapshots`).
+        aus: the AUs of the maps.
+        au_index: which AU's map to show.
+        epochs: how many epochs to show (evenly spread, always the last).
+    """
+    from aulib.viz import overlay_rgb, upsample_map
+
+    keys = sorted(snapshots)
+    chosen = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1, min(epochs, len(keys))).round().astype(int))]
+    count = images.shape[0]
+    figure, axes = plt.subplots(len(chosen), count, figsize=(1.9 * count, 1.9 * len(chosen)), squeeze=False)
+    for row, epoch in enumerate(chosen):
+        for k in range(count):
+            heatmap = upsample_map(snapshots[epoch][k, au_index], images.shape[1])
+            axes[row, k].imshow(overlay_rgb(images[k], heatmap))
+            _bare(axes[row, k], f"max {snapshots[epoch][k, au_index].max():.2f}")
+        axes[row, 0].set_ylabel(f"epoch {epoch}")
+    figure.suptitle(f"{au_label(aus[au_index])} maps on validation faces as training goes", y=1.0)
+    figure.tight_layout()
+    return figure
+
+
+def scatter_figure(predictions: pd.DataFrame, aus: Sequence[int]) -> Figure:
+    """Predicted against true intensity per AU: the spread of predictions at each true level."""
+    long = pd.concat([
+        pd.DataFrame({"AU": au_label(a), "true": predictions[f"true_{au_label(a)}"],
+                      "predicted": predictions[f"pred_{au_label(a)}"]}) for a in aus
+    ]).dropna()
+    long["true"] = long["true"].round().astype(int)
+    figure, axes = plt.subplots(1, len(aus), figsize=(2.6 * len(aus), 2.8), sharey=True, squeeze=False)
+    for ax, au in zip(axes[0], aus, strict=True):
+        part = long[long.AU == au_label(au)]
+        sns.boxplot(data=part, x="true", y="predicted", order=range(6), ax=ax, color="#9ecae1", fliersize=1)
+        ax.plot(range(6), range(6), color="red", lw=1, ls="--")  # perfect agreement
+        ax.set(title=au_label(au), xlabel="true", ylabel="predicted" if ax is axes[0, 0] else "", ylim=(-0.3, 5.3))
+    figure.suptitle("Predicted vs. true intensity (held-out subjects); dashed: perfect agreement", y=1.03)
+    figure.tight_layout()
+    return figure
+
+
+def comparison_figure(table: pd.DataFrame) -> Figure:
+    """ICC per AU (columns) for each run (rows) as an annotated heatmap."""
+    figure, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2.5, 0.5 * table.shape[0] + 1.4))
+    sns.heatmap(table.astype(float), annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, ax=ax,
+                cbar_kws={"label": "ICC(3,1)"})
+    ax.set(xlabel="", ylabel="", title="ICC(3,1) on held-out subjects")
     figure.tight_layout()
     return figure
 

@@ -13,7 +13,7 @@ crop come out black (a few pixels at the borders for σ up to 20 px).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -42,12 +42,16 @@ from aulib.plots import save_figure
 from aulib.train import load_run
 
 DEFAULT_SIGMAS = (0, 2, 4, 6, 8, 10, 13, 16, 20)
+BATCH_SIZE = 128
 
 
-@torch.inference_mode()
-def predict_with_noise(trainer, dataset: PreparedDataset, sigma: float, unit: str, seed: int,
-                       batch_size: int = 128) -> np.ndarray:
-    """Intensities ``(n, A)`` after re-aligning every frame from landmarks with noise of ``sigma``."""
+def noisy_inputs(trainer, dataset: PreparedDataset, sigma: float, unit: str, seed: int,
+                 rows: Sequence[int] | None = None) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """Re-align frames from landmarks with noise of ``sigma``, in batches of ``(rows, images, landmarks)``.
+
+    The noise is drawn for the whole dataset from ``seed`` (so a frame gets the same noise whichever rows are asked
+    for); images are float ``(B, 3, S, S)`` in [0, 1] at the model's input size, landmarks are in the 256 frame.
+    """
     original = dataset.landmarks_original_array().astype(np.float64)
     transforms = dataset.transforms_array()
     noisy = add_landmark_noise(original, sigma, unit=unit, seed=seed) if sigma > 0 else original
@@ -56,14 +60,47 @@ def predict_with_noise(trainer, dataset: PreparedDataset, sigma: float, unit: st
     crop_to_noisy = compose_affine(noisy_matrices, invert_affine(transforms))
     to_input = compose_affine(scale_matrix(trainer.input_size, FRAME_SIZE), crop_to_noisy)
     aligned_noisy = transform_points(noisy, noisy_matrices)
-    outputs = []
-    for start in range(0, len(dataset), batch_size):
-        rows = list(range(start, min(start + batch_size, len(dataset))))
-        images = dataset.batch(rows)["image"].to(trainer.device)
-        images = warp_affine(images, torch.as_tensor(to_input[rows]), trainer.input_size).float() / 255
-        landmarks = torch.as_tensor(aligned_noisy[rows], dtype=torch.float32, device=trainer.device)
-        outputs.append(trainer.predict(images, landmarks)[0].cpu())
+    rows = list(range(len(dataset))) if rows is None else list(rows)
+    for start in range(0, len(rows), BATCH_SIZE):
+        chunk = rows[start:start + BATCH_SIZE]
+        images = dataset.batch(chunk)["image"].to(trainer.device)
+        images = warp_affine(images, torch.as_tensor(to_input[chunk]), trainer.input_size).float() / 255
+        yield chunk, images, torch.as_tensor(aligned_noisy[chunk], dtype=torch.float32, device=trainer.device)
+
+
+@torch.inference_mode()
+def predict_with_noise(trainer, dataset: PreparedDataset, sigma: float, unit: str, seed: int) -> np.ndarray:
+    """Intensities ``(n, A)`` after re-aligning every frame from landmarks with noise of ``sigma``."""
+    outputs = [trainer.predict(images, landmarks)[0].cpu()
+               for _, images, landmarks in noisy_inputs(trainer, dataset, sigma, unit, seed)]
     return torch.cat(outputs).numpy()
+
+
+@torch.inference_mode()
+def noise_examples_figure(trainer, dataset: PreparedDataset, row: int, sigmas: Sequence[float], au: int,
+                          unit: str = "px", seed: int = 0) -> plt.Figure:
+    """One test face re-aligned under growing landmark noise (top) and the model's map of ``au`` (bottom)."""
+    from aulib.viz import overlay_rgb, upsample_map
+
+    a = list(trainer.aus).index(au)
+    figure, axes = plt.subplots(2, len(sigmas), figsize=(1.9 * len(sigmas), 4.0), squeeze=False)
+    truth = dataset.labels_array()[row, a]
+    for j, sigma in enumerate(sigmas):
+        _, images, landmarks = next(noisy_inputs(trainer, dataset, float(sigma), unit, seed, rows=[row]))
+        intensities, maps = trainer.predict(images, landmarks)
+        face = (images[0].permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+        axes[0, j].imshow(face)
+        axes[0, j].scatter(*(landmarks[0].cpu().numpy() * face.shape[0] / FRAME_SIZE).T, s=2, c="cyan")
+        axes[0, j].set_title(f"σ = {sigma:g} {unit}", fontsize=9)
+        if maps is not None:
+            axes[1, j].imshow(overlay_rgb(face, upsample_map(maps[0, a].float().cpu().numpy(), face.shape[0])))
+        axes[1, j].set_title(f"{au_label(au)} = {float(intensities[0, a]):.2f}", fontsize=9)
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    figure.suptitle(f"Re-aligned from noisy landmarks; true {au_label(au)} = {truth:g}", y=1.0)
+    figure.tight_layout()
+    return figure
 
 
 def robustness(

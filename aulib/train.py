@@ -49,7 +49,7 @@ from aulib.augment import AugmentConfig, augment_batch, resize_batch
 from aulib.aus import au_label
 from aulib.data.dataset import PreparedDataset
 from aulib.heatmaps import HeatmapConfig, read_intensities, render_targets
-from aulib.io import atomic_open, atomic_write_csv, atomic_write_json
+from aulib.io import atomic_open, atomic_save_npy, atomic_write_csv, atomic_write_json
 from aulib.metrics import icc
 from aulib.models import create_model
 from aulib.options import check_options
@@ -86,6 +86,8 @@ class TrainConfig:
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         compile: wrap the model in ``torch.compile``.
         checkpoint_every: steps between checkpoints (besides each epoch's end).
+        snapshot_faces: validation faces whose predicted maps are saved at each epoch's end
+            (``snapshots/epoch_NNN.npy``), to watch the maps form; 0 to save none.
         max_steps: stop after this many steps in total (``None``: run all epochs).
     """
 
@@ -109,6 +111,7 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     checkpoint_every: int = 200
+    snapshot_faces: int = 4
     max_steps: int | None = None
 
     PROFILES = ("smoke", "full")
@@ -290,7 +293,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())  # map_location may have moved it
         self.step = int(state["step"])
         self.best_icc = float(state["best_icc"])
         self.step_losses = list(state["step_losses"])
@@ -417,6 +420,7 @@ class Trainer:
             row["val_icc_mean"] = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
         self.history.append(row)
         atomic_write_csv(self.out / "training.csv", pd.DataFrame(self.history), index=False)
+        self._save_snapshot(epoch)
         self.save("last.pt")
         score = row.get("val_icc_mean", float("nan"))
         improved = np.isfinite(score) and score > self.best_icc
@@ -425,6 +429,23 @@ class Trainer:
             self.save("best.pt")
         self.model.train()
 
+
+    def snapshot_indices(self) -> np.ndarray:
+        """Positions in :attr:`val_set` of the faces whose maps :meth:`_save_snapshot` keeps (evenly spread)."""
+        count = min(self.config.snapshot_faces, len(self.val_set) if self.val_set is not None else 0)
+        return np.linspace(0, len(self.val_set) - 1, count).round().astype(int) if count else np.zeros(0, int)
+
+    def _save_snapshot(self, epoch: int) -> None:
+        indices = self.snapshot_indices()
+        if not len(indices) or not self.is_heatmap:
+            return
+        raw = self.val_set.batch(indices.tolist())
+        images, landmarks = resize_batch(raw["image"].to(self.device), raw["landmarks"].to(self.device),
+                                         self.input_size)
+        maps = self.predict(images, landmarks)[1]
+        folder = self.out / "snapshots"
+        folder.mkdir(exist_ok=True)
+        atomic_save_npy(folder / f"epoch_{epoch + 1:03d}.npy", maps.float().cpu().numpy().astype(np.float16))
 
     @torch.inference_mode()
     def predict(self, images: torch.Tensor, landmarks: torch.Tensor,
@@ -461,6 +482,12 @@ def predict_intensities(trainer: Trainer, dataset: PreparedDataset, batch_size: 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> pd.DataFrame:
     """Train a run described by ``config``; see :class:`Trainer`."""
     return Trainer(config, progress=progress).fit(resume=resume)
+
+
+def load_snapshots(run_dir: str | os.PathLike) -> dict[int, np.ndarray]:
+    """Maps saved at each epoch's end, ``{epoch: (K, A, h, w)}``, of the faces of :meth:`Trainer.snapshot_indices`."""
+    folder = Path(run_dir) / "snapshots"
+    return {int(p.stem.split("_")[1]): np.load(p).astype(np.float32) for p in sorted(folder.glob("epoch_*.npy"))}
 
 
 def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto") -> Trainer:

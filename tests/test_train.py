@@ -188,3 +188,18 @@ def test_ddp_on_two_cpu_processes_matches_one_process(prepared, tmp_path):
     # parallel run must land far closer to the single-process one than that.
     ddp_gap, other_gap = (ddp - single).norm(), (other - single).norm()
     assert ddp_gap < 0.1 * other_gap, f"DDP differs by {ddp_gap:.3g}; another seed by {other_gap:.3g}"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_load_and_resume_on_cuda(prepared, tmp_path):
+    # torch.load(map_location="cuda") also moves the saved RNG state, which Generator.set_state refuses
+    from aulib.train import load_run
+
+    run = tmp_path / "run"
+    train(config(prepared, run, epochs=1), progress=False)
+    trainer = load_run(run, device="cuda")
+    assert next(trainer.model.parameters()).device.type == "cuda"
+    on_gpu = config(prepared, tmp_path / "gpu", epochs=1, device="cuda")
+    history = train(on_gpu, progress=False)
+    assert train(on_gpu, resume=True, progress=False).equals(history)  # a finished run resumes to itself
