@@ -262,9 +262,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
     ``"auto"`` is **bf16 on CUDA** (several times the fp32 throughput on tensor cores) and **fp32 on a CPU**, even
     one with native bf16 (AVX-512 BF16, AMX). Why fp32 there: on the 2-core AVX-512 BF16 EPYC of BENCHMARKS.md,
-    bf16 made ``aulib predict`` only 1.4× faster end to end (30 against 22 frames/s; face finding, decoding and
-    warping do not speed up), while it moved intensities by up to 0.05 (0.003 on average) on the 0–5 scale,
-    beyond the 0.01 this project allows bf16; fp32 reproduces the original code's network to 3e-6. Pass
+    bf16 made ``aulib predict`` only 1.5× faster end to end (32 against 22 frames/s: face finding, decoding and
+    warping do not speed up), while it moved intensities by up to 0.05 (0.003–0.01 on average) on the 0–5
+    scale, beyond the 0.01 this project allows bf16; fp32 reproduces the original code's network to 3e-6. Pass
     ``"bf16"`` for the extra speed when a few hundredths of an intensity level do not matter.
     """
     if precision == "auto":
