@@ -1,0 +1,140 @@
+"""One face, step by step: detection, landmarks, aligned crop, heatmaps back on the image, intensities.
+
+:func:`explain_face` runs exactly what :func:`aulib.predict.predict` runs for one image, but keeps every
+intermediate result, for teaching (notebook 06) and for checking a model on a new face.
+
+Example:
+    >>> from skimage import data
+    >>> from aulib.models import create_model
+    >>> report = explain_face(data.astronaut(), create_model("tiny"))
+    >>> report.crop.shape, report.image_maps.shape  # 256² crop; 5 maps on the 512² photo
+    ((256, 256, 3), (5, 512, 512))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from aulib.align import heatmap_to_image, invert_affine, transform_points
+from aulib.aus import AUS, au_label
+from aulib.landmarks import Face, LandmarkDetector, as_rgb_uint8, create_detector
+from aulib.predict import FaceTracker, Frame, _forward, _prepare_frame, load_model, overlay_heatmap, resolve_precision
+
+
+@dataclass(frozen=True)
+class FaceReport:
+    """Everything :func:`explain_face` computed for the largest face of an image.
+
+    Attributes:
+        image: the RGB image.
+        face: the detection (box, 68 points, score).
+        matrix: the alignment (image → crop), ``(2, 3)``.
+        crop: the aligned face, ``(S, S, 3)`` uint8.
+        aligned_points: the landmarks in the crop.
+        maps: the network's heatmaps, ``(A, h, w)``.
+        image_maps: the heatmaps mapped back onto the image, ``(A, H, W)``.
+        intensities: ``(A,)`` readouts in [0, 5].
+        peaks: ``(A, 2)`` each map's peak in image pixels.
+        aus: the AU of each map.
+    """
+
+    image: np.ndarray
+    face: Face
+    matrix: np.ndarray
+    crop: np.ndarray
+    aligned_points: np.ndarray
+    maps: np.ndarray
+    image_maps: np.ndarray
+    intensities: np.ndarray
+    peaks: np.ndarray
+    aus: tuple[int, ...]
+
+
+def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector = "dlib", *,
+                 device: str = "auto", precision: str = "auto") -> FaceReport:
+    """Run the prediction pipeline on the largest face of ``image`` and keep each step.
+
+    Args:
+        image: ``H×W×3`` uint8 RGB (or grayscale).
+        model: what :func:`aulib.predict.load_model` takes: a run folder, a model file, a Trainer or a module.
+        detector: a backend name or object (:func:`aulib.landmarks.create_detector`).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        precision: as in :func:`aulib.predict.predict`.
+
+    Returns:
+        A :class:`FaceReport`.
+
+    Raises:
+        ValueError: when no face is found.
+    """
+    image = as_rgb_uint8(image)
+    loaded = load_model(model, device=device)
+    backend = create_detector(detector) if isinstance(detector, str) else detector
+    frame = Frame(source="image", frame=0, timestamp=float("nan"), image=image)
+    pending = _prepare_frame(frame, FaceTracker(backend, track=False), loaded, new_sequence=True)
+    if not pending.faces:
+        raise ValueError("no face found in the image; try another image or detector")
+    amp = resolve_precision(precision, loaded.device)
+    intensities, crop_peaks, maps = _forward(loaded, pending.crops[:1], pending.aligned[:1], amp)
+    matrix = pending.matrices[0]
+    image_maps = heatmap_to_image(maps[:1].double(), matrix, image.shape[:2], frame_size=loaded.crop_size)
+    return FaceReport(
+        image=image, face=pending.faces[0], matrix=matrix, crop=pending.crops[0], aligned_points=pending.aligned[0],
+        maps=maps[0].numpy(), image_maps=image_maps[0].float().numpy(), intensities=intensities[0],
+        peaks=transform_points(crop_peaks[0], invert_affine(matrix)), aus=tuple(loaded.aus),
+    )
+
+
+def detection_figure(report: FaceReport) -> Figure:
+    """The detection box and 68 landmarks on the image, beside the aligned crop."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    left.imshow(report.image)
+    x0, y0, x1, y1 = report.face.box
+    left.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.5))
+    left.scatter(*report.face.points.T, s=4, c="cyan")
+    left.set_title(f"detection (score {report.face.score:.2f}) and 68 landmarks", fontsize=9)
+    right.imshow(report.crop)
+    right.scatter(*report.aligned_points.T, s=4, c="cyan")
+    right.set_title(f"aligned {report.crop.shape[0]}×{report.crop.shape[1]} crop", fontsize=9)
+    for ax in (left, right):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def heatmaps_figure(report: FaceReport, margin: float = 0.6) -> Figure:
+    """Each AU's heatmap over the face in the original image (zoomed on the face), with its peak."""
+    x0, y0, x1, y1 = report.face.box
+    pad = margin * max(x1 - x0, y1 - y0)
+    height, width = report.image.shape[:2]
+    top, bottom = int(max(0, y0 - pad)), int(min(height, y1 + pad))
+    left_edge, right_edge = int(max(0, x0 - pad)), int(min(width, x1 + pad))
+    count = len(report.aus)
+    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 3.0), squeeze=False)
+    for a, (ax, au) in enumerate(zip(axes[0], report.aus, strict=True)):
+        overlay = overlay_heatmap(report.image, report.image_maps[a])
+        ax.imshow(overlay[top:bottom, left_edge:right_edge])
+        ax.scatter([report.peaks[a, 0] - left_edge], [report.peaks[a, 1] - top], marker="+", c="cyan", s=60)
+        ax.set_title(f"{au_label(au)} {AUS[au].name}\n{report.intensities[a]:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle("Heatmaps mapped back onto the photo (+: peak)", y=1.02)
+    figure.tight_layout()
+    return figure
+
+
+def intensities_figure(report: FaceReport) -> Figure:
+    """A bar chart of the predicted intensities."""
+    figure, ax = plt.subplots(figsize=(5, 2.8))
+    labels = [f"{au_label(a)}\n{AUS[a].name}" for a in report.aus]
+    ax.bar(labels, report.intensities, color="#3182bd")
+    ax.set(ylim=(0, 5), ylabel="intensity (0–5)", title="Predicted AU intensities")
+    ax.tick_params(axis="x", labelsize=7)
+    figure.tight_layout()
+    return figure
