@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_heatmaps.py
 	$(PY) benchmarks/bench_synthau.py
 	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_predict.py
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(PY) -m aulib.plots

@@ -1,7 +1,7 @@
 """The paper's experiments as named runs: one place that says which models and ablations are compared.
 
 Every run lives in ``RUNS_DIR/<name>`` and is trained with the resume pattern: a finished run is loaded, an
-interrupted one continues, a missing one is trained. The notebooks and ``experiments/`` scripts share these names.
+interrupted one continues, a missing one is trained. Notebooks 03–05 use these names.
 
 =================  ======================================================  =========
 name               what it is                                              question

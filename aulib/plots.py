@@ -130,7 +130,7 @@ def training_figure(history: pd.DataFrame) -> Figure:
 
 
 def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: Sequence[int],
-                     au_index: int = 0, epochs: int = 5) -> Figure:
+                     au_index: int = 0, epochs: int = 5, truth: Sequence[float] | None = None) -> Figure:
     """Predicted maps of a few validation faces as training goes (rows: epochs; columns: faces).
 
     Args:
@@ -139,6 +139,7 @@ def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: 
         aus: the AUs of the maps.
         au_index: which AU's map to show.
         epochs: how many epochs to show (evenly spread, always the last).
+        truth: the faces' true intensity of that AU, shown above the first row.
     """
     from aulib.viz import overlay_rgb, upsample_map
 
@@ -150,7 +151,10 @@ def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: 
         for k in range(count):
             heatmap = upsample_map(snapshots[epoch][k, au_index], images.shape[1])
             axes[row, k].imshow(overlay_rgb(images[k], heatmap))
-            _bare(axes[row, k], f"max {snapshots[epoch][k, au_index].max():.2f}")
+            title = f"max {snapshots[epoch][k, au_index].max():.2f}"
+            if row == 0 and truth is not None:
+                title = f"true {truth[k]:g}\n{title}"
+            _bare(axes[row, k], title)
         axes[row, 0].set_ylabel(f"epoch {epoch}")
     figure.suptitle(f"{au_label(aus[au_index])} maps on validation faces as training goes", y=1.0)
     figure.tight_layout()

@@ -144,17 +144,19 @@ def robustness(
     return table
 
 
-def robustness_figure(table: pd.DataFrame) -> plt.Figure:
-    """Mean ICC against σ for each model (left) and per AU (right)."""
+def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass") -> plt.Figure:
+    """Mean ICC against σ for each model (left), and per AU for one model (right: ``detail_model``, or the first)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     means = table[table.AU == "Mean"]
     sns.lineplot(data=means, x="sigma", y="ICC", hue="model", marker="o", ax=left)
     unit = table.unit.iloc[0] if len(table) else "px"
     left.set(xlabel=f"landmark noise σ ({'pixels' if unit == 'px' else 'fraction of IOD'})",
              ylabel="mean ICC(3,1)", title="Robustness to landmark noise")
-    per_au = table[table.AU != "Mean"]
-    sns.lineplot(data=per_au, x="sigma", y="ICC", hue="AU", style="model", marker="o", ax=right)
-    right.set(xlabel=left.get_xlabel(), ylabel="ICC(3,1)", title="Per AU")
+    models = list(dict.fromkeys(table.model))
+    detail = detail_model if detail_model in models else (models[0] if models else "")
+    per_au = table[(table.AU != "Mean") & (table.model == detail)]
+    sns.lineplot(data=per_au, x="sigma", y="ICC", hue="AU", marker="o", ax=right)
+    right.set(xlabel=left.get_xlabel(), ylabel="ICC(3,1)", title=f"Per AU: {detail}")
     figure.tight_layout()
     return figure
 

@@ -431,9 +431,21 @@ class Trainer:
 
 
     def snapshot_indices(self) -> np.ndarray:
-        """Positions in :attr:`val_set` of the faces whose maps :meth:`_save_snapshot` keeps (evenly spread)."""
+        """Positions in :attr:`val_set` of the faces whose maps :meth:`_save_snapshot` keeps.
+
+        The most expressive frames (largest summed intensity), one per validation subject before any second one,
+        so that the maps have something to show.
+        """
         count = min(self.config.snapshot_faces, len(self.val_set) if self.val_set is not None else 0)
-        return np.linspace(0, len(self.val_set) - 1, count).round().astype(int) if count else np.zeros(0, int)
+        if not count:
+            return np.zeros(0, int)
+        expressive = np.argsort(-np.nansum(self.val_set.labels_array(), axis=1), kind="stable")
+        subjects = self.val_set.frames["subject"].to_numpy()[expressive]
+        first_of_subject = np.unique(subjects, return_index=True)[1]
+        preferred = expressive[np.sort(first_of_subject)]
+        rest = np.setdiff1d(expressive, preferred, assume_unique=True)
+        rest = expressive[np.isin(expressive, rest)]
+        return np.concatenate([preferred, rest])[:count].astype(int)
 
     def _save_snapshot(self, epoch: int) -> None:
         indices = self.snapshot_indices()
@@ -445,6 +457,7 @@ class Trainer:
         maps = self.predict(images, landmarks)[1]
         folder = self.out / "snapshots"
         folder.mkdir(exist_ok=True)
+        atomic_save_npy(folder / "indices.npy", indices)  # which faces, for whoever reads the maps later
         atomic_save_npy(folder / f"epoch_{epoch + 1:03d}.npy", maps.float().cpu().numpy().astype(np.float16))
 
     @torch.inference_mode()
@@ -484,10 +497,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> p
     return Trainer(config, progress=progress).fit(resume=resume)
 
 
-def load_snapshots(run_dir: str | os.PathLike) -> dict[int, np.ndarray]:
-    """Maps saved at each epoch's end, ``{epoch: (K, A, h, w)}``, of the faces of :meth:`Trainer.snapshot_indices`."""
+def load_snapshots(run_dir: str | os.PathLike) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The maps saved at each epoch's end: ``(indices, {epoch: (K, A, h, w)})``.
+
+    ``indices`` are the faces' positions in the run's validation set (:meth:`Trainer.snapshot_indices`).
+    """
     folder = Path(run_dir) / "snapshots"
-    return {int(p.stem.split("_")[1]): np.load(p).astype(np.float32) for p in sorted(folder.glob("epoch_*.npy"))}
+    indices = np.load(folder / "indices.npy") if (folder / "indices.npy").exists() else np.zeros(0, int)
+    maps = {int(p.stem.split("_")[1]): np.load(p).astype(np.float32) for p in sorted(folder.glob("epoch_*.npy"))}
+    return indices, maps
 
 
 def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto") -> Trainer:

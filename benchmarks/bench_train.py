@@ -50,7 +50,7 @@ class NaiveItems(Dataset):
 
 def bench_paths(args: argparse.Namespace) -> None:
     config = TrainConfig.from_profile("smoke", data=args.data, out="/tmp/bench-train-unused", model=args.model,
-                                      batch_size=args.batch, device=args.device)
+                                      batch_size=args.batch, device=args.device, compile=args.compile)
     trainer = Trainer(config, progress=False)
     order = torch.randperm(len(trainer.train_set), generator=torch.Generator().manual_seed(0))
     position = {"k": 0}
@@ -89,7 +89,8 @@ def bench_paths(args: argparse.Namespace) -> None:
     threads = torch.get_num_threads()
     device = torch.cuda.get_device_name() if trainer.device.type == "cuda" else f"CPU, {threads} threads"
     precision = trainer.amp_dtype or "fp32"
-    print(f"training step, model {args.model}, batch {args.batch}, on {device}; median of {args.steps} steps")
+    compiled = ", torch.compile" if args.compile else ""
+    print(f"training step, model {args.model}, batch {args.batch}, on {device}{compiled}; median of {args.steps} steps")
     print(f"  aulib ({precision}, device augmentation and targets): {args.batch / fast:8.1f} images/s")
     print(f"  naive (fp32, per-item CPU targets in a DataLoader):   {args.batch / slow:8.1f} images/s")
     print(f"  ratio: {slow / fast:.2f}x")
@@ -136,11 +137,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cost-models", nargs="*", default=["tiny", "per-au-tiny", "resnet18-small", "paper",
                                                               "per-au-paper", "resnet18"])
+    parser.add_argument("--compile", action="store_true", help="torch.compile the aulib path's model")
+    parser.add_argument("--skip-costs", action="store_true", help="only the aulib vs. naive comparison")
     parser.add_argument("--cost-batch", type=int, default=4)
     parser.add_argument("--cost-repeats", type=int, default=3)
     args = parser.parse_args()
     bench_paths(args)
-    bench_costs(args)
+    if not args.skip_costs:
+        bench_costs(args)
 
 
 if __name__ == "__main__":

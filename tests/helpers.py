@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from torch import nn
+
+from aulib.heatmaps import render_targets
+from aulib.landmarks import Face
 
 
 def randomise_batchnorm(model: torch.nn.Module) -> None:
@@ -16,3 +21,29 @@ def randomise_batchnorm(model: torch.nn.Module) -> None:
             for tensor, low in ((module.weight.data, 0.5), (module.bias.data, -0.5),
                                 (module.running_mean, -0.5), (module.running_var, 0.5)):
                 tensor.copy_(torch.rand(tensor.shape, generator=generator) + low)
+
+
+class KnownFace:
+    """A 'detector' that returns known landmarks, so the expected AU locations are known exactly."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.points = points
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return [Face(box=np.r_[self.points.min(0), self.points.max(0)], points=self.points, score=1.0)]
+
+
+class RenderedTargets(nn.Module):
+    """A 'network' whose output is the target heatmaps of the known aligned landmarks."""
+
+    output_kind = "heatmap"
+    input_size = 256
+    num_maps = 5
+
+    def __init__(self, aligned: np.ndarray, intensities: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("maps", render_targets(torch.tensor(aligned)[None], torch.tensor([intensities],
+                                                                                              dtype=torch.float64)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps.float().expand(x.shape[0], -1, -1, -1)

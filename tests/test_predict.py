@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomise_batchnorm
+from helpers import KnownFace, RenderedTargets, randomise_batchnorm
 from skimage import data
 from torch import nn
 
@@ -28,8 +28,8 @@ from aulib import cli
 from aulib.align import alignment_matrix, heatmap_to_image, transform_points
 from aulib.aus import BP4D_AUS, au_label
 from aulib.convert import UnsafeCheckpointError, save_model_file
-from aulib.heatmaps import HeatmapConfig, au_centres, render_targets
-from aulib.landmarks import Face, create_detector
+from aulib.heatmaps import HeatmapConfig, au_centres
+from aulib.landmarks import create_detector
 from aulib.models import create_model
 from aulib.predict import FaceTracker, expand_inputs, fold_batchnorm, load_model, predict
 from aulib.shape import mean_shape
@@ -159,32 +159,6 @@ def test_corrupt_video_gives_an_unreadable_row(tmp_path, tiny, dlib_detector, as
 # --- geometry: peaks and overlays back in the original image ---------------------------------------------------
 
 
-class _KnownFace:
-    """A 'detector' that returns known landmarks, so the expected AU locations are known exactly."""
-
-    def __init__(self, points: np.ndarray) -> None:
-        self.points = points
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        return [Face(box=np.r_[self.points.min(0), self.points.max(0)], points=self.points, score=1.0)]
-
-
-class _RenderedTargets(nn.Module):
-    """A 'network' whose output is the target heatmaps of the known aligned landmarks."""
-
-    output_kind = "heatmap"
-    input_size = 256
-    num_maps = 5
-
-    def __init__(self, aligned: np.ndarray, intensities: list[float]) -> None:
-        super().__init__()
-        self.register_buffer("maps", render_targets(torch.tensor(aligned)[None], torch.tensor([intensities],
-                                                                                              dtype=torch.float64)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.maps.float().expand(x.shape[0], -1, -1, -1)
-
-
 @pytest.mark.parametrize("method", ["paper", "similarity"])
 def test_peaks_and_overlays_land_on_the_au_centres_in_the_original_image(tmp_path, method):
     # a face rotated by 12°, scaled by 1.3 and moved, in a 420×500 image
@@ -195,9 +169,9 @@ def test_peaks_and_overlays_land_on_the_au_centres_in_the_original_image(tmp_pat
     matrix = alignment_matrix(points, method=method)
     aligned = transform_points(points, matrix)
     intensities = [1.0, 2.0, 3.0, 4.0, 5.0]
-    network = _RenderedTargets(aligned, intensities)
+    network = RenderedTargets(aligned, intensities)
 
-    table = predict(image, network, _KnownFace(points), progress=False, overlays_dir=tmp_path / "overlays",
+    table = predict(image, network, KnownFace(points), progress=False, overlays_dir=tmp_path / "overlays",
                     precision="fp32")
     np.testing.assert_allclose(table.loc[0, LABELS].to_numpy(float), intensities, atol=1e-6)
 
@@ -267,7 +241,7 @@ def test_model_loading_keeps_the_run_settings(tmp_path, tiny):
 
 def test_model_file_with_pickled_code_is_refused(tmp_path, tiny):
     payload = {"format": "aulib-model", "version": 1, "preset": "tiny", "aus": list(BP4D_AUS),
-               "alignment": "paper", "state_dict": tiny.state_dict(), "extra": _KnownFace(mean_shape())}
+               "alignment": "paper", "state_dict": tiny.state_dict(), "extra": KnownFace(mean_shape())}
     torch.save(payload, tmp_path / "evil.pt")
     with pytest.raises(UnsafeCheckpointError, match="pickled Python code"):
         load_model(tmp_path / "evil.pt")
