@@ -40,6 +40,7 @@ figures: $(STAMP)
 
 reproduce: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE)
+	MPLBACKEND=agg $(PY) -m aulib.plots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
