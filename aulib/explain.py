@@ -23,7 +23,15 @@ from matplotlib.figure import Figure
 from aulib.align import heatmap_to_image, invert_affine, transform_points
 from aulib.aus import AUS, au_label
 from aulib.landmarks import Face, LandmarkDetector, as_rgb_uint8, create_detector
-from aulib.predict import FaceTracker, Frame, _forward, _prepare_frame, load_model, overlay_heatmap, resolve_precision
+from aulib.predict import (
+    FaceTracker,
+    Frame,
+    align_frame_faces,
+    load_model,
+    overlay_heatmap,
+    resolve_precision,
+    run_network,
+)
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,11 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
     loaded = load_model(model, device=device)
     backend = create_detector(detector) if isinstance(detector, str) else detector
     frame = Frame(source="image", frame=0, timestamp=float("nan"), image=image)
-    pending = _prepare_frame(frame, FaceTracker(backend, track=False), loaded, new_sequence=True)
+    pending = align_frame_faces(frame, FaceTracker(backend, track=False), loaded, new_sequence=True)
     if not pending.faces:
         raise ValueError("no face found in the image; try another image or detector")
     amp = resolve_precision(precision, loaded.device)
-    intensities, crop_peaks, maps = _forward(loaded, pending.crops[:1], pending.aligned[:1], amp)
+    intensities, crop_peaks, maps = run_network(loaded, pending.crops[:1], pending.aligned[:1], amp)
     matrix = pending.matrices[0]
     image_maps = heatmap_to_image(maps[:1].double(), matrix, image.shape[:2], frame_size=loaded.crop_size)
     return FaceReport(

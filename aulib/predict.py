@@ -504,7 +504,9 @@ class FaceTracker:
 
 
 @dataclass
-class _Pending:
+class PendingFrame:
+    """One frame's faces, alignments and crops, waiting for the network (one entry per face, largest first)."""
+
     frame: Frame
     faces: list[Face]
     matrices: list[np.ndarray]
@@ -676,7 +678,7 @@ def predict(
     outputs = _Outputs(loaded.aus, Path(overlays_dir) if overlays_dir else None,
                        Path(overlay_video_dir) if overlay_video_dir else None)
     rows: list[dict] = []
-    pending: list[_Pending] = []
+    pending: list[PendingFrame] = []
     bar = tqdm(total=0, unit="frame", desc="predict", disable=not progress)
     previous_source = None
     try:
@@ -686,7 +688,7 @@ def predict(
             if frame.count:  # a video's length is known once it is open
                 bar.total += frame.count
                 bar.refresh()
-            pending.append(_prepare_frame(frame, tracker, loaded, new_sequence))
+            pending.append(align_frame_faces(frame, tracker, loaded, new_sequence))
             if sum(len(p.crops) for p in pending) >= batch_size or (not outputs.wanted and len(pending) >= 256):
                 rows += _flush(pending, loaded, amp_dtype, outputs)
                 pending = []
@@ -705,17 +707,18 @@ def predict(
     return table
 
 
-def _prepare_frame(frame: Frame, tracker: FaceTracker, loaded: LoadedModel, new_sequence: bool) -> _Pending:
+def align_frame_faces(frame: Frame, tracker: FaceTracker, loaded: LoadedModel, new_sequence: bool) -> PendingFrame:
+    """Find the frame's faces (detected or tracked) and align each as the model's training data was aligned."""
     if frame.image is None:
         if frame.video:
             tracker.reset()
-        return _Pending(frame, [], [], [], [], UNREADABLE)
+        return PendingFrame(frame, [], [], [], [], UNREADABLE)
     try:
         faces = tracker.faces(frame.image, new_sequence=new_sequence)
     except Exception as error:  # a detector failing on one odd frame must not lose the others
         tracker.reset()
         frame.error = f"detector failed: {type(error).__name__}: {error}"
-        return _Pending(frame, [], [], [], [], UNREADABLE)
+        return PendingFrame(frame, [], [], [], [], UNREADABLE)
     kept, matrices, crops, aligned = [], [], [], []
     for face in faces:
         try:
@@ -726,7 +729,7 @@ def _prepare_frame(frame: Frame, tracker: FaceTracker, loaded: LoadedModel, new_
         matrices.append(matrix)
         crops.append(warp_face(frame.image, matrix, loaded.crop_size))
         aligned.append(transform_points(face.points, matrix))
-    return _Pending(frame, kept, matrices, crops, aligned, OK if kept else NO_FACE)
+    return PendingFrame(frame, kept, matrices, crops, aligned, OK if kept else NO_FACE)
 
 
 @contextlib.contextmanager
@@ -739,7 +742,7 @@ def _without_tf32() -> Iterator[None]:
         torch.backends.cudnn.allow_tf32 = previous
 
 
-def _forward(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndarray],
+def run_network(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndarray],
              amp_dtype: torch.dtype | None) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """Intensities ``(B, A)``, peaks ``(B, A, 2)`` in crop pixels and the maps ``(B, A, h, w)``, float32."""
     device = loaded.device
@@ -762,11 +765,11 @@ def _forward(loaded: LoadedModel, crops: list[np.ndarray], aligned: list[np.ndar
     return intensities.cpu().numpy(), peaks.cpu().numpy(), maps.cpu()
 
 
-def _flush(pending: list[_Pending], loaded: LoadedModel, amp_dtype: torch.dtype | None,
+def _flush(pending: list[PendingFrame], loaded: LoadedModel, amp_dtype: torch.dtype | None,
            outputs: _Outputs) -> list[dict]:
     crops = [crop for p in pending for crop in p.crops]
     if crops:
-        intensities, peaks, maps = _forward(loaded, crops, [a for p in pending for a in p.aligned], amp_dtype)
+        intensities, peaks, maps = run_network(loaded, crops, [a for p in pending for a in p.aligned], amp_dtype)
     labels = [au_label(a) for a in loaded.aus]
     rows, k = [], 0
     for item in pending:
