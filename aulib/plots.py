@@ -150,7 +150,7 @@ def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: 
     for row, epoch in enumerate(chosen):
         for k in range(count):
             heatmap = upsample_map(snapshots[epoch][k, au_index], images.shape[1])
-            axes[row, k].imshow(overlay_rgb(images[k], heatmap))
+            axes[row, k].imshow(overlay_rgb(images[k], heatmap, min_peak=1.0))
             title = f"max {snapshots[epoch][k, au_index].max():.2f}"
             if row == 0 and truth is not None:
                 title = f"true {truth[k]:g}\n{title}"

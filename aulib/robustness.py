@@ -93,7 +93,8 @@ def noise_examples_figure(trainer, dataset: PreparedDataset, row: int, sigmas: S
         axes[0, j].scatter(*(landmarks[0].cpu().numpy() * face.shape[0] / FRAME_SIZE).T, s=2, c="cyan")
         axes[0, j].set_title(f"σ = {sigma:g} {unit}", fontsize=9)
         if maps is not None:
-            axes[1, j].imshow(overlay_rgb(face, upsample_map(maps[0, a].float().cpu().numpy(), face.shape[0])))
+            axes[1, j].imshow(overlay_rgb(face, upsample_map(maps[0, a].float().cpu().numpy(), face.shape[0]),
+                                          min_peak=1.0))
         axes[1, j].set_title(f"{au_label(au)} = {float(intensities[0, a]):.2f}", fontsize=9)
         for ax in axes[:, j]:
             ax.set_xticks([])

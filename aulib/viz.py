@@ -343,8 +343,12 @@ def upsample_map(heatmap: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
     return warp_affine(heatmap, invert_affine(scale_matrix(heatmap.shape[-1], size)), size)
 
 
-def overlay_rgb(image: np.ndarray, heatmap: np.ndarray, vmax: float = MAX_INTENSITY) -> np.ndarray:
+def overlay_rgb(image: np.ndarray, heatmap: np.ndarray, vmax: float = MAX_INTENSITY, min_peak: float = 0.0,
+                ) -> np.ndarray:
     """Blend a heatmap over a uint8 face: colour encodes the value (0–``vmax``), opacity its share of the peak.
+
+    ``min_peak`` sets the smallest peak opacity is measured against: 0 shows any map at full strength (targets);
+    1 keeps a network's near-flat map of, say, 0.1 everywhere faint instead of painting the whole face.
 
     Returns:
         ``(S, S, 3)`` float RGB in [0, 1]; equal to ``image / 255`` where the map is zero.
@@ -356,7 +360,7 @@ def overlay_rgb(image: np.ndarray, heatmap: np.ndarray, vmax: float = MAX_INTENS
         return face
     colours = mpl.colormaps[HEATMAP_CMAP](np.clip(values / vmax, 0, 1))[..., :3]
     # Opacity relative to the peak, so a faint intensity-1 Gaussian stays visible; colour still says how high.
-    alpha = 0.75 * np.clip(values / peak, 0, 1)[..., None]
+    alpha = 0.75 * np.clip(values / max(peak, min_peak), 0, 1)[..., None]
     return (1 - alpha) * face + alpha * colours
 
 
