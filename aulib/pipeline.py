@@ -81,13 +81,9 @@ def load_params(profile_or_path: str | os.PathLike) -> dict[str, dict]:
     return {"common": common, "notebooks": per_notebook}
 
 
-def notebook_parameters(params: Mapping[str, Any], notebook: str,
-                        overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters one notebook gets: common, then its own section, then ``overrides`` (only keys it declares
-    when ``overrides`` is given for the whole pipeline; see :func:`run_notebooks`)."""
-    values = {**params["common"], **params["notebooks"].get(notebook, {})}
-    values.update(overrides or {})
-    return values
+def notebook_parameters(params: Mapping[str, Any], notebook: str) -> dict[str, Any]:
+    """The parameters one notebook gets from a params file: ``common``, then its own section."""
+    return {**params["common"], **params["notebooks"].get(notebook, {})}
 
 
 def declared_parameters(path: str | os.PathLike) -> set[str]:
@@ -97,20 +93,25 @@ def declared_parameters(path: str | os.PathLike) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
-def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> None:
-    """Every key must be a declared parameter of the notebook that receives it (papermill only warns)."""
+def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, set[str]]:
+    """Every key must be a declared parameter of the notebook that receives it (papermill only warns).
+
+    Returns:
+        ``{notebook stem: its declared parameter names}``.
+    """
     names = {p.stem: p for p in paths}
+    declared = {stem: declared_parameters(path) for stem, path in names.items()}
     problems = []
     for section in params["notebooks"]:
         if section not in names:
             problems.append(f"notebooks.{section}: no notebook {section}.ipynb")
     for stem, path in names.items():
-        declared = declared_parameters(path)
         for key in notebook_parameters(params, stem):
-            if key not in declared:
+            if key not in declared[stem]:
                 problems.append(f"{key!r} is not a parameter of {path.name}")
     if problems:
         raise ValueError("params do not match the notebooks:\n  " + "\n  ".join(problems))
+    return declared
 
 
 def run_notebooks(
@@ -147,9 +148,9 @@ def run_notebooks(
 
     params = load_params(params_file or profile)
     paths = notebook_paths(notebooks_dir)
-    check_params(params, paths)
+    declared = check_params(params, paths)
     if only:
-        paths = [p for p in paths if any(p.stem == o or p.stem.startswith(f"{o}_") or p.stem[:2] == o for o in only)]
+        paths = [p for p in paths if any(p.stem == o or p.stem.startswith(f"{o}_") for o in only)]
         if not paths:
             raise ValueError(f"no notebook matches {list(only)}")
     out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / profile
@@ -157,9 +158,8 @@ def run_notebooks(
     os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
     records = []
     for path in paths:
-        declared = declared_parameters(path)
         values = notebook_parameters(params, path.stem)
-        values.update({k: v for k, v in (overrides or {}).items() if k in declared})
+        values.update({k: v for k, v in (overrides or {}).items() if k in declared[path.stem]})
         output = out_dir / path.name
         started = time.perf_counter()
         print(f"[aulib] {path.name} ...", flush=True)
