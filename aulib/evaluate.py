@@ -4,9 +4,12 @@ Writes into the run folder:
 
 - ``predictions.csv``: one row per frame: subject, sequence, frame, and for each AU the true and predicted
   intensity, the peak of its heatmap (``peak_x_AU06``, ``peak_y_AU06`` in pixels of a 64×64 map) and the
-  localisation error (distance from the peak to the nearest of the AU's centres, same unit).
+  localisation error (distance from the peak to the nearest of the AU's centres, same unit). The centres come from
+  the exact landmarks where the dataset has them (SynthAU draws the face from them, so they are where the AU
+  shows), otherwise from the landmarks the crop was aligned with. Floats are written at full (float64) precision,
+  so metrics recomputed from the file are the ones reported.
 - ``metrics.csv`` and ``metrics.md``: per-AU ICC(3,1), PCC, MAE, number of frames and mean localisation error
-  (frames where the AU is present, intensity ≥ 1), with a mean row.
+  (``LocErr64``: frames where the AU is present, intensity ≥ 1; ``LocErr64_I2``: intensity ≥ 2), with a mean row.
 
 Evaluation is subject-independent: it reads one split of the prepared dataset (``test`` by default), whose
 subjects the trainer never saw.
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from aulib.align import FRAME_SIZE, scale_matrix, transform_points
 from aulib.augment import resize_batch
 from aulib.aus import au_label
 from aulib.data.dataset import PreparedDataset
@@ -54,7 +58,7 @@ def predict_frames(
 
     ``readout_window`` overrides the run's readout with the local one (the RQ5 readout ablation needs no retraining).
     """
-    trainer = load_run(run_dir, checkpoint, device)
+    trainer = load_run(run_dir, checkpoint, device, data=data)
     dataset = PreparedDataset(data or trainer.config.data, split=split)
     if tuple(dataset.aus) != trainer.aus:
         raise ValueError(f"the run was trained on AUs {trainer.aus} but {dataset.path} has {tuple(dataset.aus)}")
@@ -68,14 +72,20 @@ def predict_frames(
         predicted.append(intensities.cpu())
         if maps is not None:
             scale = REFERENCE_MAP_SIZE / maps.shape[-1]
+            truth_points = landmarks
+            if "exact_landmarks" in raw:  # where the AU really is, not where the tracker put it
+                to_frame = scale_matrix(FRAME_SIZE, dataset.image_size)
+                truth_points = torch.as_tensor(transform_points(raw["exact_landmarks"].numpy(), to_frame),
+                                               dtype=torch.float32, device=trainer.device)
             peaks.append((read_peaks(maps)[1] * scale).cpu())
-            errors.append((localisation_error(maps, landmarks, aus) * scale).cpu())
+            errors.append((localisation_error(maps, truth_points.to(maps.device), aus) * scale).cpu())
     n, n_aus = len(dataset), len(aus)
     table = dataset.frames[["subject", "sequence", "frame"]].reset_index(drop=True)
     truth = dataset.labels_array()
-    prediction = torch.cat(predicted).numpy() if predicted else np.zeros((0, n_aus))
-    peak = torch.cat(peaks).numpy() if peaks else np.full((n, n_aus, 2), np.nan)
-    error = torch.cat(errors).numpy() if errors else np.full((n, n_aus), np.nan)
+    # float64 columns: pandas writes them with round-trip precision, so the CSV holds exactly what was scored.
+    prediction = torch.cat(predicted).double().numpy() if predicted else np.zeros((0, n_aus))
+    peak = torch.cat(peaks).double().numpy() if peaks else np.full((n, n_aus, 2), np.nan)
+    error = torch.cat(errors).double().numpy() if errors else np.full((n, n_aus), np.nan)
     for a, au in enumerate(aus):
         label = au_label(au)
         table[f"true_{label}"] = truth[:, a]
@@ -93,26 +103,30 @@ def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.Da
     prediction = table[[f"pred_{label}" for label in labels]].to_numpy(float)
     metrics = au_table(truth, prediction, aus)
     errors = table[[f"loc_err_{label}" for label in labels]].to_numpy(float)
-    present = truth >= 1
-    with np.errstate(invalid="ignore"):
-        per_au = np.array([np.nanmean(errors[present[:, a], a]) if present[:, a].any() else np.nan
+    for column, least in (("LocErr64", 1), ("LocErr64_I2", 2)):
+        present = (truth >= least) & np.isfinite(errors)  # direct regression has no maps, so no errors
+        per_au = np.array([errors[present[:, a], a].mean() if present[:, a].any() else np.nan
                            for a in range(len(aus))])
-    metrics["LocErr64"] = [*per_au, np.nanmean(per_au) if np.isfinite(per_au).any() else np.nan]
+        metrics[column] = [*per_au, np.nanmean(per_au) if np.isfinite(per_au).any() else np.nan]
     return metrics
 
 
 def evaluate(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
     checkpoint: str = "best.pt", device: str = "auto", readout_window: float | None = None, suffix: str = "",
+    out: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Evaluate a run: writes ``predictions.csv``, ``metrics.csv`` and ``metrics.md`` and returns the metrics.
 
-    ``suffix`` names a variant's files (``metrics_local.csv`` …), e.g. for the local-readout ablation.
+    ``suffix`` names a variant's files (``metrics_local.csv`` …), e.g. for the local-readout ablation; ``out`` is
+    where they go (default: the run folder; give another for a run that must stay as it is, such as a shipped
+    reference run).
     """
     table, aus = predict_frames(run_dir, data, split, checkpoint, device, readout_window=readout_window)
     metrics = metrics_from_predictions(table, aus)
-    run_dir = Path(run_dir)
-    atomic_write_csv(run_dir / f"predictions{suffix}.csv", table, index=False)
-    atomic_write_csv(run_dir / f"metrics{suffix}.csv", metrics, index=True)
-    atomic_write_text(run_dir / f"metrics{suffix}.md", markdown_table(metrics))
+    out = Path(out) if out is not None else Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_csv(out / f"predictions{suffix}.csv", table, index=False)
+    atomic_write_csv(out / f"metrics{suffix}.csv", metrics, index=True)
+    atomic_write_text(out / f"metrics{suffix}.md", markdown_table(metrics))
     return metrics
