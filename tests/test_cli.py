@@ -13,7 +13,7 @@ from aulib.data.dataset import PreparedDataset
 
 def test_synth_then_prepare(tmp_path, capsys):
     synth, prepared = tmp_path / "synth", tmp_path / "prepared"
-    assert main(["synth", "--out", str(synth), "--subjects", "4", "--frames", "6", "--seed", "3",
+    assert main(["synth", "--out", str(synth), "--subjects", "3", "--frames", "8", "--seed", "3",
                  "--workers", "1"]) == 0
     assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
     meta = json.loads((prepared / "meta.json").read_text())
@@ -28,4 +28,4 @@ def test_synth_then_prepare(tmp_path, capsys):
     assert 0 < np.abs(exact - item["landmarks"].numpy()).mean() < 6
     # A rerun of a finished preparation is a no-op, and generation refuses to mix settings.
     assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
-    assert "SynthAU: 4 subjects x 6 frames" in capsys.readouterr().out
+    assert "SynthAU: 3 subjects x 8 frames" in capsys.readouterr().out

@@ -2,20 +2,23 @@
 
 SynthAU stands in for BP4D where licensed data is not available (students, CI, the README's main command).
 
-- **Subjects** have their own face shape, feature sizes, colours, hair, expressivity, and sometimes glasses
-  (:mod:`aulib.data.synthau_faces`). Subjects are the unit of every split.
-- **Sequences** are short videos of one subject performing a *task* (smile, disgust, sadness, surprise, pain,
-  tension, talking, neutral), so AUs co-occur as they do in BP4D (AU6 with AU12 in smiles). Intensities follow
-  smooth onset–apex–offset trajectories; many frames are neutral. Labels are integers 0–5, like FACS codes;
-  the face is drawn from the continuous intensity.
-- **AUs act as FACS describes**: each moves landmarks and changes appearance where :mod:`aulib.aus` puts its
-  centres (wrinkles, folds, dimples, bulges), scaled by intensity (:mod:`aulib.data.synthau_render`).
-- **Pose, framing and imaging** vary: position, scale, roll, mild yaw and pitch, lighting, blur and noise. Frames
-  are not pre-aligned.
+- **Subjects** have their own face shape, feature sizes, colours, skin texture, hair, facial hair, glasses and
+  expressivity (:mod:`aulib.data.synthau_faces`). Subjects are the unit of every split; sets have many of them
+  (120 by default), so that a network cannot score by recognising people.
+- **Every subject performs every task**: the eight tasks of BP4D's protocol (:data:`TASKS`, T1–T8), one short
+  clip each. A clip samples its frames from a longer performance, so it spans onsets, apexes and offsets. AUs
+  co-occur as in spontaneous expressions (AU6 with AU12 in amusement) but each fires with its own probability, and
+  spontaneous events happen in any task (:data:`BACKGROUND_RATE`). Most frames show an AU absent, with a real tail
+  at 3–5. Labels are integers 0–5, like FACS codes; the face is drawn from the continuous intensity.
+- **AUs act as FACS describes, at FACS sizes**: each moves the landmarks by a documented amount
+  (:data:`aulib.data.synthau_faces.AU_MOTION`; the AU12 lip corners move 0.25 IOD at intensity 5) and changes the
+  appearance where :mod:`aulib.aus` puts its centres (:mod:`aulib.data.synthau_cues`), scaled by intensity.
+- **Domain randomisation** (:mod:`aulib.data.synthau_scene`): position, scale, roll, yaw and pitch; lighting,
+  cast shadows and colour; plain or cluttered backgrounds; hands and objects in front of the face; blur, sensor
+  noise, tone curves and JPEG compression. Frames are not pre-aligned.
 - **Tracker-like landmarks** (drift, jitter and a pull towards the neutral shape) are what the pipeline gets; the
   exact landmarks are stored beside them.
-- **Difficulty** (:class:`Difficulty`) scales cue strength, landmark motion, tracker error, identity, pose and
-  lighting variation, occluders (glasses, hands) and the share of low-intensity events.
+- **Difficulty** (:class:`Difficulty`) scales all of that but the AU motion itself.
 - **Deterministic**: a seed gives byte-identical files, however many worker processes are used.
 
 On-disk layout written by :func:`generate` (read back with :func:`read_labels` / :func:`iter_frames`)::
@@ -23,7 +26,7 @@ On-disk layout written by :func:`generate` (read back with :func:`read_labels` /
     ROOT/
       synthau.json                 generation settings, AU list, counts; "complete": true when finished
       labels.csv                   subject, sequence, frame, AU01 … AU26 (integer codes 0–5)
-      Sequences/S001/T1/0001.png   frames (RGB PNG, square), numbered from 1
+      Sequences/S001/T1/0001.png   frames (RGB PNG, square), numbered from 1; T1 … T8 are the tasks
       Sequences/S001/T1/landmarks.npy        (F, 68, 2) tracker-like landmarks, image pixels
       Sequences/S001/T1/exact_landmarks.npy  (F, 68, 2) the landmarks that drew the face
       Sequences/S001/T1/intensities.npy      (F, 14) continuous intensities of SIMULATED_AUS
@@ -34,9 +37,10 @@ Example:
     >>> import tempfile
     >>> from aulib.data.synthau import generate, read_labels
     >>> root = tempfile.mkdtemp()
-    >>> _ = generate(root, subjects=2, frames=4, seed=0, progress=False, workers=1)
-    >>> read_labels(root).shape
-    (8, 8)
+    >>> _ = generate(root, subjects=2, frames=8, seed=0, progress=False, workers=1)
+    >>> labels = read_labels(root)
+    >>> labels.shape, labels.groupby("subject").sequence.nunique().tolist()  # one clip of each task per subject
+    ((16, 8), [8, 8])
 """
 
 from __future__ import annotations
@@ -71,28 +75,54 @@ from aulib.data.synthau_faces import (
 from aulib.data.synthau_render import Scene, render_face
 from aulib.io import atomic_write_csv, atomic_write_text
 
-FORMAT_VERSION = 1
-SEQUENCE_LENGTH = 60  # default frames per task video; the last sequence of a subject may be shorter
+FORMAT_VERSION = 2
 LANDMARK_LAYOUT = 68
 AUS = BP4D_AUS  # default label set; SynthAU simulates and labels all of SIMULATED_AUS
-
-# Tasks and the AUs they recruit, with relative strengths (co-occurrence as in spontaneous expressions).
-TASKS: dict[str, dict[int, float]] = {
-    "smile": {12: 1.0, 6: 0.75, 25: 0.35, 10: 0.2, 26: 0.15, 14: 0.3},
-    "disgust": {9: 0.8, 10: 0.9, 4: 0.5, 17: 0.35, 15: 0.25},
-    "sadness": {1: 0.8, 4: 0.6, 15: 0.7, 17: 0.6},
-    "surprise": {1: 0.9, 2: 0.9, 5: 0.7, 25: 0.7, 26: 0.55},
-    "pain": {4: 0.8, 6: 0.8, 10: 0.6, 9: 0.4, 20: 0.45, 25: 0.3, 12: 0.25, 14: 0.3, 17: 0.3},
-    "tension": {14: 0.95, 17: 0.6, 12: 0.25, 20: 0.35, 4: 0.2},
-    "talking": {25: 0.7, 26: 0.5, 10: 0.25, 17: 0.35, 12: 0.25, 14: 0.25},
-    "neutral": {},
-}
+CLIP_SPAN = 150  # a task's clip samples its frames from this many frames of a continuous performance
 
 
-# The default level. Measured on the CPU here (see README): ridge regression on aligned tracked landmarks reaches a
-# held-out mean ICC of about 0.69 at level 0, 0.50 at 0.3 and 0.30 at 0.5; a 0.3 M-parameter Hourglass trained
-# for five CPU minutes reaches about 0.6, 0.2 and 0.15. 0.35 keeps geometry well short of the image while
-# leaving the CPU teaching run something to learn.
+@dataclass(frozen=True)
+class Task:
+    """One of the eight tasks every subject performs, as in BP4D's protocol (one elicited emotion each).
+
+    Attributes:
+        name: what the subject does.
+        aus: ``{au: (probability, weight)}``: how likely the AU fires in one expression event of the task, and its
+            apex relative to the event's.
+    """
+
+    name: str
+    aus: dict[int, tuple[float, float]]
+
+
+# The eight BP4D-style tasks, in BP4D's order (T1 … T8). Co-occurrence follows spontaneous expressions, but no AU is
+# tied to another: every AU fires with its own probability in each event, so AU12 appears without AU6 (a polite smile
+# in T1 and T4), AU6 without AU12 (pain) and AU17 with or without AU14.
+TASKS: tuple[Task, ...] = (
+    Task("interview and joke (amusement)", {12: (0.9, 1.0), 6: (0.65, 0.85), 25: (0.6, 0.6), 10: (0.3, 0.5),
+                                             26: (0.3, 0.5), 14: (0.25, 0.5), 17: (0.1, 0.4)}),
+    Task("sad film (sadness)", {1: (0.7, 0.8), 4: (0.6, 0.7), 15: (0.7, 0.8), 17: (0.6, 0.8), 14: (0.35, 0.6),
+                                12: (0.15, 0.4)}),
+    Task("startle (surprise)", {1: (0.85, 0.9), 2: (0.85, 0.9), 5: (0.7, 0.8), 25: (0.7, 0.7), 26: (0.6, 0.7),
+                                12: (0.35, 0.7), 6: (0.25, 0.6), 10: (0.15, 0.5)}),
+    Task("improvised song (embarrassment)", {12: (0.8, 0.85), 14: (0.6, 0.85), 17: (0.5, 0.7), 6: (0.3, 0.6),
+                                             25: (0.35, 0.5), 10: (0.2, 0.5)}),
+    Task("threat (fear)", {1: (0.7, 0.8), 2: (0.6, 0.7), 4: (0.6, 0.7), 5: (0.6, 0.7), 20: (0.6, 0.8),
+                           25: (0.5, 0.6), 14: (0.3, 0.6), 12: (0.2, 0.5), 17: (0.25, 0.6)}),
+    Task("cold pressor (pain)", {4: (0.8, 0.9), 6: (0.8, 0.9), 10: (0.7, 0.85), 9: (0.5, 0.6), 20: (0.3, 0.5),
+                                 25: (0.4, 0.5), 12: (0.4, 0.6), 14: (0.4, 0.6), 17: (0.45, 0.7)}),
+    Task("insult (anger)", {4: (0.85, 0.9), 17: (0.7, 0.85), 14: (0.5, 0.7), 10: (0.45, 0.7), 5: (0.3, 0.5),
+                            15: (0.2, 0.5), 6: (0.2, 0.5)}),
+    Task("smell (disgust)", {9: (0.7, 0.8), 10: (0.85, 0.95), 4: (0.5, 0.6), 17: (0.5, 0.7), 15: (0.3, 0.5),
+                             6: (0.45, 0.7), 12: (0.2, 0.4), 14: (0.3, 0.5)}),
+)
+# Spontaneous activity in any task (a smile while talking, pressed lips while thinking): the chance that an AU has
+# an event of its own in a clip. It keeps AUs from being a function of the task.
+BACKGROUND_RATE: dict[int, float] = {6: 0.2, 10: 0.2, 12: 0.3, 14: 0.3, 17: 0.3, 25: 0.25, 1: 0.1, 4: 0.1}
+
+
+# The default level, calibrated on the CPU (RESULTS.md): ridge regression on the aligned tracked landmarks stays
+# well below the image-based models, while the course's CPU Hourglass learns every BP4D AU.
 DEFAULT_DIFFICULTY = 0.35
 
 
@@ -102,27 +132,38 @@ class Difficulty:
 
     Attributes:
         cue_strength: contrast of the AU appearance cues (wrinkles, folds, bulges).
-        geometry_gain: scale of the AU-driven landmark motion.
         tracker_noise: tracker bias and jitter, each, as a fraction of the inter-ocular distance.
         tracker_shrink: fraction of each expression's landmark motion the tracker misses.
         identity_variation: scale of between-subject shape, colour and expressivity variation.
         pose_variation: scale of roll (±12°), yaw (±15°), pitch (±8°) and framing variation.
         lighting_variation: scale of light direction, strength, exposure, colour, blur and noise variation.
-        glasses_probability: share of subjects wearing glasses.
-        hand_probability: share of sequences with a hand partly covering the lower face.
+        glasses_probability: share of subjects wearing glasses (some tinted).
+        facial_hair_probability: share of subjects with stubble, a moustache, a goatee or a beard.
+        skin_texture: upper bound of the skin texture's contrast (pores, blotches, freckles).
+        clutter_probability: share of clips filmed in front of a cluttered room rather than a plain backdrop.
+        occlusion_probability: share of clips with a hand or an object partly in front of the face.
+        shadow_probability: share of clips with a hard shadow over one side of the face.
+        jpeg_probability: share of clips compressed as JPEG (quality 35–90).
         low_intensity_share: share of AU events whose apex is at most intensity 2.
         age_lines: strength of permanent lines unrelated to AUs (appearance distractors).
+
+    The landmark motion of each AU is the same at every level: its size is FACS's (:data:`AU_MOTION`), and the
+    difficulty only changes how well the tracker and the image show it.
     """
 
     cue_strength: float
-    geometry_gain: float
     tracker_noise: float
     tracker_shrink: float
     identity_variation: float
     pose_variation: float
     lighting_variation: float
     glasses_probability: float
-    hand_probability: float
+    facial_hair_probability: float
+    skin_texture: float
+    clutter_probability: float
+    occlusion_probability: float
+    shadow_probability: float
+    jpeg_probability: float
     low_intensity_share: float
     age_lines: float
 
@@ -142,29 +183,41 @@ class Difficulty:
             return easy + (hard - easy) * t
 
         return cls(
-            cue_strength=lerp(1.0, 0.5),
-            geometry_gain=lerp(1.0, 0.6),
+            cue_strength=lerp(1.0, 0.55),
             tracker_noise=lerp(0.005, 0.035),
-            tracker_shrink=lerp(0.0, 0.4),
+            tracker_shrink=lerp(0.1, 0.6),
             identity_variation=lerp(0.5, 1.5),
             pose_variation=lerp(0.3, 1.2),
             lighting_variation=lerp(0.3, 1.2),
             glasses_probability=lerp(0.0, 0.4),
-            hand_probability=lerp(0.0, 0.16),
-            low_intensity_share=lerp(0.1, 0.5),
-            age_lines=lerp(0.0, 0.5),
+            facial_hair_probability=lerp(0.0, 0.35),
+            skin_texture=lerp(0.2, 1.0),
+            clutter_probability=lerp(0.0, 0.8),
+            occlusion_probability=lerp(0.0, 0.3),
+            shadow_probability=lerp(0.0, 0.4),
+            jpeg_probability=lerp(0.0, 0.7),
+            low_intensity_share=lerp(0.15, 0.5),
+            age_lines=lerp(0.2, 1.0),
         )
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Everything that determines a SynthAU set (stored in ``synthau.json``)."""
+    """Everything that determines a SynthAU set (stored in ``synthau.json``).
 
-    subjects: int = 24
-    frames: int = 84
+    Attributes:
+        subjects: number of subjects.
+        frames: frames per subject, spread over the eight tasks (every subject performs every task).
+        seed: the seed.
+        image_size: side of the square frames.
+        aus: the label set read back by default.
+        difficulty: the :class:`Difficulty`.
+    """
+
+    subjects: int = 120
+    frames: int = 48
     seed: int = 0
     image_size: int = 256
-    sequence_length: int = SEQUENCE_LENGTH
     aus: tuple[int, ...] = BP4D_AUS
     difficulty: Difficulty = field(default_factory=lambda: Difficulty.from_level("default"))
 
@@ -184,10 +237,15 @@ def subject_name(index: int) -> str:
     return f"S{index + 1:03d}"
 
 
-def sequence_lengths(frames: int, length: int = SEQUENCE_LENGTH) -> list[int]:
-    """Frames per sequence of one subject: full task videos of ``length`` frames, then the remainder."""
-    full, rest = divmod(frames, length)
-    return [length] * full + ([rest] if rest else [])
+def clip_lengths(frames: int, tasks: int = len(TASKS)) -> list[int]:
+    """Frames per task clip of one subject: ``frames`` spread evenly over the tasks, the first ones one longer.
+
+    Example:
+        >>> clip_lengths(20)
+        [3, 3, 3, 3, 2, 2, 2, 2]
+    """
+    base, extra = divmod(frames, tasks)
+    return [base + (k < extra) for k in range(tasks)]
 
 
 def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
@@ -197,7 +255,8 @@ def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
 
 def subject_identity(config: SynthConfig, subject: int) -> Identity:
     d = config.difficulty
-    return sample_identity(_generator(config, subject, 0), d.identity_variation, d.glasses_probability, d.age_lines)
+    return sample_identity(_generator(config, subject, 0), d.identity_variation, d.glasses_probability, d.age_lines,
+                           d.facial_hair_probability, d.skin_texture)
 
 
 def _event_envelope(length: int, onset: float, duration: float) -> np.ndarray:
@@ -208,32 +267,37 @@ def _event_envelope(length: int, onset: float, duration: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * x)
 
 
-def intensity_trajectories(config: SynthConfig, task: str, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Continuous intensities ``(length, len(SIMULATED_AUS))`` of one task video.
+def _apex(rng: np.random.Generator, low_share: float) -> float:
+    # Low events (trace to slight) or clear ones (slight to maximum), as in spontaneous data.
+    return rng.uniform(0.6, 2.2) if rng.random() < low_share else rng.uniform(2.0, 5.5)
 
-    Each task has one to three expression events; the AUs a task recruits share an event's timing with small
-    lags, and their apexes scale with the task's weights. Low-level background activity of other AUs is added
-    sparsely. Most frames between events are zero.
+
+def intensity_trajectories(config: SynthConfig, task: Task, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Continuous intensities ``(length, len(SIMULATED_AUS))`` of one task performed for ``length`` frames.
+
+    A task has one to three expression events; each AU the task recruits fires in an event with its own probability
+    and shares the event's timing with a small lag, its apex scaled by its weight. AUs also have events of their own
+    at :data:`BACKGROUND_RATE`. Frames between events are neutral.
     """
     values = np.zeros((length, len(SIMULATED_AUS)))
-    profile = TASKS[task]
-    for _ in range(int(rng.integers(2, 4))):
-        duration = rng.uniform(0.3, 0.8) * length
+    low_share = config.difficulty.low_intensity_share
+    for _ in range(int(rng.integers(2, 5))):
+        duration = rng.uniform(0.3, 0.7) * length
         onset = rng.uniform(-0.1 * length, length - 0.6 * duration)
-        low = rng.random() < config.difficulty.low_intensity_share
-        apex = rng.uniform(0.6, 2.2) if low else rng.uniform(2.0, 5.0)
-        for au, weight in profile.items():
-            if rng.random() < 0.15:  # not every AU of the task fires in every event
-                continue
-            lag = rng.normal(0, 0.05 * duration)
-            au_apex = apex * weight * rng.uniform(0.75, 1.25)
-            envelope = _event_envelope(length, onset + lag, duration * rng.uniform(0.8, 1.1))
+        apex = _apex(rng, low_share)
+        for au, (probability, weight) in task.aus.items():
+            fires, lag, scale = rng.random() < probability, rng.normal(0, 0.05 * duration), rng.uniform(0.7, 1.3)
+            stretch = rng.uniform(0.8, 1.1)
+            if fires:
+                envelope = _event_envelope(length, onset + lag, duration * stretch)
+                index = SIMULATED_AUS.index(au)
+                values[:, index] = np.maximum(values[:, index], apex * weight * scale * envelope)
+    for au, rate in BACKGROUND_RATE.items():
+        fires, onset, duration = rng.random() < rate, rng.uniform(-0.1, 0.8) * length, rng.uniform(0.2, 0.5) * length
+        apex = _apex(rng, low_share)
+        if fires:
             index = SIMULATED_AUS.index(au)
-            values[:, index] = np.maximum(values[:, index], au_apex * envelope)
-    # Occasional unrelated low activity (blinks of expression), which keeps AUs from being perfectly tied to tasks.
-    for index in np.flatnonzero(rng.random(len(SIMULATED_AUS)) < 0.2):
-        envelope = _event_envelope(length, rng.uniform(0, length), rng.uniform(0.1, 0.3) * length)
-        values[:, index] = np.maximum(values[:, index], rng.uniform(0.5, 1.8) * envelope)
+            values[:, index] = np.maximum(values[:, index], apex * _event_envelope(length, onset, duration))
     return np.clip(values, 0, MAX_INTENSITY)
 
 
@@ -262,33 +326,56 @@ def _scenes(config: SynthConfig, length: int, rng: np.random.Generator, identity
     brightness = float(np.clip(1 + 0.15 * lv * rng.standard_normal(), 0.65, 1.3))
     blur = 0.3 + 0.9 * lv * rng.random()
     noise = 1.0 + 4.0 * lv * rng.random()
-    hand = None
-    if rng.random() < d.hand_probability:
-        # A hand resting against one side of the lower face for the whole video.
-        side = 48 if rng.random() < 0.5 else 54
-        anchor = landmarks[len(landmarks) // 2][side]
-        hand = (float(anchor[0] + rng.normal(0, 0.02 * size)), float(anchor[1] + 0.1 * size),
-                0.09 * size, 0.15 * size, float(rng.uniform(-30, 30)))
+    # Every draw happens whatever the outcome, so that one switch does not shift the others' random numbers.
+    background = (tuple(rng.uniform(30, 225, 3)), tuple(rng.uniform(30, 225, 3)))
+    clutter = int(rng.integers(4, 14)) if rng.random() < d.clutter_probability else 0
+    clutter_seed = int(rng.integers(2**31))
+    occluded, hand_side, kind = rng.random() < d.occlusion_probability, rng.random() < 0.5, rng.random()
+    hand_shift, hand_angle = rng.normal(0, 0.02 * size), float(rng.uniform(-30, 30))
+    object_shape = rng.uniform([0.08, 0.15, -25.0, 30, 30, 30], [0.16, 0.35, 25.0, 230, 230, 230])
+    shadow = float(rng.uniform(0.2, 0.5)) if rng.random() < d.shadow_probability else 0.0
+    jpeg = int(rng.integers(35, 91)) if rng.random() < d.jpeg_probability else None
+    gamma = float(np.exp(0.12 * lv * rng.standard_normal()))
+    hand = occluder = None
+    anchor = landmarks[len(landmarks) // 2][48 if hand_side else 54]
+    if occluded and kind < 0.6:
+        # A hand resting against one side of the lower face for the whole clip.
+        hand = (float(anchor[0] + hand_shift), float(anchor[1] + 0.1 * size), 0.09 * size, 0.15 * size, hand_angle)
+    elif occluded:
+        # An object held in front of the lower face's edge: a cup, a phone, a microphone.
+        width, height, tilt, *rgb = object_shape
+        side = -1 if hand_side else 1
+        occluder = (float(anchor[0] + side * 0.12 * size), float(anchor[1] + 0.12 * size), float(width * size),
+                    float(height * size), float(tilt), *map(float, rgb))
     gaze = smooth_noise(rng, length, (2,), correlation=0.9) * 0.06
     return [Scene(light_angle=angle, light_strength=strength, brightness=brightness, colour_cast=cast,
                   blur_sigma=blur, noise_sigma=noise, cue_strength=d.cue_strength, hand=hand,
-                  gaze=(float(gaze[t, 0]), float(gaze[t, 1]))) for t in range(length)]
+                  gaze=(float(gaze[t, 0]), float(gaze[t, 1])), background=background, clutter=clutter,
+                  clutter_seed=clutter_seed, occluder=occluder, shadow=shadow, jpeg_quality=jpeg, gamma=gamma)
+            for t in range(length)]
 
 
 def render_sequence(config: SynthConfig, subject: int, sequence: int, length: int) -> dict[str, np.ndarray]:
-    """Generate one task video in memory.
+    """Generate one task clip in memory: ``length`` frames of task ``sequence`` (0–7, T1–T8).
+
+    The subject performs the task for :data:`CLIP_SPAN` frames; the clip keeps ``length`` of them, in order, at
+    random times, so that a short clip still spans the onset, apex and offset of the task's expressions.
 
     Returns:
         ``images`` ``(F, S, S, 3)`` uint8, ``landmarks`` (tracked) and ``exact_landmarks`` ``(F, 68, 2)``,
         ``intensities`` ``(F, 14)`` continuous, ``labels`` ``(F, 14)`` integer codes, ``task`` name.
     """
+    if not 0 <= sequence < len(TASKS):
+        raise ValueError(f"sequence must be a task index 0..{len(TASKS) - 1}; got {sequence}")
     identity = subject_identity(config, subject)
     rng = _generator(config, subject, sequence + 1)
-    task = list(TASKS)[int(_generator(config, subject, sequence + 1, 1).integers(len(TASKS)))]
-    intensities = intensity_trajectories(config, task, length, rng)
+    task = TASKS[sequence]
+    span = max(CLIP_SPAN, length)
+    performance = intensity_trajectories(config, task, span, rng)
+    times = np.sort(rng.choice(span, size=length, replace=False))
+    intensities = performance[times]
     poses = _poses(config, length, rng)
-    gain = config.difficulty.geometry_gain
-    exact = np.stack([pose_points(expression_shape(identity, intensities[t], gain), DEPTH_68, poses[t])
+    exact = np.stack([pose_points(expression_shape(identity, intensities[t]), DEPTH_68, poses[t])
                       for t in range(length)])
     neutral = np.stack([pose_points(identity.shape, DEPTH_68, pose) for pose in poses])
     iods = np.array([pose.iod for pose in poses])
@@ -307,7 +394,7 @@ def render_sequence(config: SynthConfig, subject: int, sequence: int, length: in
         "intensities": intensities,
         # FACS codes are integers; labelling the rounded value mimics human coding of a continuous change.
         "labels": np.rint(intensities).astype(np.int8),
-        "task": np.array(task),
+        "task": np.array(task.name),
     }
 
 
@@ -339,14 +426,13 @@ def _write_sequence(args: tuple[SynthConfig, str, int, int, int]) -> int:
 
 def generate(
     root: str | os.PathLike,
-    subjects: int = 24,
-    frames: int = 84,
+    subjects: int = 120,
+    frames: int = 48,
     seed: int = 0,
     *,
     aus: str | Sequence[int] = "bp4d",
     difficulty: float | str | Difficulty = "default",
     image_size: int = 256,
-    sequence_length: int = SEQUENCE_LENGTH,
     workers: int | None = None,
     progress: bool = True,
 ) -> SynthConfig:
@@ -355,13 +441,12 @@ def generate(
     Args:
         root: output folder.
         subjects: number of subjects.
-        frames: frames per subject (split into task videos of up to 60 frames).
+        frames: frames per subject, spread over the eight task clips (every subject performs every task).
         seed: the seed; the same arguments give byte-identical files.
         aus: the label set read back by default (``"bp4d"``, ``"disfa"`` or AU numbers); every simulated AU is
             labelled in ``labels.csv`` regardless.
         difficulty: a level in [0, 1], ``"easy"``/``"default"``/``"hard"``, or a :class:`Difficulty`.
         image_size: side of the square frames.
-        sequence_length: frames per task video (shorter videos give each subject more tasks).
         workers: processes (default: the CPU count).
         progress: show a progress bar.
 
@@ -371,20 +456,22 @@ def generate(
     Raises:
         ValueError: bad arguments, or ``root`` holds a SynthAU set generated with other settings.
     """
-    if subjects < 1 or frames < 1:
-        raise ValueError(f"need at least one subject and one frame; got subjects={subjects}, frames={frames}")
+    if subjects < 1 or frames < len(TASKS):
+        raise ValueError(f"need at least one subject and one frame per task ({len(TASKS)} tasks); got "
+                         f"subjects={subjects}, frames={frames}")
     if image_size < 64:
         raise ValueError(f"image_size must be at least 64; got {image_size}")
     level = difficulty if isinstance(difficulty, Difficulty) else Difficulty.from_level(difficulty)
-    if sequence_length < 2:
-        raise ValueError(f"sequence_length must be at least 2; got {sequence_length}")
-    config = SynthConfig(subjects=subjects, frames=frames, seed=seed, image_size=image_size,
-                         sequence_length=sequence_length, aus=resolve_aus(aus), difficulty=level)
+    config = SynthConfig(subjects=subjects, frames=frames, seed=seed, image_size=image_size, aus=resolve_aus(aus),
+                         difficulty=level)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     settings_path = root / "synthau.json"
     if settings_path.exists():
         existing = json.loads(settings_path.read_text())
+        if existing.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{root} holds a SynthAU set of format version {existing.get('format_version')} (this "
+                             f"aulib writes version {FORMAT_VERSION}); choose another folder or delete it")
         if SynthConfig.from_json(existing["config"]) != config:
             raise ValueError(
                 f"{root} already holds a SynthAU set generated with other settings ({existing['config']}); "
@@ -394,7 +481,7 @@ def generate(
             return config
     atomic_write_text(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": False,
                                                   "config": config.to_json()}, indent=2))
-    lengths = sequence_lengths(frames, sequence_length)
+    lengths = clip_lengths(frames)
     jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(lengths)]
     todo = [job for job in jobs if not _sequence_dir(root, job[2], job[3]).exists()]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
@@ -419,7 +506,7 @@ def generate(
 def _write_labels(root: Path, config: SynthConfig) -> None:
     tables = []
     for subject in range(config.subjects):
-        for sequence, _ in enumerate(sequence_lengths(config.frames, config.sequence_length)):
+        for sequence, _ in enumerate(clip_lengths(config.frames)):
             labels = np.load(_sequence_dir(root, subject, sequence) / "labels.npy")
             table = pd.DataFrame(labels, columns=[au_label(a) for a in SIMULATED_AUS])
             table.insert(0, "frame", np.arange(1, len(labels) + 1))
@@ -439,6 +526,9 @@ def load_config(root: str | os.PathLike) -> SynthConfig:
             "  DIR/synthau.json\n  DIR/labels.csv\n  DIR/Sequences/S001/T1/0001.png, landmarks.npy, ..."
         )
     data = json.loads(path.read_text())
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} is SynthAU format version {data.get('format_version')}; this aulib reads version "
+                         f"{FORMAT_VERSION}: generate the set again with `aulib synth`")
     if not data.get("complete"):
         raise FileNotFoundError(f"{root} holds an unfinished SynthAU run; rerun the same `aulib synth` command")
     return SynthConfig.from_json(data["config"])
@@ -500,15 +590,15 @@ def render_still(
     values = np.zeros(len(SIMULATED_AUS))
     for au, value in intensities.items():
         values[SIMULATED_AUS.index(au)] = value
-    points = pose_points(expression_shape(identity, values, config.difficulty.geometry_gain), DEPTH_68, pose)
+    points = pose_points(expression_shape(identity, values), DEPTH_68, pose)
     return render_face(points, identity, values, scene, size, np.random.default_rng(0)), points
 
 
 def sample_grid(
-    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 2.5, 5),
+    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5),
     seed: int = 0, difficulty: float | str = "default", image_size: int = 192,
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Frontal renders of a few subjects showing one AU at a time, for the SynthAU figure.
+    """Frontal renders of a few subjects showing one AU at a time, for the SynthAU figure (neutral, then A–E).
 
     Returns:
         ``(images, row_labels, column_labels)`` with images ``(subjects, len(aus) * len(levels), S, S, 3)``.

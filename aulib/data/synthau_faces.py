@@ -58,33 +58,62 @@ def _symmetric(moves: Mapping[int, tuple[float, float]]) -> dict[int, tuple[floa
     return out
 
 
-# Landmark motion of each AU at intensity 5, in IOD units, written for the subject's right side (image left) and
-# mirrored. Magnitudes follow FACS descriptions and typical tracked displacements; "inward" is +x on this side.
+# Landmark motion of each AU at intensity 5 (FACS "E", maximum), in IOD units, written for the subject's right side
+# (image left) and mirrored; "inward" is +x on this side, "up" is -y. Motion is linear in intensity, as in the
+# linear AU -> mesh model that the measured sizes come from, so intensity 3 ("C", marked) moves 60% as far.
+#
+# Sources (data/README.md tabulates them):
+# - [PLS] measured on py-feat's linear AU -> face-mesh model (partial least squares, fitted to real video) at
+#   intensity 3, rigid motion removed, then scaled to intensity 5: AU12 lip corners up 0.11 / out 0.10 IOD at 3;
+#   AU4 brows down 0.13; AU1 inner brows up 0.10-0.115; AU26 lower lip down 0.26. Used as a reference only.
+# - [FACS] estimated from the FACS manual's description of the appearance change (Ekman, Friesen & Hager, 2002)
+#   where no measured size was at hand; these are the author's estimates, sized against the measured AUs.
 AU_MOTION: dict[int, dict[int, tuple[float, float]]] = {
-    1: _symmetric({21: (0.0, -0.10), 20: (0.0, -0.07), 19: (0.0, -0.035), 18: (0.0, -0.01)}),
-    2: _symmetric({17: (0.0, -0.09), 18: (0.0, -0.10), 19: (0.0, -0.06), 20: (0.0, -0.02)}),
-    4: _symmetric({21: (0.04, 0.06), 20: (0.02, 0.05), 19: (0.01, 0.03), 18: (0.0, 0.015), 17: (0.0, 0.01),
-                   37: (0.0, 0.012), 38: (0.0, 0.012)}),
-    5: _symmetric({37: (0.0, -0.045), 38: (0.0, -0.045)}),
-    6: _symmetric({40: (0.0, -0.035), 41: (0.0, -0.035), 36: (0.0, -0.008), 37: (0.0, 0.01), 38: (0.0, 0.01),
-                   48: (0.0, -0.012)}),
-    9: _symmetric({31: (0.0, -0.035), 32: (0.0, -0.03), 33: (0.0, -0.03), 21: (0.01, 0.02), 50: (0.0, -0.02),
-                   51: (0.0, -0.02)}),
-    10: _symmetric({49: (0.0, -0.04), 50: (0.0, -0.055), 51: (0.0, -0.045), 61: (0.0, -0.04), 62: (0.0, -0.035),
-                    48: (0.0, -0.01), 31: (0.0, -0.01)}),
-    12: _symmetric({48: (-0.06, -0.07), 60: (-0.05, -0.06), 49: (-0.02, -0.03), 59: (-0.03, -0.03),
-                    61: (-0.01, -0.02), 67: (-0.015, -0.02), 50: (0.0, -0.01)}),
-    14: _symmetric({48: (0.025, -0.006), 60: (0.02, -0.004), 49: (0.008, 0.0), 59: (0.008, 0.0)}),
-    15: _symmetric({48: (-0.01, 0.06), 60: (-0.008, 0.05), 59: (0.0, 0.025), 49: (0.0, 0.01)}),
-    17: _symmetric({57: (0.0, -0.045), 58: (0.0, -0.035), 59: (0.0, -0.025), 66: (0.0, -0.03), 67: (0.0, -0.03),
-                    8: (0.0, -0.025), 7: (0.0, -0.02), 6: (0.0, -0.01), 51: (0.0, -0.01), 48: (0.0, 0.01)}),
-    20: _symmetric({48: (-0.07, 0.012), 60: (-0.06, 0.01), 49: (-0.03, 0.005), 59: (-0.03, 0.0),
-                    50: (0.0, 0.01), 51: (0.0, 0.01), 57: (0.0, -0.01), 58: (0.0, -0.01)}),
-    25: _symmetric({61: (0.0, -0.01), 62: (0.0, -0.012), 66: (0.0, 0.06), 67: (0.0, 0.055), 57: (0.0, 0.03),
-                    58: (0.0, 0.028), 59: (0.0, 0.015)}),
-    26: _symmetric({8: (0.0, 0.13), 7: (0.0, 0.12), 6: (0.0, 0.09), 5: (0.0, 0.05), 4: (0.0, 0.02),
-                    57: (0.0, 0.11), 58: (0.0, 0.10), 59: (0.0, 0.06), 66: (0.0, 0.12), 67: (0.0, 0.11),
-                    48: (0.0, 0.02), 60: (0.0, 0.03)}),
+    # [PLS] inner brows up 0.10-0.115 at 3 -> 0.18 at 5, falling off towards the tail.
+    1: _symmetric({21: (0.0, -0.18), 20: (0.0, -0.13), 19: (0.0, -0.07), 18: (0.0, -0.03)}),
+    # [FACS] the lateral frontalis arches the outer brow; sized like AU1.
+    2: _symmetric({17: (0.0, -0.12), 18: (0.0, -0.16), 19: (0.0, -0.12), 20: (0.0, -0.05)}),
+    # [PLS] brows down 0.13 at 3 -> 0.21 at 5, and drawn together.
+    4: _symmetric({21: (0.06, 0.21), 20: (0.04, 0.17), 19: (0.02, 0.11), 18: (0.0, 0.06), 17: (0.0, 0.03),
+                   37: (0.0, 0.02), 38: (0.0, 0.025)}),
+    # [FACS] the upper lid rises: more sclera above the iris (an eye is ~0.12 IOD high at rest).
+    5: _symmetric({37: (0.0, -0.06), 38: (0.0, -0.06)}),
+    # [FACS] the orbital orbicularis lifts the cheek and the lower lid (the eye narrows by about half at E), and
+    # the lip corners rise a little with the cheek.
+    6: _symmetric({40: (0.0, -0.06), 41: (0.0, -0.06), 36: (0.0, -0.015), 39: (0.0, -0.01), 37: (0.0, 0.012),
+                   38: (0.0, 0.012), 48: (0.0, -0.02), 1: (0.0, -0.015), 2: (0.0, -0.02)}),
+    # [FACS] nose wings and the upper lip rise; the brow heads are pulled down.
+    9: _symmetric({31: (0.0, -0.06), 32: (0.0, -0.045), 33: (0.0, -0.04), 21: (0.015, 0.05), 50: (0.0, -0.05),
+                   51: (0.0, -0.05), 61: (0.0, -0.04), 62: (0.0, -0.04)}),
+    # [FACS] the upper lip rises most at its centre-lateral peaks (where levator labii inserts) and parts from the
+    # lower lip; the nose wings rise a little. Sized like the PLS lip-corner motion.
+    10: _symmetric({49: (0.0, -0.09), 50: (0.0, -0.13), 51: (0.0, -0.11), 61: (0.0, -0.1), 62: (0.0, -0.09),
+                    48: (0.0, -0.03), 60: (0.0, -0.03), 31: (0.0, -0.03), 32: (0.0, -0.02), 33: (0.0, -0.015)}),
+    # [PLS] lip corners up 0.11 / out 0.10 at 3 -> up 0.18 / out 0.17 at 5; the lips follow the corners.
+    12: _symmetric({48: (-0.17, -0.18), 60: (-0.14, -0.15), 49: (-0.08, -0.1), 59: (-0.09, -0.08),
+                    61: (-0.04, -0.06), 67: (-0.05, -0.05), 50: (-0.03, -0.04), 58: (-0.04, -0.02)}),
+    # [FACS] the buccinator tightens the corners and pulls them inwards (and slightly back and up); the lips are pressed
+    # thinner.
+    14: _symmetric({48: (0.07, -0.015), 60: (0.055, -0.01), 49: (0.025, 0.015), 59: (0.025, -0.015),
+                    50: (0.0, 0.012), 58: (0.0, -0.012), 61: (0.01, 0.01), 67: (0.01, -0.01)}),
+    # [FACS] the corners are pulled down, the lower lip's sides follow.
+    15: _symmetric({48: (-0.015, 0.12), 60: (-0.012, 0.1), 59: (0.0, 0.05), 49: (0.0, 0.02), 58: (0.0, 0.02)}),
+    # [FACS] the mentalis pushes the chin boss and the lower lip up: the lower lip's centre rises into an inverted U
+    # while the corners drop slightly; the upper lip is pushed up a little.
+    17: _symmetric({57: (0.0, -0.1), 58: (0.0, -0.08), 59: (0.0, -0.04), 66: (0.0, -0.08), 67: (0.0, -0.07),
+                    8: (0.0, -0.07), 7: (0.0, -0.055), 6: (0.0, -0.025), 51: (0.0, -0.025), 50: (0.0, -0.02),
+                    48: (0.0, 0.02)}),
+    # [FACS] the corners are stretched sideways and a little down; the lips flatten.
+    20: _symmetric({48: (-0.12, 0.02), 60: (-0.1, 0.015), 49: (-0.05, 0.01), 59: (-0.05, 0.0),
+                    50: (0.0, 0.012), 51: (0.0, 0.012), 57: (0.0, -0.012), 58: (0.0, -0.012)}),
+    # [FACS] the lips part (teeth show) with the jaw still.
+    25: _symmetric({61: (0.0, -0.012), 62: (0.0, -0.015), 66: (0.0, 0.08), 67: (0.0, 0.07), 65: (0.0, 0.07),
+                    57: (0.0, 0.045), 58: (0.0, 0.04), 59: (0.0, 0.02)}),
+    # [PLS] lower lip down 0.26 at 3 -> 0.43 at 5 would be a full mouth stretch (AU27); a relaxed jaw drop at E is
+    # taken as 0.32, the chin moving with it.
+    26: _symmetric({8: (0.0, 0.32), 7: (0.0, 0.29), 6: (0.0, 0.22), 5: (0.0, 0.12), 4: (0.0, 0.05),
+                    57: (0.0, 0.3), 58: (0.0, 0.28), 59: (0.0, 0.16), 66: (0.0, 0.31), 67: (0.0, 0.29),
+                    48: (0.0, 0.06), 60: (0.0, 0.07)}),
 }
 
 _MOTION_TABLE = np.zeros((len(SIMULATED_AUS), 68, 2))
@@ -93,9 +122,15 @@ for _row, _au in enumerate(SIMULATED_AUS):
         _MOTION_TABLE[_row, _index] = _move
 
 
+#: Facial hair styles (:attr:`Identity.facial_hair`).
+FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "beard")
+#: Hair styles (:attr:`Identity.hair_style`).
+HAIR_STYLES = ("short", "fringe", "long", "bald", "curly")
+
+
 @dataclass
 class Identity:
-    """One synthetic subject: face shape, colours and how strongly their face shows each AU.
+    """One synthetic subject: face shape, colours, skin, hair, accessories and how strongly their face shows each AU.
 
     Attributes:
         shape: ``(68, 2)`` neutral shape in face units.
@@ -106,8 +141,12 @@ class Identity:
         appearance_gain: ``(len(SIMULATED_AUS),)`` per-AU multiplier of the wrinkles and shading cues.
         age_lines: strength of permanent lines (forehead, nasolabial, crow's feet) present at rest.
         glasses: whether the subject wears glasses.
-        hair_style: 0 short, 1 fringe over the forehead, 2 long at the sides.
-        texture_seed: seed of fixed skin-texture details (chin dimpling pattern).
+        hair_style: index into :data:`HAIR_STYLES`.
+        texture_seed: seed of fixed skin-texture details (pores, freckles, chin dimpling pattern).
+        pores: contrast of the fine skin texture (0 smooth).
+        freckles: density of freckles and moles (0 none).
+        facial_hair: index into :data:`FACIAL_HAIR`.
+        glasses_tint: darkness of the lenses (0 clear).
     """
 
     shape: np.ndarray
@@ -124,6 +163,10 @@ class Identity:
     glasses: bool
     hair_style: int
     texture_seed: int
+    pores: float = 0.0
+    freckles: float = 0.0
+    facial_hair: int = 0
+    glasses_tint: float = 0.0
 
 
 def _scale_group(shape: np.ndarray, indices: list[int], sx: float, sy: float) -> None:
@@ -132,15 +175,18 @@ def _scale_group(shape: np.ndarray, indices: list[int], sx: float, sy: float) ->
 
 
 def sample_identity(
-    rng: np.random.Generator, variation: float = 1.0, glasses_probability: float = 0.0, age_lines: float = 0.0
+    rng: np.random.Generator, variation: float = 1.0, glasses_probability: float = 0.0, age_lines: float = 0.0,
+    facial_hair_probability: float = 0.0, texture: float = 0.0,
 ) -> Identity:
-    """Draw a subject: shape variation around the mean, feature sizes, colours and expressivity.
+    """Draw a subject: shape variation around the mean, feature sizes, colours, skin, hair and expressivity.
 
     Args:
         rng: the subject's generator.
         variation: scale of all between-subject variation (0 gives the mean face with fixed colours).
         glasses_probability: chance that the subject wears glasses.
         age_lines: upper bound of the strength of permanent lines (distractors for appearance cues).
+        facial_hair_probability: chance of stubble, a moustache, a goatee or a beard.
+        texture: upper bound of the skin texture's contrast (pores, freckles).
 
     Returns:
         The :class:`Identity`.
@@ -178,6 +224,10 @@ def sample_identity(
     background2 = np.clip(background + rng.normal(0, 40, 3), 0, 255)
 
     n_aus = len(SIMULATED_AUS)
+    # Drawn after everything above, so that adding them left the older attributes' streams unchanged.
+    hair_style = int(rng.integers(0, len(HAIR_STYLES)))
+    has_facial_hair = rng.random() < facial_hair_probability
+    facial_hair = int(rng.integers(1, len(FACIAL_HAIR))) if has_facial_hair else 0
     return Identity(
         shape=shape,
         skin=np.clip(skin, 0, 255),
@@ -187,23 +237,25 @@ def sample_identity(
         background=background,
         background2=background2,
         brow_thickness=float(np.clip(0.045 * (1 + 0.25 * v * rng.standard_normal()), 0.025, 0.07)),
-        geometry_gain=np.exp(0.25 * v * rng.standard_normal(n_aus)),
-        appearance_gain=np.exp(0.3 * v * rng.standard_normal(n_aus)),
+        geometry_gain=np.exp(0.2 * v * rng.standard_normal(n_aus)),
+        appearance_gain=np.exp(0.25 * v * rng.standard_normal(n_aus)),
         age_lines=float(rng.uniform(0, age_lines)),
         glasses=bool(rng.random() < glasses_probability),
-        hair_style=int(rng.integers(0, 3)),
+        hair_style=hair_style,
         texture_seed=int(rng.integers(0, 2**31)),
+        pores=float(rng.uniform(0.3, 1.0) * texture),
+        freckles=float(rng.uniform(0, 1) ** 3 * texture),
+        facial_hair=facial_hair,
+        glasses_tint=float(rng.uniform(0, 0.35) if rng.random() < 0.3 else 0.0),
     )
 
 
-def expression_shape(identity: Identity, intensities: Mapping[int, float] | np.ndarray,
-                     geometry_gain: float = 1.0) -> np.ndarray:
+def expression_shape(identity: Identity, intensities: Mapping[int, float] | np.ndarray) -> np.ndarray:
     """The subject's face-unit shape with AUs applied.
 
     Args:
         identity: the subject.
         intensities: ``{au: intensity}`` or an array over :data:`SIMULATED_AUS`, intensities in [0, 5].
-        geometry_gain: global multiplier of the motion (the difficulty setting).
 
     Returns:
         ``(68, 2)`` shape in face units.
@@ -214,7 +266,7 @@ def expression_shape(identity: Identity, intensities: Mapping[int, float] | np.n
             values[SIMULATED_AUS.index(au)] = value
     else:
         values = np.asarray(intensities, dtype=float)
-    weights = np.clip(values, 0, MAX_INTENSITY) / MAX_INTENSITY * identity.geometry_gain * geometry_gain
+    weights = np.clip(values, 0, MAX_INTENSITY) / MAX_INTENSITY * identity.geometry_gain
     return identity.shape + np.tensordot(weights, _MOTION_TABLE, axes=1)
 
 
