@@ -4,6 +4,7 @@
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
 #   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
+#   make weights     retrain the reference runs in models/reference (about 2.5 h on 2 CPU cores; SEEDS="0" for one seed)
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.
@@ -12,7 +13,7 @@ PROFILE ?= smoke
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aulib-installed
 
-.PHONY: install test lint bench figures reproduce clean
+.PHONY: install test lint bench figures reproduce weights clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(PY) -m aulib.plots
+
+SEEDS ?= 0 1 2
+weights: $(STAMP)
+	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS)
 
 reproduce: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE)

@@ -51,8 +51,7 @@ def run_synth(args: argparse.Namespace) -> int:
     except ValueError:
         pass  # a named level: easy, default, hard
     config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
-                      difficulty=difficulty, image_size=args.image_size, sequence_length=args.sequence_length,
-                      workers=args.workers)
+                      difficulty=difficulty, image_size=args.image_size, workers=args.workers)
     print(f"SynthAU: {config.subjects} subjects x {config.frames} frames in {args.out}")
     return 0
 
@@ -60,13 +59,12 @@ def run_synth(args: argparse.Namespace) -> int:
 def add_synth_parser(commands: argparse._SubParsersAction) -> None:
     synth = commands.add_parser("synth", help="generate a SynthAU dataset (procedural faces with AU labels)")
     synth.add_argument("--out", required=True, help="output folder (resumable: rerun to finish)")
-    synth.add_argument("--subjects", type=int, default=24)
-    synth.add_argument("--frames", type=int, default=84, help="frames per subject")
+    synth.add_argument("--subjects", type=int, default=120)
+    synth.add_argument("--frames", type=int, default=48, help="frames per subject, spread over the eight tasks")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set")
     synth.add_argument("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]")
     synth.add_argument("--image-size", type=int, default=256)
-    synth.add_argument("--sequence-length", type=int, default=60, help="frames per task video")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
     synth.set_defaults(handler=run_synth)
 
@@ -171,6 +169,30 @@ def add_robustness_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_robustness)
 
 
+def run_reference(args: argparse.Namespace) -> int:
+    from aulib.reference import build_reference, seed_summary
+
+    long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
+                           device=args.device, command="aulib reference " + " ".join(args.argv))
+    print(seed_summary(long).round(3).to_string())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def add_reference_parser(commands: argparse._SubParsersAction) -> None:
+    from aulib.experiments import RUN_NAMES
+    from aulib.reference import EPOCHS, REFERENCE_DIR, SEEDS
+
+    parser = commands.add_parser("reference", help="train and evaluate the course's reference runs (make weights)")
+    parser.add_argument("--work", default="data", help="folder for the data sets and full run folders")
+    parser.add_argument("--out", default=str(REFERENCE_DIR), help="the committed reference folder")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES))
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=run_reference)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aulib", description="Action Unit heatmap regression (Sanchez-Lozano et al., BMVC 2018), for teaching."
@@ -194,11 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     from aulib.pipeline import add_parser as add_pipeline_parser
 
     add_pipeline_parser(commands)
+    add_reference_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return args.handler(args)
 
 
