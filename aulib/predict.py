@@ -98,6 +98,7 @@ class LoadedModel:
         crop_size: side of the aligned crop (the prepared dataset's ``size``), resized to ``input_size``.
         readout_window: ``None`` for the global-max readout, else the local readout's radius.
         device: where it runs.
+        heatmap: the target design it was trained with (:class:`aulib.heatmaps.HeatmapConfig` options), when known.
     """
 
     model: nn.Module
@@ -108,12 +109,36 @@ class LoadedModel:
     crop_size: int = FRAME_SIZE
     readout_window: float | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    heatmap: dict | None = None
 
 
 def _run_alignment(trainer: Any) -> dict:
     full = getattr(trainer, "full", None)
     meta = getattr(full, "meta", None) or {}
     return dict(meta.get("alignment", {}))
+
+
+def _network_from_run(path: Path, checkpoint: str) -> tuple[nn.Module, dict[str, Any]]:
+    """A run folder's network and settings, from its own files only (no training data, no trainer)."""
+    from aulib.models import create_model
+
+    weights = path / checkpoint
+    if not weights.is_file() or not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} is not a trained run: it needs config.json and {checkpoint} "
+                                f"(train with `aulib train --out {path}`)")
+    config = json.loads((path / "config.json").read_text())
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    aus = tuple(int(a) for a in state["aus"])
+    network = create_model(config["model"], num_maps=len(aus))
+    network.load_state_dict(state["model"], strict=True)
+    alignment = state.get("alignment") or {}
+    meta_path = Path(config.get("data", "")) / "meta.json"
+    if not alignment and meta_path.is_file():  # a checkpoint from before runs recorded their alignment
+        alignment = json.loads(meta_path.read_text()).get("alignment", {})
+    return network, {"aus": aus, "alignment": alignment.get("method", "paper"),
+                     "crop_size": int(alignment.get("size", FRAME_SIZE)),
+                     "readout_window": config.get("readout_window"),
+                     "heatmap": {**config.get("heatmap", {}), "size": int(network.heatmap_size)}}
 
 
 def load_model(
@@ -147,13 +172,13 @@ def load_model(
         aulib.convert.UnsafeCheckpointError: when a model file contains pickled code.
         ValueError: when the AUs do not match the network's outputs.
     """
-    from aulib.train import Trainer, load_run
+    from aulib.train import Trainer
 
     settings: dict[str, Any] = {}
     if isinstance(model, str | os.PathLike):
         path = Path(model)
         if path.is_dir():
-            model = load_run(path, checkpoint=checkpoint, device=str(device))
+            model, settings = _network_from_run(path, checkpoint)
         elif path.is_file():
             from aulib.convert import load_model_file
             from aulib.models import create_model
@@ -196,7 +221,7 @@ def load_model(
         input_size=int(getattr(model, "input_size", FRAME_SIZE)),
         alignment=alignment or settings.get("alignment", "paper"),
         crop_size=int(crop_size or settings.get("crop_size", FRAME_SIZE)),
-        readout_window=settings.get("readout_window"), device=resolved,
+        readout_window=settings.get("readout_window"), device=resolved, heatmap=settings.get("heatmap"),
     )
 
 

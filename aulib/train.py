@@ -121,10 +121,13 @@ class TrainConfig:
         """``smoke``: the ``tiny`` preset for a few CPU minutes; ``full``: the paper's network on a GPU.
 
         The smoke profile's 24×24 heatmaps would make the default Gaussians (σ 4–12 frame pixels) thinner than a
-        heatmap pixel, which the network cannot learn in minutes; it uses σ of 1–3 heatmap pixels instead.
+        heatmap pixel, which the network cannot learn in minutes; it uses σ of 1–3 heatmap pixels instead. It also
+        weighs the pixels inside the target Gaussians 5× (``foreground_weight``): on mostly-zero maps plain
+        regression first spends epochs predicting almost zero everywhere, and a 3-epoch CPU run cannot afford that
+        (measured: validation ICC 0.59 after 2 epochs with the weight, 0.27 without; the same after 8).
         """
         if profile == "smoke":
-            base = {"model": "tiny", "epochs": 30, "batch_size": 32, "lr": 2e-3,
+            base = {"model": "tiny", "epochs": 3, "batch_size": 32, "lr": 2e-3, "foreground_weight": 5.0,
                     "heatmap": {"sigma_min": 10.7, "sigma_max": 32.0, "sigma_fixed": 21.3}}
         elif profile == "full":
             base = {"model": "paper", "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "cuda"}
@@ -287,6 +290,8 @@ class Trainer:
             "config": self.config.to_json(),
             "aus": list(self.aus),
             "model_name": self.config.model,
+            # How the training crops were aligned: what a model needs to run on new faces without the data.
+            "alignment": dict(self.full.meta.get("alignment", {})),
         }
 
     def load_state(self, state: dict) -> None:
@@ -508,15 +513,44 @@ def load_snapshots(run_dir: str | os.PathLike) -> tuple[np.ndarray, dict[int, np
     return indices, maps
 
 
-def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto") -> Trainer:
-    """Rebuild a run's trainer with the weights of ``checkpoint`` (for evaluation and notebooks)."""
+def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto",
+             data: str | os.PathLike | None = None) -> Trainer:
+    """Rebuild a run's trainer with the weights of ``checkpoint`` (for evaluation and notebooks).
+
+    Args:
+        run_dir: the run folder (``config.json`` and the checkpoint).
+        checkpoint: ``best.pt`` (the selected epoch) or ``last.pt``.
+        device: where to put the model.
+        data: a prepared dataset to use instead of the one the run was trained on (a run trained elsewhere, such as
+            a reference run, names a folder this machine may not have).
+
+    A checkpoint may hold the model's weights only (:func:`slim_checkpoint`): it loads for inference, not to resume.
+    """
     run_dir = Path(run_dir)
     path = run_dir / checkpoint
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: train first with `aulib train --out {run_dir}`")
     config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
-    trainer = Trainer(replace(config, device=device), progress=False)
+    config = replace(config, device=device, **({"data": str(data)} if data is not None else {}))
+    trainer = Trainer(config, progress=False)
     state = torch.load(path, map_location=trainer.device, weights_only=True)
-    trainer.load_state(state)
+    if "optimizer" in state:
+        trainer.load_state(state)
+    else:
+        trainer.model.load_state_dict(state["model"])
+        trainer.history = list(state.get("history", []))
     trainer.model.eval()
     return trainer
+
+
+def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Write a copy of a checkpoint with the model's weights and history only (no optimiser: a third the size).
+
+    For shipping trained runs (the course's reference models); :func:`load_run` reads it.
+    """
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    keys = ("model", "step", "best_icc", "history", "config", "aus", "model_name", "alignment")
+    slim = {key: state[key] for key in keys if key in state}
+    with atomic_open(Path(target), "wb") as handle:
+        torch.save(slim, handle)
+    return Path(target)

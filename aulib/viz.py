@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
@@ -103,13 +102,17 @@ class FaceSource(Protocol):
 class SynthFaces:
     """Frontal SynthAU faces rendered on the fly, showing the requested AU intensities.
 
-    Used when no prepared dataset exists: nothing is read from or written to disk. Renders are cached.
+    The explorer's intensity slider re-renders the subject with the AU at that intensity, so a student sees the
+    expression, its target and the model's map change together. Nothing is read from or written to disk, and
+    renders are cached.
 
     Args:
         count: number of subjects (face indices ``0 … count − 1``).
         seed: SynthAU seed (which identities).
-        difficulty: SynthAU difficulty; ``"easy"`` draws clear cues, best for teaching.
+        difficulty: SynthAU difficulty (a level or a :class:`~aulib.data.synthau.Difficulty`); ``"easy"`` draws
+            clear cues, best for teaching.
         image_size: render size before alignment.
+        subjects: which subjects of the seed's set (0-based indices); default the first ``count``.
 
     Example:
         >>> face = SynthFaces(count=1).face(0, {12: 5.0})
@@ -119,16 +122,40 @@ class SynthFaces:
 
     shows_intensity = True
 
-    def __init__(self, count: int = 8, seed: int = 0, difficulty: float | str = "easy", image_size: int = 256) -> None:
+    def __init__(self, count: int = 8, seed: int = 0, difficulty: float | str = "easy", image_size: int = 256,
+                 subjects: Sequence[int] | None = None) -> None:
         from aulib.data.synthau import Difficulty, SynthConfig
 
         if count < 1:
             raise ValueError(f"count must be >= 1; got {count}")
-        self.count = count
-        self.config = replace(SynthConfig(seed=seed, image_size=image_size),
-                              difficulty=Difficulty.from_level(difficulty))
+        self.subjects = list(subjects)[:count] if subjects is not None else list(range(count))
+        self.count = len(self.subjects)
+        level = difficulty if isinstance(difficulty, Difficulty) else Difficulty.from_level(difficulty)
+        self.config = replace(SynthConfig(seed=seed, image_size=image_size), difficulty=level)
         # lru_cache on a bound method would keep self alive; a per-instance cache does not.
         self._render = lru_cache(maxsize=64)(self._render_uncached)
+
+    @classmethod
+    def from_prepared(cls, prepared_dir: str | os.PathLike, split: str | None = "test",
+                      count: int = 8) -> SynthFaces | None:
+        """The subjects of a prepared SynthAU set's ``split``, rendered live; ``None`` if it is not SynthAU.
+
+        The set's ``synthau.json`` (found through the prepared ``meta.json``'s source folder) gives the seed and
+        difficulty, so the explorer draws the very people the model is tested on.
+        """
+        from aulib.data.dataset import load_meta
+        from aulib.data.synthau import load_config, subject_name
+
+        meta = load_meta(prepared_dir)
+        source = Path(meta.get("source", ""))
+        if meta.get("dataset") != "synthau" or not (source / "synthau.json").is_file():
+            return None
+        config = load_config(source)
+        names = sorted(s for s, name in meta["splits"].items() if split is None or name == split)
+        indices = [k for k in range(config.subjects) if subject_name(k) in set(names)]
+        if not indices:
+            return None
+        return cls(count=count, seed=config.seed, difficulty=config.difficulty, subjects=indices)
 
     def __len__(self) -> int:
         return self.count
@@ -139,13 +166,14 @@ class SynthFaces:
     def _render_uncached(self, index: int, intensities: tuple[tuple[int, float], ...]) -> Face:
         from aulib.data.synthau import render_still, subject_identity, subject_name
 
-        identity = subject_identity(self.config, index)
+        subject = self.subjects[index]
+        identity = subject_identity(self.config, subject)
         image, points = render_still(identity, dict(intensities), self.config)
         matrix = alignment_matrix(points, "paper")
         return Face(
             image=warp_face(image, matrix),
             landmarks=transform_points(points, matrix),
-            name=f"SynthAU {subject_name(index)}",
+            name=f"SynthAU {subject_name(subject)}",
             labels=dict(intensities),
         )
 
@@ -220,7 +248,13 @@ class PreparedFaces:
 def load_faces(
     prepared_dir: str | os.PathLike | None = None, *, split: str | None = "test", count: int = 8, seed: int = 0
 ) -> SynthFaces | PreparedFaces:
-    """Faces of a prepared dataset when ``prepared_dir`` holds one, else SynthAU faces rendered in memory.
+    """The faces the explorer shows: live SynthAU renders where possible, else frames of a prepared dataset.
+
+    - a prepared **SynthAU** set whose generated folder is still there: its ``split`` subjects, rendered live
+      (:meth:`SynthFaces.from_prepared`), so that the face shows the chosen AU intensity;
+    - any other prepared dataset (BP4D, DISFA): a few of its aligned frames (:class:`PreparedFaces`), whose
+      expression cannot change;
+    - nothing prepared: SynthAU faces of ``seed`` rendered in memory.
 
     Args:
         prepared_dir: a prepared folder, or ``None``.
@@ -236,12 +270,16 @@ def load_faces(
         SynthFaces(count=2, seed=0)
     """
     if prepared_dir is not None and (Path(prepared_dir) / "meta.json").is_file():
-        return PreparedFaces(prepared_dir, split=split, count=count, seed=seed)
+        live = SynthFaces.from_prepared(prepared_dir, split=split, count=count)
+        return live if live is not None else PreparedFaces(prepared_dir, split=split, count=count, seed=seed)
     return SynthFaces(count=count, seed=seed)
 
 
 def load_model(run_dir: str | os.PathLike, device: str = "auto") -> Any | None:
-    """The trained run in ``run_dir`` (:func:`aulib.train.load_run`), or ``None`` when there is none yet.
+    """The trained run in ``run_dir``, ready to predict (:func:`aulib.predict.load_model`), or ``None`` without one.
+
+    Only the run's own files are read (``config.json``, ``best.pt``): a run trained elsewhere, such as the course's
+    reference run, loads without its training data.
 
     Example:
         >>> load_model("/no/such/run") is None
@@ -249,14 +287,9 @@ def load_model(run_dir: str | os.PathLike, device: str = "auto") -> Any | None:
     """
     if not (Path(run_dir) / "best.pt").is_file():
         return None
-    from aulib.train import load_run
+    from aulib.predict import load_model as load_network
 
-    try:
-        return load_run(run_dir, device=device)
-    except FileNotFoundError as error:
-        # A run trained elsewhere may name a prepared dataset this machine lacks: show the targets anyway.
-        warnings.warn(f"cannot load the run in {run_dir} ({error}); showing targets only", stacklevel=2)
-        return None
+    return load_network(run_dir, device=device)
 
 
 # -- the explorer's state ------------------------------------------------------------------------------
@@ -382,12 +415,24 @@ Predictor = Callable[[np.ndarray, np.ndarray], tuple[dict[int, float], dict[int,
 
 
 def model_predictor(trainer: Any) -> Predictor:
-    """Wrap a trained run (:func:`aulib.train.load_run`) as ``(image, landmarks) -> (readouts, maps)`` of one face.
+    """Wrap a model as ``(image, landmarks) -> (readouts, maps)`` of one aligned face.
 
-    The face is resized to the model's input (:func:`aulib.augment.resize_batch`) and run through
-    ``trainer.predict``; maps are ``None``-free only for heatmap models.
+    ``trainer`` is what :func:`load_model` returns (:class:`aulib.predict.LoadedModel`, run exactly as
+    ``aulib predict`` runs it) or a trained run (:func:`aulib.train.load_run`), whose face is resized to the model's
+    input (:func:`aulib.augment.resize_batch`) and run through ``trainer.predict``. Maps come only from heatmap
+    models.
     """
     from aulib.augment import resize_batch
+    from aulib.predict import LoadedModel, run_network
+
+    if isinstance(trainer, LoadedModel):
+        def run_loaded(image: np.ndarray, landmarks: np.ndarray) -> tuple[dict[int, float], dict[int, np.ndarray]]:
+            points = np.asarray(landmarks, dtype=np.float32)
+            intensities, _, maps = run_network(trainer, [np.ascontiguousarray(image)], [points], None)
+            readouts = {int(a): float(v) for a, v in zip(trainer.aus, intensities[0], strict=True)}
+            return readouts, {int(a): m.numpy() for a, m in zip(trainer.aus, maps[0], strict=True)}
+
+        return run_loaded
 
     def predict(image: np.ndarray, landmarks: np.ndarray) -> tuple[dict[int, float], dict[int, np.ndarray]]:
         device = getattr(trainer, "device", "cpu")
@@ -438,6 +483,8 @@ def explorer_arrays(
         raise ValueError(f"noise must be >= 0; got {params.noise}")
     if heatmap is None and trainer is not None:
         heatmap = getattr(trainer, "heatmap", None)
+        if isinstance(heatmap, dict):  # a loaded model carries its training run's options
+            heatmap = HeatmapConfig.from_options(**heatmap)
     config = heatmap_config(params, heatmap)
     face = faces.face(params.index, {params.au: params.intensity})
     image, landmarks, exact = _perturbed(face, params, seed)

@@ -167,7 +167,7 @@ def tiny_run(tmp_path_factory):
     from aulib.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("viz")
-    generate(root / "synth", subjects=4, frames=6, seed=3, progress=False, workers=1)
+    generate(root / "synth", subjects=4, frames=8, seed=3, progress=False, workers=1)
     prepare("synthau", root / "synth", root / "prepared", progress=False)
     config = TrainConfig.from_profile("smoke", data=str(root / "prepared"), out=str(root / "run"), epochs=1,
                                       batch_size=4, max_steps=1, device="cpu")
@@ -176,14 +176,15 @@ def tiny_run(tmp_path_factory):
 
 
 def test_prepared_faces_and_a_trained_model_add_the_prediction_and_readout(tiny_run):
-    faces = load_faces(tiny_run / "prepared", split="test", count=3)
-    assert isinstance(faces, PreparedFaces) and len(faces) == 3
-    trainer = load_model(tiny_run / "run", device="cpu")
-    explorer = HeatmapExplorer(faces, trainer)
+    faces = PreparedFaces(tiny_run / "prepared", split="test", count=3)
+    assert len(faces) == 3
+    model = load_model(tiny_run / "run", device="cpu")
+    explorer = HeatmapExplorer(faces, model)
     state = explorer.state
-    assert set(state.readouts) == set(trainer.aus) and state.label is not None
+    assert set(state.readouts) == set(model.aus) and state.label is not None
     # The target uses the model's design (its heatmap size and σ range), so the two maps compare directly.
-    assert state.prediction.shape == state.target.shape == (trainer.heatmap.size,) * 2
+    assert state.prediction.shape == state.target.shape == (model.heatmap["size"],) * 2
+    assert state.heatmap.sigma_min == model.heatmap["sigma_min"] == 10.7
     assert state.readouts[state.params.au] == pytest.approx(float(np.clip(state.prediction.max(), 0, 5)), abs=1e-5)
     assert len(explorer.output.outputs) == 1
     # A real photo cannot change expression: intensity only changes the target, and the prediction is cached.
@@ -191,6 +192,29 @@ def test_prepared_faces_and_a_trained_model_add_the_prediction_and_readout(tiny_
     explorer.controls["intensity"].value = 5.0
     np.testing.assert_array_equal(explorer.state.face, face)
     assert explorer.state.prediction is prediction and explorer.state.target.max() == pytest.approx(5.0)
+
+
+def test_a_prepared_synthau_set_is_rendered_live_so_the_slider_changes_the_expression(tiny_run):
+    from aulib.data.dataset import PreparedDataset
+
+    faces = load_faces(tiny_run / "prepared", split="test", count=3)
+    assert isinstance(faces, SynthFaces)
+    tested = PreparedDataset(tiny_run / "prepared", split="test").subjects
+    assert [faces.face(i, {}).name.removeprefix("SynthAU ") for i in range(len(faces))] == tested
+    assert faces.config.seed == 3  # the set's own people, from its synthau.json
+    explorer = HeatmapExplorer(faces, load_model(tiny_run / "run", device="cpu"),
+                               params=ExplorerParams(au=12, intensity=0.0))
+    neutral, readout = explorer.state.face, explorer.state.readouts[12]
+    explorer.controls["intensity"].value = 5.0
+    # The face is re-rendered with the smile, and the model's answer is for that new face.
+    assert np.abs(explorer.state.face.astype(int) - neutral).sum() > 1000
+    assert explorer.state.readouts[12] != readout
+    # Without the generated folder (only the prepared copy), the explorer shows the prepared frames instead.
+    (tiny_run / "synth").rename(tiny_run / "synth-away")
+    try:
+        assert isinstance(load_faces(tiny_run / "prepared", split="test", count=3), PreparedFaces)
+    finally:
+        (tiny_run / "synth-away").rename(tiny_run / "synth")
 
 
 def test_notebook_figures_and_their_arrays(faces):
