@@ -18,6 +18,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from aulib.align import heatmap_to_image, invert_affine, transform_points
@@ -96,6 +97,40 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
         maps=maps[0].numpy(), image_maps=image_maps[0].float().numpy(), intensities=intensities[0],
         peaks=transform_points(crop_peaks[0], invert_affine(matrix)), aus=tuple(loaded.aus),
     )
+
+
+#: Public-domain real faces shipped with the course's dependencies, and what they show.
+REAL_FACES = {
+    "astronaut": "skimage.data.astronaut(): NASA portrait, a broad open smile (AU6, AU12 and parted lips)",
+    "grace_hopper": "matplotlib's sample grace_hopper.jpg: US Navy portrait, near-neutral with closed lips",
+}
+
+
+def real_face(name: str) -> np.ndarray:
+    """One of :data:`REAL_FACES` as an RGB uint8 image (both come with scikit-image and matplotlib: no download)."""
+    if name == "astronaut":
+        from skimage import data
+
+        return data.astronaut()
+    if name == "grace_hopper":
+        import matplotlib.cbook as cbook
+        import matplotlib.image as mpimg
+
+        return np.asarray(mpimg.imread(cbook.get_sample_data("grace_hopper.jpg")), dtype=np.uint8)
+    raise ValueError(f"unknown real face {name!r}; use one of {sorted(REAL_FACES)}")
+
+
+def real_faces_table(model: Any, detector: str | LandmarkDetector = "dlib", *, device: str = "auto") -> pd.DataFrame:
+    """Each AU's readout on every face of :data:`REAL_FACES` (rows), with what the face shows.
+
+    A sanity check of transfer from synthetic to real faces, not a measurement: see notebook 06.
+    """
+    rows = {}
+    for name, description in REAL_FACES.items():
+        report = explain_face(real_face(name), model, detector, device=device)
+        rows[name] = {**{au_label(a): float(v) for a, v in zip(report.aus, report.intensities, strict=True)},
+                      "shows": description}
+    return pd.DataFrame(rows).T.rename_axis("face")
 
 
 def detection_figure(report: FaceReport) -> Figure:

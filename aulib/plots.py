@@ -28,11 +28,14 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 110) -> Path
     return path
 
 
+FACS_LETTERS = {1: "A trace", 2: "B slight", 3: "C marked", 4: "D severe", 5: "E maximum"}
+
+
 def synthau_grid_figure(
-    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 2.5, 5), seed: int = 0,
+    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5), seed: int = 0,
     difficulty: float | str = "default", image_size: int = 160,
 ) -> Figure:
-    """A grid of SynthAU subjects (rows) × AU intensities (columns), frontal and evenly lit."""
+    """A grid of SynthAU subjects (rows) × AU intensities (columns): each AU neutral, then at FACS A–E."""
     from aulib.data.synthau import sample_grid
 
     images, rows, _ = sample_grid(subjects, aus, levels, seed, difficulty, image_size)
@@ -46,11 +49,14 @@ def synthau_grid_figure(
             if i == 0:
                 au = aus[j // len(levels)]
                 level = levels[j % len(levels)]
-                title = f"AU{au}\n{AUS[au].name}" if j % len(levels) == 0 else ""
-                axes[i, j].set_title(f"{title}\nI = {level:g}" if title else f"\n\nI = {level:g}", fontsize=7)
+                title = f"AU{au} {AUS[au].name}" if j % len(levels) == 0 else ""
+                scale = FACS_LETTERS.get(level, "neutral" if level == 0 else f"I = {level:g}")
+                axes[i, j].set_title(f"{title}\n{scale}", fontsize=6, loc="left" if title else "center")
             if j == 0:
                 axes[i, j].set_ylabel(rows[i], fontsize=8)
-    figure.suptitle("SynthAU: one subject per row, one AU at a time at intensity 0, 2.5 and 5", fontsize=9)
+    shown = ", ".join(f"{level:g}" for level in levels)
+    figure.suptitle(f"SynthAU: one subject per row, one AU at a time at intensity {shown} (FACS A–E = 1–5)",
+                    fontsize=9)
     figure.tight_layout()
     return figure
 
@@ -112,16 +118,21 @@ def label_distribution_figure(labels: pd.DataFrame, aus: Sequence[int], by: str 
     return grid.figure
 
 
-def training_figure(history: pd.DataFrame) -> Figure:
-    """Training loss and validation ICC per AU against the epoch."""
+def training_figure(history: pd.DataFrame, reference: pd.DataFrame | None = None) -> Figure:
+    """Training loss and validation ICC per AU against the epoch; ``reference``'s mean ICC dashed, for comparison."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-    left.plot(history.epoch, history.train_loss, marker="o")
+    left.plot(history.epoch, history.train_loss, marker="o", label="this run")
+    if reference is not None:
+        left.plot(reference.epoch, reference.train_loss, ls="--", color="grey", label="reference run")
+        left.legend(fontsize=7)
     left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="Loss")
     icc_columns = [c for c in history.columns if c.startswith("val_icc_") and c != "val_icc_mean"]
     for column in icc_columns:
         right.plot(history.epoch, history[column], marker=".", label=column.removeprefix("val_icc_"), alpha=0.7)
     if "val_icc_mean" in history:
         right.plot(history.epoch, history.val_icc_mean, color="black", lw=2.5, label="mean")
+    if reference is not None and "val_icc_mean" in reference:
+        right.plot(reference.epoch, reference.val_icc_mean, color="black", ls="--", lw=1.5, label="reference mean")
     right.axhline(0, color="grey", lw=0.5)
     right.set(xlabel="epoch", ylabel="ICC(3,1)", title="Validation ICC (training subjects held out)")
     right.legend(fontsize=7, ncol=2)
@@ -179,12 +190,19 @@ def scatter_figure(predictions: pd.DataFrame, aus: Sequence[int]) -> Figure:
     return figure
 
 
-def comparison_figure(table: pd.DataFrame) -> Figure:
-    """ICC per AU (columns) for each run (rows) as an annotated heatmap."""
-    figure, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2.5, 0.5 * table.shape[0] + 1.4))
-    sns.heatmap(table.astype(float), annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, ax=ax,
-                cbar_kws={"label": "ICC(3,1)"})
-    ax.set(xlabel="", ylabel="", title="ICC(3,1) on held-out subjects")
+def comparison_figure(table: pd.DataFrame, spread: pd.DataFrame | None = None,
+                      title: str = "ICC(3,1) on held-out subjects") -> Figure:
+    """ICC per AU (columns) for each run (rows) as an annotated heatmap; ``spread`` (same shape) adds "± sd"."""
+    values = table.astype(float)
+    annotations = values.map(lambda v: f"{v:.2f}")
+    if spread is not None:
+        spread = spread.reindex_like(values).astype(float)
+        annotations = annotations + spread.map(lambda v: "" if np.isnan(v) else f"\n± {v:.2f}")
+    width = 1.25 if spread is not None else 1.1
+    figure, ax = plt.subplots(figsize=(width * table.shape[1] + 2.5, 0.55 * table.shape[0] + 1.4))
+    sns.heatmap(values, annot=annotations.to_numpy(), fmt="", cmap="viridis", vmin=0, vmax=1, ax=ax,
+                cbar_kws={"label": "ICC(3,1)"}, annot_kws={"fontsize": 7 if spread is not None else 9})
+    ax.set(xlabel="", ylabel="", title=title)
     figure.tight_layout()
     return figure
 

@@ -107,9 +107,9 @@ def noise_examples_figure(trainer, dataset: PreparedDataset, row: int, sigmas: S
 def robustness(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, sigmas: Sequence[float] = DEFAULT_SIGMAS,
     unit: str = "px", split: str = "test", seed: int = 0, model_name: str | None = None, device: str = "auto",
-    progress: bool = True,
+    progress: bool = True, out: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """Run the noise study for one run; writes ``robustness.csv`` in the run folder and returns the table.
+    """Run the noise study for one run; writes ``robustness.csv`` in the run folder (or ``out``) and returns it.
 
     Args:
         run_dir: a trained run.
@@ -121,11 +121,13 @@ def robustness(
         seed: noise seed (the same noise for every model, so curves are comparable).
         model_name: the name in the table (default: the run folder's name).
         device: where to run the model.
+        progress: a progress bar over σ.
+        out: the folder for ``robustness.csv`` (default: the run folder).
 
     Returns:
         Tidy table: ``model, sigma, unit, sigma_iod, AU, ICC, MAE`` (``AU == "Mean"`` rows average the AUs).
     """
-    trainer = load_run(run_dir, device=device)
+    trainer = load_run(run_dir, device=device, data=data)
     dataset = PreparedDataset(data or trainer.config.data, split=split)
     truth = dataset.labels_array()
     mean_iod = float(inter_ocular_distance(dataset.landmarks_original_array().astype(np.float64)).mean())
@@ -141,23 +143,75 @@ def robustness(
         rows.append({"model": name, "sigma": float(sigma), "unit": unit, "sigma_iod": sigma_iod, "AU": "Mean",
                      "ICC": float(np.nanmean(scores)), "MAE": float(np.nanmean(errors))})
     table = pd.DataFrame(rows)
-    atomic_write_csv(Path(run_dir) / "robustness.csv", table, index=False)
+    out = Path(out) if out is not None else Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_csv(out / "robustness.csv", table, index=False)
     return table
 
 
+def plateau_and_break(table: pd.DataFrame, model: str, plateau: float = 0.9, drop: float = 0.5) -> dict[str, float]:
+    """Where a model's mean-ICC curve leaves its plateau and where it breaks.
+
+    Args:
+        table: :func:`robustness` rows (several seeds of a model are averaged per σ).
+        model: the model's name in the table.
+        plateau: the plateau ends at the last σ up to which the ICC stays at or above ``plateau`` × the clean ICC.
+        drop: the curve breaks at the first σ whose ICC is at or below ``drop`` × the clean ICC.
+
+    Returns:
+        ``clean_icc``, ``plateau_end`` and ``break`` in the table's unit, their inter-ocular fractions
+        (``plateau_end_iod``, ``break_iod``), and ``icc_at_break``; ``break`` is NaN when the grid never drops that
+        far (extend the grid).
+
+    Example:
+        >>> rows = [{"model": "m", "AU": "Mean", "sigma": s, "sigma_iod": s / 80, "ICC": icc}
+        ...         for s, icc in [(0, 0.8), (10, 0.78), (20, 0.6), (30, 0.35)]]
+        >>> found = plateau_and_break(pd.DataFrame(rows), "m")
+        >>> found["plateau_end"], found["break"]
+        (10.0, 30.0)
+    """
+    means = table[(table.model == model) & (table.AU == "Mean")].groupby("sigma")[["ICC", "sigma_iod"]].mean()
+    if means.empty or 0 not in means.index:
+        raise ValueError(f"no clean (σ = 0) mean row for model {model!r} in the table")
+    clean = float(means.loc[0, "ICC"])
+    above = (means.ICC >= plateau * clean).to_numpy()
+    last = int(np.argmin(above)) - 1 if not above.all() else len(above) - 1  # the last σ before the first drop
+    broken = means[means.ICC <= drop * clean]
+    sigma_break = float(broken.index[0]) if len(broken) else float("nan")
+    return {
+        "clean_icc": clean,
+        "plateau_end": float(means.index[max(last, 0)]),
+        "plateau_end_iod": float(means.sigma_iod.iloc[max(last, 0)]),
+        "break": sigma_break,
+        "break_iod": float(broken.sigma_iod.iloc[0]) if len(broken) else float("nan"),
+        "icc_at_break": float(broken.ICC.iloc[0]) if len(broken) else float("nan"),
+    }
+
+
 def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass") -> plt.Figure:
-    """Mean ICC against σ for each model (left), and per AU for one model (right: ``detail_model``, or the first)."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    """Mean ICC against σ for each model (left), and per AU for one model (right: ``detail_model``, or the first).
+
+    Rows of several seeds of a model (a ``seed`` column) are drawn as their mean with a ± 1 sd band. The top axis
+    gives σ as a fraction of the inter-ocular distance.
+    """
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     means = table[table.AU == "Mean"]
-    sns.lineplot(data=means, x="sigma", y="ICC", hue="model", marker="o", ax=left)
+    sns.lineplot(data=means, x="sigma", y="ICC", hue="model", marker="o", errorbar="sd", ax=left)
     unit = table.unit.iloc[0] if len(table) else "px"
     left.set(xlabel=f"landmark noise σ ({'pixels' if unit == 'px' else 'fraction of IOD'})",
              ylabel="mean ICC(3,1)", title="Robustness to landmark noise")
+    left.legend(fontsize=7)
     models = list(dict.fromkeys(table.model))
     detail = detail_model if detail_model in models else (models[0] if models else "")
     per_au = table[(table.AU != "Mean") & (table.model == detail)]
-    sns.lineplot(data=per_au, x="sigma", y="ICC", hue="AU", marker="o", ax=right)
+    sns.lineplot(data=per_au, x="sigma", y="ICC", hue="AU", marker="o", errorbar="sd", ax=right)
     right.set(xlabel=left.get_xlabel(), ylabel="ICC(3,1)", title=f"Per AU: {detail}")
+    positive = table[table.sigma > 0]
+    if unit == "px" and len(positive):
+        px_per_iod = float((positive.sigma / positive.sigma_iod).median())
+        for ax in (left, right):
+            top = ax.secondary_xaxis("top", functions=(lambda s: s / px_per_iod, lambda f: f * px_per_iod))
+            top.set_xlabel("σ / inter-ocular distance", fontsize=8)
     figure.tight_layout()
     return figure
 

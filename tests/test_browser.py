@@ -1,4 +1,5 @@
-"""A real browser drives notebook 02 in JupyterLab: run all, move the intensity slider, the explorer's image changes.
+"""A real browser drives notebook 02 in JupyterLab: run all, move the intensity slider, and the explorer re-renders
+the SynthAU face with the new intensity, its target, and the reference model's map and readout of that face.
 
 Headless Chromium (Debian's ``/usr/bin/chromium``; ``.ci/run`` installs it with apt) is driven by Playwright for
 Python; no browser is ever downloaded. The JupyterLab server runs on 127.0.0.1 with a token, a temporary root
@@ -9,8 +10,11 @@ with the reason: it is never skipped.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,11 +27,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import matplotlib.image
+import numpy as np
 import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_heatmap_targets.ipynb"
+REFERENCE_MODEL = ROOT / "models" / "reference" / "hourglass" / "seed0"
 CHROMIUM = Path(os.environ.get("AULIB_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_FLAGS = [
@@ -72,11 +79,14 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    """One server per module, in a temporary root that holds only notebooks/02_heatmap_targets.ipynb."""
+    """One server per module, in a temporary root that holds notebooks/02_heatmap_targets.ipynb and the reference
+    Hourglass (models/reference/hourglass/seed0), nothing else: no data, so the faces are rendered live."""
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
     (root / "notebooks").mkdir(parents=True)
     shutil.copy(NOTEBOOK, root / "notebooks" / NOTEBOOK.name)
+    if (REFERENCE_MODEL / "best.pt").is_file():
+        shutil.copytree(REFERENCE_MODEL, root / REFERENCE_MODEL.relative_to(ROOT))
     env = dict(os.environ)
     for name, folder in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                          ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")):
@@ -154,6 +164,26 @@ def kernel_interpreters(lab: Lab) -> list[str]:
     return [p.cmdline()[0] for p in kernels if "ipykernel_launcher" in " ".join(p.cmdline())]
 
 
+def decode_png(source: str) -> np.ndarray:
+    """A ``data:image/png;base64,…`` image source as an RGB float array in [0, 1]."""
+    return matplotlib.image.imread(io.BytesIO(base64.b64decode(source.split(",", 1)[1])), format="png")[..., :3]
+
+
+def face_panel_change(before: str, after: str) -> float:
+    """Mean absolute change (grey levels) of the explorer figure's leftmost panel, the face."""
+    first, second = decode_png(before), decode_png(after)
+    assert first.shape == second.shape
+    width = first.shape[1] // 4  # face | target | model map | readouts
+    return float(np.abs(first[:, :width] - second[:, :width]).mean() * 255)
+
+
+def model_readout(status: str) -> float:
+    """The reference model's readout in the explorer's status line."""
+    match = re.search(r"model readout <b>([0-9.]+)</b>", status)
+    assert match, f"no model readout in the status line: {status!r}"
+    return float(match.group(1))
+
+
 def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -183,6 +213,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         before = image.get_attribute("src")
         assert before.startswith("data:image/png;base64,")
 
+        status_before = explorer.locator(".widget-html").inner_html()
         slider.locator(".noUi-handle").focus()
         page.keyboard.press("ArrowRight")  # one step of 0.5
         page.wait_for_function("([selector, old]) => document.querySelector(selector)?.src !== old",
@@ -190,7 +221,13 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         after = image.get_attribute("src")
         assert readout.inner_text().strip() == "3.50"
         assert after != before and after.startswith("data:image/png;base64,")
-        assert "target maximum <b>3.50</b>" in explorer.locator(".widget-html").inner_html()
+        status_after = explorer.locator(".widget-html").inner_html()
+        assert "target maximum <b>3.50</b>" in status_after
+        # The face itself was re-rendered with the stronger smile: its panel (the figure's leftmost) changed, and
+        # the reference model, which sees only the face, gives another readout.
+        assert face_panel_change(before, after) > 1.0
+        assert (REFERENCE_MODEL / "best.pt").is_file(), "models/reference holds no reference Hourglass"
+        assert model_readout(status_before) != model_readout(status_after)
 
         # Typing into the value box works too: 5 is the top of the range.
         readout.click()

@@ -22,7 +22,9 @@ from aulib.aus import BP4D_AUS, au_label
 from aulib.experiments import RUN_NAMES
 
 NOTEBOOKS = pipeline.notebook_paths()
-COMMON = {"PROFILE", "DATASET", "DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "SEED", "DEVICE", "INTERACTIVE"}
+REFERENCE = pipeline.ROOT / "models" / "reference"
+COMMON = {"PROFILE", "DATASET", "DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR", "SEED", "DEVICE",
+          "INTERACTIVE"}
 SECTIONS = ("## Overview", "## Prerequisites", "## Summary", "## What's next")
 
 
@@ -86,10 +88,11 @@ def _single_notebook_params(tmp_path: Path) -> Path:
 
 
 def small_parameters(root: Path) -> dict:
+    # COMPARISON "train": the baselines train here (1 epoch), so that path runs too; the reference runs of
+    # models/reference are read as well.
     return {"DATA_DIR": str(root / "synthau"), "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
-            "FIG_DIR": str(root / "figures"), "INTERACTIVE": False, "SUBJECTS": 8, "FRAMES": 16,
-            "SEQUENCE_LENGTH": 16, "WORKERS": 1, "EPOCHS": 1, "N_FACES": 2, "SIGMAS": [0, 10],
-            "EXAMPLE_SIGMAS": [0, 10]}
+            "FIG_DIR": str(root / "figures"), "INTERACTIVE": False, "SUBJECTS": 8, "FRAMES": 16, "WORKERS": 1,
+            "EPOCHS": 1, "COMPARISON": "train", "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10]}
 
 
 @pytest.fixture(scope="module")
@@ -127,26 +130,38 @@ def test_pipeline_saves_metrics_of_every_model(pipeline_run):
     predictions = pd.read_csv(runs / "hourglass" / "predictions.csv")
     n_test = len(predictions)
     assert n_test > 0 and (metrics.N.iloc[:-1] == n_test).all()
-    # the table is recomputed from the saved predictions: an independent check of what the notebook reported
+    # the table is recomputed from the saved predictions: an independent check of what the notebook reported. The
+    # file holds float64 at full precision, so the recomputation agrees up to rounding of the arithmetic.
     from aulib.metrics import icc
 
     recomputed = icc(predictions[[f"true_{x}" for x in labels]].to_numpy(), predictions[[f"pred_{x}" for x in labels]]
                      .to_numpy())
-    np.testing.assert_allclose(metrics.ICC.iloc[:-1].to_numpy(), recomputed, equal_nan=True, atol=1e-12)
+    np.testing.assert_allclose(metrics.ICC.iloc[:-1].to_numpy(), recomputed, equal_nan=True, rtol=1e-9, atol=1e-12)
     assert ((predictions[[f"pred_{x}" for x in labels]] >= 0) & (predictions[[f"pred_{x}" for x in labels]] <= 5)).all(
     ).all(), "readouts are clamped to [0, 5]"
     comparison = pd.read_csv(runs / "comparison.csv", index_col=0)
     assert set(comparison.index) == {*RUN_NAMES, "hourglass-local"}
     assert list(comparison.columns) == [*labels, "Mean"]
     np.testing.assert_allclose(comparison.loc["hourglass", labels].to_numpy(float), metrics.ICC.iloc[:-1], atol=1e-12)
+    if (REFERENCE / "comparison.csv").is_file():
+        # the reference runs are scored on the course's test subjects (here, this small set's), by the same code
+        reference = pd.read_csv(runs / "reference" / "metrics.csv", index_col=0)
+        assert list(reference.index) == [*labels, "Mean"] and (reference.N.iloc[:-1] == n_test).all()
+        seeds = pd.read_csv(runs / "reference_seeds.csv")
+        assert set(seeds.run) == {*RUN_NAMES, "hourglass-local"} and sorted(seeds.seed.unique()) == [0, 1, 2]
 
 
 def test_pipeline_saves_the_robustness_table(pipeline_run):
     root, _ = pipeline_run
     table = pd.read_csv(root / "runs" / "robustness.csv")
-    assert set(table.model) == set(RUN_NAMES)
+    models = {*RUN_NAMES, "reference hourglass"} if (REFERENCE / "comparison.csv").is_file() else set(RUN_NAMES)
+    assert set(table.model) == models
     assert sorted(table.sigma.unique()) == [0, 10]
-    assert len(table) == len(RUN_NAMES) * 2 * (len(BP4D_AUS) + 1)
+    assert len(table) == len(models) * 2 * (len(BP4D_AUS) + 1)
+    breaks = pd.read_csv(root / "runs" / "robustness_breaks.csv", index_col=0)
+    assert models <= set(breaks.index)
+    clean = table[(table.model == "hourglass") & (table.AU == "Mean") & (table.sigma == 0)].ICC
+    np.testing.assert_allclose(breaks.loc["hourglass", "clean_icc"], clean)
     clean = table[(table.sigma == 0) & (table.AU != "Mean")].set_index(["model", "AU"]).ICC
     # σ = 0 reproduces the plain evaluation; only the crop's resampling differs (it is re-aligned from the stored
     # original-image landmarks instead of resized), which moves a readout by far less than 0.02 ICC
