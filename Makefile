@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_predict.py
 
 figures: $(STAMP)
-	MPLBACKEND=agg $(PY) -m aulib.plots
+	MPLBACKEND=agg $(VENV)/bin/aulib figures
 
 SEEDS ?= 0 1 2
 weights: $(STAMP)
@@ -45,7 +45,7 @@ weights: $(STAMP)
 
 reproduce: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE)
-	MPLBACKEND=agg $(PY) -m aulib.plots
+	MPLBACKEND=agg $(VENV)/bin/aulib figures
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

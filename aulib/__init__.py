@@ -3,12 +3,18 @@
 A reimplementation of Sanchez-Lozano, Tzimiropoulos and Valstar, "Joint Action Unit localisation and
 intensity estimation through heatmap regression", BMVC 2018 (arXiv:1805.03487).
 
-Modules:
-    aus: the AU catalogue and where each AU shows on the face.
-    align: landmark-based face alignment to 256×256 and back.
-    heatmaps: heatmap targets from landmarks and intensities, and their readout.
-    models: the Hourglass network and its presets.
-    metrics: ICC(3,1), PCC and MAE per AU.
+The packages, in the order of the course (each imports only those above it in the layers of
+``tests/test_layers.py``):
+
+    data: SynthAU, the BP4D and DISFA readers, and the prepared format they all end in.
+    method: the AU catalogue, landmarks, alignment, heatmap targets and readout, metrics (pure functions).
+    models: the Hourglass network, its baselines and presets.
+    training: augmentation, the trainer and the paper's named runs.
+    evaluation: ICC on held-out subjects, localisation, and the landmark-noise study.
+    inference: AUModel, the one object that runs a trained network; checkpoint conversion.
+    predict: ``aulib predict`` on images, folders and videos, and one face step by step.
+    course: the notebooks' figures, the explorer widget, the papermill pipeline, the reference runs.
+    cli: the ``aulib`` command line.
 """
 
 from importlib.metadata import PackageNotFoundError, version

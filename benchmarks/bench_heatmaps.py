@@ -3,7 +3,7 @@
 Renders the targets of a realistic training batch (256 aligned faces × the 5 BP4D AUs, 64×64 maps)
 three ways, in the same run and on the same inputs:
 
-- ``vectorised``: :func:`aulib.heatmaps.render_targets` (torch, one call for the batch);
+- ``vectorised``: :func:`aulib.method.heatmaps.render_targets` (torch, one call for the batch);
 - ``loop_numpy``: a Python loop over samples, AUs and centres that draws each Gaussian into its window
   with numpy (the usual hand-written renderer, as in FAN's ``draw_gaussian`` but with the right kernel);
 - ``loop_python``: a Python loop over samples, AUs, centres *and pixels* (the naive per-point baseline).
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from timing import median_seconds
 
-from aulib.align import frame_scale
-from aulib.aus import BP4D_AUS, au_centres
-from aulib.heatmaps import HeatmapConfig, render_targets
-from aulib.shape import mean_shape
+from aulib.method.align import frame_scale
+from aulib.method.aus import BP4D_AUS, au_centres
+from aulib.method.heatmaps import HeatmapConfig, render_targets
+from aulib.method.shape import mean_shape
 
 
 def centres_and_sigmas(landmarks: np.ndarray, intensities: np.ndarray, config: HeatmapConfig):

@@ -35,12 +35,13 @@ import torch
 from skimage import data
 from timing import median_seconds
 
-from aulib.align import PAPER_LANDMARKS, PAPER_TEMPLATE, alignment_matrix, warp_face
-from aulib.aus import BP4D_AUS, au_label
-from aulib.convert import save_model_file
-from aulib.landmarks import create_detector
+from aulib.inference.convert import save_model_file
+from aulib.inference.precision import resolve_precision
+from aulib.method.align import PAPER_LANDMARKS, PAPER_TEMPLATE, alignment_matrix, warp_face
+from aulib.method.aus import BP4D_AUS, au_label
+from aulib.method.landmarks import create_detector
 from aulib.models import create_model
-from aulib.predict import predict, resolve_precision
+from aulib.predict import predict
 
 LABELS = [au_label(a) for a in BP4D_AUS]
 

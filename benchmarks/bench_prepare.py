@@ -2,7 +2,7 @@
 
 Three measurements, each the median over ``--repeats`` runs on this machine:
 
-- ``warp``: one chunk of frames warped three ways with :func:`aulib.align.warp_face` (all give the
+- ``warp``: one chunk of frames warped three ways with :func:`aulib.method.align.warp_face` (all give the
   same bytes): one image at a time, one batched torch call, and one image at a time on a pool of
   threads with one torch thread each (what :func:`aulib.data.prepare.prepare` does);
 - ``prepare (in memory)``: :func:`~aulib.data.prepare.prepare` from a reader whose frames were drawn
@@ -30,10 +30,10 @@ import pandas as pd
 import torch
 from timing import median_seconds
 
-from aulib.align import alignment_matrix, warp_face
 from aulib.data.prepare import prepare
 from aulib.data.records import RawFrame
-from aulib.shape import mean_shape
+from aulib.method.align import alignment_matrix, warp_face
+from aulib.method.shape import mean_shape
 
 AUS = (6, 10, 12, 14, 17)
 

@@ -2,8 +2,9 @@
 
 1. ``aulib`` path vs. naive baseline, same model, same prepared data, in the same run:
    - ``aulib``: a batch gathered from the memory-mapped crops in one indexing operation, augmented on the device
-     (:func:`aulib.augment.augment_batch`), targets rendered on the device (:func:`aulib.heatmaps.render_targets`),
-     bf16 autocast where supported, channels-last (:class:`aulib.train.Trainer`);
+     (:func:`aulib.training.augment.augment_batch`), targets rendered on the device
+     (:func:`aulib.method.heatmaps.render_targets`),
+     bf16 autocast where supported, channels-last (:class:`aulib.training.trainer.Trainer`);
    - ``naive``: fp32, a ``DataLoader`` whose dataset builds each item's target on the CPU in Python (one
      :func:`render_targets` call per item), default collation, contiguous memory format.
    Both include loading, augmentation (the naive path resizes only), targets, forward, backward and the optimiser.
@@ -23,11 +24,12 @@ import torch.nn.functional as F
 from timing import median_seconds
 from torch.utils.data import DataLoader, Dataset
 
-from aulib.augment import resize_batch
 from aulib.data.dataset import PreparedDataset
-from aulib.heatmaps import render_targets
+from aulib.inference.precision import autocast_dtype
+from aulib.method.crops import resize_batch
+from aulib.method.heatmaps import render_targets
 from aulib.models import count_parameters, create_model, gflops
-from aulib.train import TrainConfig, Trainer, autocast_dtype
+from aulib.training.trainer import TrainConfig, Trainer
 
 
 class NaiveItems(Dataset):

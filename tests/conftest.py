@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aulib.shape import mean_shape
+from aulib.method.shape import mean_shape
 
 
 @pytest.fixture

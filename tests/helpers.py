@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from aulib.heatmaps import render_targets
-from aulib.landmarks import Face
+from aulib.method.heatmaps import render_targets
+from aulib.method.landmarks import Face
 
 
 def randomise_batchnorm(model: torch.nn.Module) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage.transform import estimate_transform
 
-from aulib.align import (
+from aulib.method.align import (
     PAPER_TEMPLATE,
     SIMILARITY_LANDMARKS,
     add_landmark_noise,
@@ -21,7 +21,7 @@ from aulib.align import (
     warp_affine,
     warp_face,
 )
-from aulib.heatmaps import au_centres, read_peaks, render_targets
+from aulib.method.heatmaps import au_centres, read_peaks, render_targets
 
 
 def random_similarity(rng: np.random.Generator) -> np.ndarray:
@@ -151,7 +151,7 @@ def test_bad_landmarks_are_reported(face68):
 
 
 def test_au_centres_agree_between_numpy_and_torch(face68):
-    from aulib.aus import au_centres as au_centres_numpy
+    from aulib.method.aus import au_centres as au_centres_numpy
 
     centres_t, valid_t = au_centres(torch.tensor(face68)[None])
     centres_n, valid_n = au_centres_numpy(face68)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from aulib.align import PAPER_LANDMARKS, frame_scale, scale_matrix, warp_affine
-from aulib.augment import AugmentConfig, augment_batch, flip_permutation, resize_batch
-from aulib.heatmaps import au_centres, heatmap_to_frame, read_peaks, render_targets
-from aulib.shape import FLIP_68, flip_landmarks
+from aulib.method.align import PAPER_LANDMARKS, frame_scale, scale_matrix, warp_affine
+from aulib.method.heatmaps import au_centres, heatmap_to_frame, read_peaks, render_targets
+from aulib.method.shape import FLIP_68, flip_landmarks
+from aulib.training.augment import AugmentConfig, augment_batch, flip_permutation, resize_batch
 
 GEOMETRY_ONLY = AugmentConfig(brightness=0.0, contrast=0.0, saturation=0.0, label_jitter=0.0)
 # Three landmarks per sample, one per colour channel; the batch cycles through these triples.
@@ -184,7 +184,7 @@ def test_flip_puts_dot_36_on_returned_45(face68):
     torch.testing.assert_close(found[:, 0], lms[:, 45].double(), atol=0.3, rtol=0)  # dot of 36 → returned 45
     torch.testing.assert_close(found[:, 1], lms[:, 36].double(), atol=0.3, rtol=0)
     torch.testing.assert_close(found[:, 2], lms[:, 8].double(), atol=0.3, rtol=0)
-    # A pure flip is the hand-made mirror: x → 255 − x and FLIP_68 (aulib.shape.flip_landmarks).
+    # A pure flip is the hand-made mirror: x → 255 − x and FLIP_68 (aulib.method.shape.flip_landmarks).
     expected = torch.tensor(flip_landmarks(landmarks.numpy(), 256), dtype=torch.float32)
     torch.testing.assert_close(lms, expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(out, images.flip(-1).float() / 255, atol=1e-4, rtol=0)  # float32 grid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aulib.aus import (
+from aulib.method.aus import (
     AUS,
     BP4D_AUS,
     DISFA_AUS,

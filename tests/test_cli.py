@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from aulib.align import PAPER_TEMPLATE
 from aulib.cli import main
 from aulib.data.dataset import PreparedDataset
+from aulib.method.align import PAPER_TEMPLATE
 
 
 def test_synth_then_prepare(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""aulib.convert: the authors' released checkpoint layout onto the ``paper`` preset, and safe loading.
+"""aulib.inference.convert: the authors' released checkpoint layout onto the ``paper`` preset, and safe loading.
 
 Independent truth: a reference network written here in the authors' style (string-named submodules as in
 their ``FullNetwork`` and FAN's ``HourGlass``: ``add_module("b1_4", ...)``, ``m0``, ``top_m_0``, ``conv_last0``,
@@ -18,15 +18,15 @@ from helpers import randomise_batchnorm
 from torch import nn
 
 from aulib import cli
-from aulib.convert import (
+from aulib.inference.convert import (
     CheckpointMismatchError,
     UnsafeCheckpointError,
     convert_checkpoint,
     load_model_file,
     save_model_file,
 )
+from aulib.inference.model import AUModel
 from aulib.models import count_parameters, create_model
-from aulib.predict import load_model
 
 
 class AuthorsBottleneck(nn.Module):
@@ -132,12 +132,12 @@ def test_converted_model_computes_the_reference_function(tmp_path, reference):
     meta = load_model_file(tmp_path / "paper.pt")
     assert (meta["preset"], meta["aus"], meta["alignment"], meta["crop_size"]) == ("paper", [6, 10, 12, 14, 17],
                                                                                    "paper", 256)
-    loaded = load_model(tmp_path / "paper.pt", device="cpu")
-    assert count_parameters(loaded.model) == count_parameters(reference) == 3_416_197
+    loaded = AUModel.load(tmp_path / "paper.pt", device="cpu")
+    assert count_parameters(loaded.module) == count_parameters(reference) == 3_416_197
     x = torch.randn(2, 3, 128, 128)
     with torch.inference_mode():
         expected = reference(x)
-        got = loaded.model(x.contiguous(memory_format=torch.channels_last))
+        got = loaded.module(x.contiguous(memory_format=torch.channels_last))
     assert expected.abs().max() > 0.1  # not a trivially zero output
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 

@@ -13,9 +13,10 @@ import torch
 from test_prepare import NO_LANDMARKS_KEY, SIZE, SUBJECTS, UNREADABLE_KEY, FakeReader, all_keys, exact_points
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
-from aulib.align import transform_points
 from aulib.data.dataset import PreparedDataset, load_meta
-from aulib.data.prepare import IMAGES, LANDMARKS, TRANSFORMS, prepare
+from aulib.data.prepare import prepare
+from aulib.data.prepared import IMAGES, LANDMARKS, TRANSFORMS
+from aulib.method.align import transform_points
 
 SPLITS = {"S1": "train", "S2": "val", "S3": "test"}
 

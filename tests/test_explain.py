@@ -10,11 +10,12 @@ import torch
 from helpers import KnownFace, RenderedTargets
 from matplotlib.figure import Figure
 
-from aulib.align import alignment_matrix, transform_points
-from aulib.aus import BP4D_AUS
-from aulib.explain import detection_figure, explain_face, heatmaps_figure, intensities_figure
-from aulib.heatmaps import au_centres
-from aulib.shape import mean_shape
+from aulib.course.photo_figures import detection_figure, heatmaps_figure, intensities_figure
+from aulib.method.align import alignment_matrix, transform_points
+from aulib.method.aus import BP4D_AUS
+from aulib.method.heatmaps import au_centres
+from aulib.method.shape import mean_shape
+from aulib.predict.explain import explain_face
 
 
 def test_report_keeps_crop_maps_intensities_and_peaks():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from aulib.align import frame_scale
-from aulib.aus import BP4D_AUS
-from aulib.heatmaps import (
+from aulib.method.align import frame_scale
+from aulib.method.aus import BP4D_AUS
+from aulib.method.heatmaps import (
     HeatmapConfig,
     HeatmapRenderer,
     au_centres,

@@ -25,10 +25,10 @@ import torch
 from skimage import data
 from skimage.feature import Cascade
 
-import aulib.landmarks as lm
-from aulib.align import inter_ocular_distance
-from aulib.landmarks import Face, as_rgb_uint8, create_detector
-from aulib.shape import mean_shape
+import aulib.method.landmarks as lm
+from aulib.method.align import inter_ocular_distance
+from aulib.method.landmarks import Face, as_rgb_uint8, create_detector
+from aulib.method.shape import mean_shape
 
 RIGHT_EYE, LEFT_EYE, MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)  # the subject's right/left
 INNER = slice(17, 68)  # brows, nose, eyes, mouth: everything but the jaw line

@@ -1,4 +1,4 @@
-"""Tests for aulib.metrics, checked against independent references.
+"""Tests for aulib.method.metrics, checked against independent references.
 
 References: pingouin.intraclass_corr (ICC), scipy.stats.pearsonr (PCC), plain numpy (MAE),
 and the published worked example of Shrout & Fleiss (1979), Tables 2 and 3.
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from aulib.metrics import au_table, icc, icc_31, mae, mask_invalid, pcc, two_way_anova
+from aulib.method.metrics import au_table, icc, icc_31, mae, mask_invalid, pcc, two_way_anova
 
 # Any RuntimeWarning (division by zero, invalid value, mean of empty slice) leaking out of
 # the metrics is a bug: the contract is "NaN, silently".

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from aulib import pipeline
-from aulib.aus import BP4D_AUS, au_label
-from aulib.experiments import RUN_NAMES
+from aulib.method.aus import BP4D_AUS, au_label
+from aulib.training.experiments import RUN_NAMES
 
 NOTEBOOKS = pipeline.notebook_paths()
 REFERENCE = pipeline.ROOT / "models" / "reference"
@@ -132,7 +132,7 @@ def test_pipeline_saves_metrics_of_every_model(pipeline_run):
     assert n_test > 0 and (metrics.N.iloc[:-1] == n_test).all()
     # the table is recomputed from the saved predictions: an independent check of what the notebook reported. The
     # file holds float64 at full precision, so the recomputation agrees up to rounding of the arithmetic.
-    from aulib.metrics import icc
+    from aulib.method.metrics import icc
 
     recomputed = icc(predictions[[f"true_{x}" for x in labels]].to_numpy(), predictions[[f"pred_{x}" for x in labels]]
                      .to_numpy())
@@ -174,7 +174,7 @@ def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):
     root, _ = pipeline_run
     table = pd.read_csv(root / "runs" / "predict" / "predictions.csv")
     assert table.status.tolist() == ["ok"]
-    # dlib finds the astronaut's face where an independent detection run finds it (the box of aulib.landmarks' doctest)
+    # dlib finds the astronaut's face where an independent detection run finds it (aulib.method.landmarks' doctest)
     assert table[["x0", "y0", "x1", "y1"]].iloc[0].tolist() == [179.0, 83.0, 266.0, 170.0]
 
 
@@ -199,7 +199,7 @@ def test_smoke_hourglass_beats_a_floor_on_held_out_subjects(tmp_path):
     # ±0.01 of it. On this machine kind the run gives a mean ICC of 0.18 (AU06 0.35, AU10 0.38; RESULTS.md) and
     # fixed seeds make it repeat exactly; the floors leave room for other CPUs' bf16 arithmetic while still failing
     # on a model that learnt nothing, or learnt the wrong AU.
-    from aulib.evaluate import evaluate
+    from aulib.evaluation.evaluate import evaluate
 
     smoke = pipeline.load_params("smoke")
     paths = {"DATA_DIR": str(tmp_path / "synthau"), "PREPARED_DIR": str(tmp_path / "prepared"),

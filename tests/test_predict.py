@@ -5,7 +5,7 @@ Independent truths used here:
 - where the astronaut's face is: dlib run directly on each frame (the landmark module's own tests check dlib
   against an unrelated detector), and the known shifts with which the test video's frames were drawn;
 - where an AU's peak must land in the original image: the AU centres of the known aligned landmarks
-  (:func:`aulib.heatmaps.au_centres`) mapped back with OpenCV's ``invertAffineTransform`` and ``transform``;
+  (:func:`aulib.method.heatmaps.au_centres`) mapped back with OpenCV's ``invertAffineTransform`` and ``transform``;
 - timestamps: the frame rate the test video was written with.
 """
 
@@ -25,14 +25,15 @@ from skimage import data
 from torch import nn
 
 from aulib import cli
-from aulib.align import alignment_matrix, heatmap_to_image, transform_points
-from aulib.aus import BP4D_AUS, au_label
-from aulib.convert import UnsafeCheckpointError, save_model_file
-from aulib.heatmaps import HeatmapConfig, au_centres
-from aulib.landmarks import create_detector
+from aulib.inference.convert import UnsafeCheckpointError, save_model_file
+from aulib.inference.model import AUModel, fold_batchnorm
+from aulib.method.align import alignment_matrix, heatmap_to_image, transform_points
+from aulib.method.aus import BP4D_AUS, au_label
+from aulib.method.heatmaps import HeatmapConfig, au_centres
+from aulib.method.landmarks import create_detector
+from aulib.method.shape import mean_shape
 from aulib.models import create_model
-from aulib.predict import FaceTracker, expand_inputs, fold_batchnorm, load_model, predict
-from aulib.shape import mean_shape
+from aulib.predict import FaceTracker, expand_inputs, predict
 
 LABELS = [au_label(a) for a in BP4D_AUS]
 FPS = 10
@@ -230,13 +231,13 @@ def test_cli_end_to_end_with_a_model_file(tmp_path, astronaut, video, tiny, dlib
 
 def test_model_loading_keeps_the_run_settings(tmp_path, tiny):
     save_model_file(tmp_path / "m.pt", tiny.state_dict(), preset="tiny", alignment="similarity", crop_size=128)
-    loaded = load_model(tmp_path / "m.pt", device="cpu")
+    loaded = AUModel.load(tmp_path / "m.pt", device="cpu")
     assert (loaded.alignment, loaded.crop_size, loaded.input_size, loaded.aus) == ("similarity", 128, 96, BP4D_AUS)
     for key, value in tiny.state_dict().items():
-        torch.testing.assert_close(loaded.model.state_dict()[key], value)
+        torch.testing.assert_close(loaded.module.state_dict()[key], value)
     with pytest.raises(ValueError, match="7 output maps"):
-        load_model(create_model("tiny", num_maps=7))
-    assert load_model(create_model("tiny", num_maps=2), aus=[12, 6]).aus == (12, 6)
+        AUModel.load(create_model("tiny", num_maps=7))
+    assert AUModel.load(create_model("tiny", num_maps=2), aus=[12, 6]).aus == (12, 6)
 
 
 def test_model_file_with_pickled_code_is_refused(tmp_path, tiny):
@@ -244,7 +245,7 @@ def test_model_file_with_pickled_code_is_refused(tmp_path, tiny):
                "alignment": "paper", "state_dict": tiny.state_dict(), "extra": KnownFace(mean_shape())}
     torch.save(payload, tmp_path / "evil.pt")
     with pytest.raises(UnsafeCheckpointError, match="pickled Python code"):
-        load_model(tmp_path / "evil.pt")
+        AUModel.load(tmp_path / "evil.pt")
 
 
 @pytest.mark.parametrize("options", [{"stacks": 2}, {"block": "convblock", "pool": "avg"}], ids=["bottleneck", "fan"])
@@ -264,7 +265,7 @@ def test_folded_network_computes_the_same_function(options):
 
 
 def test_default_precision_is_fp32_on_cpus_and_bf16_on_gpus():
-    from aulib.predict import resolve_precision
+    from aulib.inference.precision import resolve_precision
 
     assert resolve_precision("auto", torch.device("cpu")) is None
     assert resolve_precision("auto", torch.device("cuda")) == torch.bfloat16

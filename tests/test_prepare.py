@@ -17,21 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aulib.align import PAPER_TEMPLATE, transform_points, warp_face
-from aulib.data.prepare import (
-    IMAGES,
-    LANDMARKS,
-    LANDMARKS_ORIGINAL,
-    PROGRESS,
-    TRANSFORMS,
-    add_prepare_parser,
-    assign_subject_splits,
-    prepare,
-    resolve_splits,
-)
+from aulib.cli.data import add_prepare_parser
+from aulib.data.prepare import prepare
+from aulib.data.prepared import IMAGES, LANDMARKS, LANDMARKS_ORIGINAL, PROGRESS, TRANSFORMS
 from aulib.data.records import RawFrame
+from aulib.data.splits import assign_subject_splits, resolve_splits
 from aulib.io import atomic_open, atomic_save_npy, atomic_write_csv, atomic_write_json, atomic_write_text
-from aulib.shape import mean_shape
+from aulib.method.align import PAPER_TEMPLATE, transform_points, warp_face
+from aulib.method.shape import mean_shape
 
 HEIGHT, WIDTH = 160, 200
 SUBJECTS, SEQUENCES, FRAMES = ("S1", "S2", "S3"), ("T1", "T2"), 10
@@ -401,9 +394,11 @@ def test_cli_parser_defaults():
 
 
 def test_default_splits_use_the_splits_module(monkeypatch):
-    fake_splits = SimpleNamespace(fera2015_split=lambda s: "train" if s.endswith(("1", "3")) else "dev",
-                                  subject_folds=lambda subjects, n: {s: i % n for i, s in enumerate(sorted(subjects))})
-    monkeypatch.setitem(sys.modules, "aulib.data.splits", fake_splits)
+    from aulib.data import splits
+
+    monkeypatch.setattr(splits, "fera2015_split", lambda s: "train" if s.endswith(("1", "3")) else "dev")
+    monkeypatch.setattr(splits, "subject_folds",
+                        lambda subjects, n: {s: i % n for i, s in enumerate(sorted(subjects))})
     assert resolve_splits("bp4d", ["F002", "F001"]) == {"F001": "train", "F002": "dev"}
     folds = resolve_splits("disfa", ["SN001", "SN002", "SN003", "SN004"])
     assert folds == {"SN001": "fold0", "SN002": "fold1", "SN003": "fold2", "SN004": "fold0"}

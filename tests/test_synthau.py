@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aulib.align import alignment_matrix, inter_ocular_distance, transform_points
-from aulib.aus import BP4D_AUS, au_centres
 from aulib.data import synthau
 from aulib.data.synthau import Difficulty, SynthConfig, generate, iter_frames, read_labels, render_still
-from aulib.data.synthau_faces import DEPTH_68, SIMULATED_AUS, Pose, expression_shape, pose_points, sample_identity
-from aulib.metrics import icc
+from aulib.data.synthau.faces import DEPTH_68, SIMULATED_AUS, Pose, expression_shape, pose_points, sample_identity
+from aulib.method.align import alignment_matrix, inter_ocular_distance, transform_points
+from aulib.method.aus import BP4D_AUS, au_centres
+from aulib.method.metrics import icc
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -126,7 +126,7 @@ def test_au_evidence_sits_at_the_au_centres_and_grows_with_intensity(au):
     change = np.abs(full.astype(float) - neutral).sum(axis=-1)
     weak = np.abs(half.astype(float) - neutral).sum(axis=-1)
     assert change.sum() > 1.2 * weak.sum() > 0
-    # Most of the change lies within 0.3 inter-ocular distances of the AU's centres (aulib.aus).
+    # Most of the change lies within 0.3 inter-ocular distances of the AU's centres (aulib.method.aus).
     centres, valid = au_centres(points, [au])
     ys, xs = np.mgrid[:256, :256]
     distance = np.min([np.hypot(xs - cx, ys - cy) for cx, cy in centres[0][valid[0]]], axis=0)

@@ -11,9 +11,9 @@ import torch
 
 from aulib.data.prepare import prepare
 from aulib.data.synthau import generate
-from aulib.evaluate import evaluate
-from aulib.metrics import icc
-from aulib.train import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
+from aulib.evaluation.evaluate import evaluate
+from aulib.method.metrics import icc
+from aulib.training.trainer import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_evaluate_writes_predictions_and_consistent_metrics(prepared, tmp_path):
 
 
 def test_robustness_is_seeded_and_degrades_with_noise(prepared, tmp_path):
-    from aulib.robustness import robustness
+    from aulib.evaluation.robustness import robustness
 
     run = tmp_path / "robust"
     train(config(prepared, run, epochs=1), progress=False)
@@ -146,7 +146,7 @@ def test_robustness_is_seeded_and_degrades_with_noise(prepared, tmp_path):
     assert set(table.columns) == {"model", "sigma", "unit", "sigma_iod", "AU", "ICC", "MAE"}
     assert set(table.AU) == {"AU06", "AU10", "AU12", "AU14", "AU17", "Mean"}
     # σ = 0 reproduces the evaluation's predictions (same alignment, same crops).
-    from aulib.evaluate import predict_frames
+    from aulib.evaluation.evaluate import predict_frames
 
     frames, _ = predict_frames(run, device="cpu")
     clean = table[(table.sigma == 0) & (table.AU != "Mean")].set_index("AU")["MAE"]
@@ -194,7 +194,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(prepared, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_runs_load_and_resume_on_cuda(prepared, tmp_path):
     # torch.load(map_location="cuda") also moves the saved RNG state, which Generator.set_state refuses
-    from aulib.train import load_run
+    from aulib.training.trainer import load_run
 
     run = tmp_path / "run"
     train(config(prepared, run, epochs=1), progress=False)

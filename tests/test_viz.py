@@ -8,22 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from aulib.aus import AUS, BP4D_AUS
-from aulib.heatmaps import HeatmapConfig, au_centres, heatmap_to_frame, read_peaks
-from aulib.viz import (
-    ExplorerParams,
-    HeatmapExplorer,
-    PreparedFaces,
-    SynthFaces,
-    au_table,
-    centres_figure,
-    combine_maps,
-    explorer_arrays,
-    extent_figure,
-    extent_maps,
-    load_faces,
-    load_model,
-)
+from aulib.course.explorer import ExplorerParams, explorer_arrays
+from aulib.course.faces import PreparedFaces, SynthFaces, load_faces, load_model
+from aulib.course.targets import au_table, centres_figure, combine_maps, extent_figure, extent_maps
+from aulib.course.widget import HeatmapExplorer
+from aulib.method.aus import AUS, BP4D_AUS
+from aulib.method.heatmaps import HeatmapConfig, au_centres, heatmap_to_frame, read_peaks
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +27,7 @@ def explorer(faces) -> HeatmapExplorer:
 
 
 def exact_centres(explorer: HeatmapExplorer) -> np.ndarray:
-    """The AU's centres computed independently, by aulib.heatmaps.au_centres on the face's landmarks."""
+    """The AU's centres computed independently, by aulib.method.heatmaps.au_centres on the face's landmarks."""
     p = explorer.params
     face = explorer.faces.face(p.index, {p.au: p.intensity})
     centres, valid = au_centres(torch.as_tensor(face.landmarks)[None], (p.au,))
@@ -164,7 +154,7 @@ def test_missing_data_and_run_fall_back_to_synthau_and_targets_only(tmp_path):
 def tiny_run(tmp_path_factory):
     from aulib.data.prepare import prepare
     from aulib.data.synthau import generate
-    from aulib.train import TrainConfig, train
+    from aulib.training.trainer import TrainConfig, train
 
     root = tmp_path_factory.mktemp("viz")
     generate(root / "synth", subjects=4, frames=8, seed=3, progress=False, workers=1)
@@ -183,8 +173,8 @@ def test_prepared_faces_and_a_trained_model_add_the_prediction_and_readout(tiny_
     state = explorer.state
     assert set(state.readouts) == set(model.aus) and state.label is not None
     # The target uses the model's design (its heatmap size and σ range), so the two maps compare directly.
-    assert state.prediction.shape == state.target.shape == (model.heatmap["size"],) * 2
-    assert state.heatmap.sigma_min == model.heatmap["sigma_min"] == 10.7
+    assert state.prediction.shape == state.target.shape == (model.heatmap.size,) * 2
+    assert state.heatmap.sigma_min == model.heatmap.sigma_min == 10.7
     assert state.readouts[state.params.au] == pytest.approx(float(np.clip(state.prediction.max(), 0, 5)), abs=1e-5)
     assert len(explorer.output.outputs) == 1
     # A real photo cannot change expression: intensity only changes the target, and the prediction is cached.

@@ -37,8 +37,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from aulib.aus import BP4D_AUS, au_label
 from aulib.data.records import KEY_COLUMNS, RawFrame
+from aulib.method.aus import BP4D_AUS, au_label
 
 AUS: tuple[int, ...] = BP4D_AUS
 LANDMARK_LAYOUT = 68  # detected with the iBUG-68 detector; BP4D ships no landmarks

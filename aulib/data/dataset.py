@@ -29,19 +29,22 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from aulib.align import transform_points
-from aulib.aus import au_label
+from aulib.data.prepared import (
+    EXACT_LANDMARKS_ORIGINAL,
+    FORMAT,
+    FORMAT_VERSION,
+    IMAGES,
+    LANDMARKS,
+    LANDMARKS_ORIGINAL,
+    TRANSFORMS,
+)
 from aulib.io import read_json
+from aulib.method.align import transform_points
+from aulib.method.aus import au_label
 
-FORMAT = "aulib-prepared"
-FORMAT_VERSION = 1
-ARRAY_FILES = {
-    "images": "images.npy",
-    "landmarks": "landmarks.npy",
-    "landmarks_original": "landmarks_original.npy",
-    "transforms": "transforms.npy",
-}
-EXACT_FILE = "exact_landmarks_original.npy"
+ARRAY_FILES = {"images": IMAGES, "landmarks": LANDMARKS, "landmarks_original": LANDMARKS_ORIGINAL,
+               "transforms": TRANSFORMS}
+EXACT_FILE = EXACT_LANDMARKS_ORIGINAL
 
 
 def _how_to_prepare(path: Path, meta: dict | None = None) -> str:

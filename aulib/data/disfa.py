@@ -20,7 +20,7 @@ Frames are numbered from 1 as in the label files: label frame ``k`` is the ``k``
 frame. The single video of a subject is the sequence ``"LeftCamera"``.
 
 The 66 given landmarks (iBUG-68 without the inner-mouth corners 60 and 64, see
-:func:`aulib.aus.landmark_index`) come as :attr:`RawFrame.landmarks`. A frame without a landmark
+:func:`aulib.method.aus.landmark_index`) come as :attr:`RawFrame.landmarks`. A frame without a landmark
 file still yields, with ``landmarks=None`` and ``error=None`` (the image is fine): preparation can
 then detect landmarks or drop the frame. A landmark file that exists but cannot be read or has the
 wrong shape also gives ``landmarks=None``, with the reason in ``extra["landmark_error"]``.
@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from aulib.aus import DISFA_AUS
 from aulib.data.bp4d import join_on_frame, label_matrix, layout_error, read_intensity_codes
 from aulib.data.records import KEY_COLUMNS, RawFrame
+from aulib.method.aus import DISFA_AUS
 
 AUS: tuple[int, ...] = DISFA_AUS
 LANDMARK_LAYOUT = 66  # given with the dataset: iBUG-68 without the inner-mouth corners

@@ -4,13 +4,14 @@ Every dataset (SynthAU, BP4D, DISFA) goes through the same steps, once, before a
 
 1. read the labels table (one row per labelled frame) and preallocate the arrays at that many rows;
 2. for each frame the reader yields: take its landmarks (given with the dataset, or found by a face
-   detector), compute the alignment matrix (:func:`aulib.align.alignment_matrix`) and warp the image
-   into a ``size``×``size`` crop (:func:`aulib.align.warp_face`);
+   detector), compute the alignment matrix (:func:`aulib.method.align.alignment_matrix`) and warp the image
+   into a ``size``×``size`` crop (:func:`aulib.method.align.warp_face`);
 3. write the crop, the landmarks and the matrix in place at the frame's row of ``.npy`` memmaps;
 4. finish with ``labels.csv`` (one row per frame, with a status), ``report.csv`` (the frames that
    could not be used, and why) and ``meta.json``.
 
-The format is documented in ``data/README.md`` and read back by :class:`aulib.data.dataset.PreparedDataset`.
+The format is documented in ``data/README.md``, written by :class:`aulib.data.prepared.PreparedWriter` and read back by
+:class:`aulib.data.dataset.PreparedDataset`; this module is the run: frames, landmarks, resumption and reports.
 
 A run can be interrupted at any time (Ctrl-C, a crash, a full disk) and resumed by running the same
 command again: arrays are written in place by row, and a row is marked done only after its data has
@@ -25,23 +26,17 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
-import importlib
-import json
-import math
 import os
 import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,469 +44,48 @@ import torch
 from tqdm.auto import tqdm
 
 import aulib
-from aulib.align import alignment_matrix, transform_points, warp_face
-from aulib.aus import au_label
+from aulib.data.frames import (
+    DEFAULT_DETECTORS,
+    GIVEN,
+    METHODS,
+    Detector,
+    FrameReader,
+    create_detector,
+    describe_detector,
+    process_frame,
+    resolve_reader,
+)
+from aulib.data.prepared import (
+    EXACT_LANDMARKS_ORIGINAL,
+    FORMAT,
+    FORMAT_VERSION,
+    LABELS,
+    META,
+    NO_FACE,
+    OK,
+    PENDING,
+    PROGRESS,
+    PROGRESS_REPORT,
+    REPORT,
+    STATUS_NAMES,
+    UNREADABLE,
+    FrameResult,
+    Key,
+    PreparedWriter,
+    labels_digest,
+    read_existing_meta,
+    remove_preparation,
+)
 from aulib.data.records import KEY_COLUMNS, RawFrame
-from aulib.io import atomic_write_csv, atomic_write_json, read_json
-
-FORMAT = "aulib-prepared"
-FORMAT_VERSION = 1
-
-DATASETS: tuple[str, ...] = ("synthau", "bp4d", "disfa")
-GIVEN = "given"  # use the landmarks that come with the dataset instead of a detector
-DETECTORS: tuple[str, ...] = (GIVEN, "dlib", "face-alignment")
-# DISFA and SynthAU ship landmarks; BP4D's 2D landmarks are not part of every release, so detect them.
-DEFAULT_DETECTORS: dict[str, str] = {"synthau": GIVEN, "disfa": GIVEN, "bp4d": "dlib"}
-METHODS: tuple[str, ...] = ("paper", "similarity")
-
-# File names of the prepared format (data/README.md).
-META = "meta.json"
-IMAGES = "images.npy"
-LANDMARKS = "landmarks.npy"
-LANDMARKS_ORIGINAL = "landmarks_original.npy"
-TRANSFORMS = "transforms.npy"
-EXACT_LANDMARKS_ORIGINAL = "exact_landmarks_original.npy"
-LABELS = "labels.csv"
-REPORT = "report.csv"
-# Only while a preparation is unfinished: per-row status codes, and the reasons of unusable frames.
-PROGRESS = "progress.npy"
-PROGRESS_REPORT = "progress_report.jsonl"
-ARRAY_FILES = (IMAGES, LANDMARKS, LANDMARKS_ORIGINAL, TRANSFORMS, EXACT_LANDMARKS_ORIGINAL)
-OWNED_FILES = (META, *ARRAY_FILES, LABELS, REPORT, PROGRESS, PROGRESS_REPORT)
-
-# Row status. The code is what progress.npy holds; 0 means "not done yet".
-PENDING, OK, UNREADABLE, NO_FACE = 0, 1, 2, 3
-STATUS_NAMES = {OK: "ok", UNREADABLE: "unreadable", NO_FACE: "no_face"}
-
-Key = tuple[str, str, int]
-
-
-class FrameReader(Protocol):
-    """What :func:`prepare` needs from a dataset module (``aulib.data.synthau``, ``bp4d``, ``disfa``)."""
-
-    AUS: Sequence[int]
-    LANDMARK_LAYOUT: int
-
-    def read_labels(self, root: Path) -> pd.DataFrame: ...
-
-    def iter_frames(
-        self, root: Path, labels: pd.DataFrame | None = None, skip: frozenset[Key] = frozenset()
-    ) -> Iterator[RawFrame]: ...
-
-
-class Detector(Protocol):
-    """What :func:`prepare` needs from a face/landmark detector (:mod:`aulib.landmarks`)."""
-
-    def detect_largest(self, rgb: np.ndarray) -> Any: ...
-
-
-# ---------------------------------------------------------------------------------------------------
-# Splits
-# ---------------------------------------------------------------------------------------------------
-
-
-def _round_half_up(x: float) -> int:
-    # Python's round() rounds halves to even (round(2.5) == 2); proportions read better half-up.
-    return math.floor(x + 0.5)
-
-
-def assign_subject_splits(
-    subjects: Iterable[str], test: float = 0.25, val: float = 0.15, seed: int = 0
-) -> dict[str, str]:
-    """A deterministic subject-level train / val / test split (no subject is ever split across two).
-
-    Subjects are sorted, shuffled with ``seed``, and the first ``round(test · n)`` become ``"test"``.
-    Validation subjects are then taken from the remaining (training) subjects: ``round(val · n_rest)``
-    of them, so ``val`` is a fraction of the training pool, as in a nested split. At least one subject
-    always stays in ``"train"``.
-
-    Args:
-        subjects: subject ids (duplicates are ignored).
-        test: fraction of all subjects held out for testing, in ``[0, 1)``.
-        val: fraction of the non-test subjects used for validation, in ``[0, 1)``.
-        seed: the shuffle's seed; the same subjects and seed give the same split.
-
-    Returns:
-        ``{subject: "train" | "val" | "test"}``, in sorted subject order.
-
-    Raises:
-        ValueError: for fractions outside ``[0, 1)``.
-
-    Example:
-        >>> split = assign_subject_splits([f"S{i:02d}" for i in range(20)])
-        >>> sorted(list(split.values()).count(name) for name in ("train", "val", "test"))
-        [2, 5, 13]
-    """
-    for name, fraction in (("test", test), ("val", val)):
-        if not 0 <= fraction < 1:
-            raise ValueError(f"{name} must be a fraction in [0, 1); got {fraction}")
-    ordered = sorted({str(s) for s in subjects})
-    shuffled = [ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))]
-    n_test = min(_round_half_up(test * len(ordered)), max(len(ordered) - 1, 0))
-    n_val = min(_round_half_up(val * (len(ordered) - n_test)), max(len(ordered) - n_test - 1, 0))
-    names = {s: "test" for s in shuffled[:n_test]}
-    names.update({s: "val" for s in shuffled[n_test : n_test + n_val]})
-    return {s: names.get(s, "train") for s in ordered}
-
-
-def _as_split_map(result: Any, subjects: Sequence[str]) -> dict[str, str]:
-    # Split helpers answer in one of three shapes: {subject: name}, one name per subject, or a list of
-    # folds (lists of subjects). Normalise all three to {subject: name}.
-    if isinstance(result, Mapping):  # {subject: name}, or {subject: fold number} (splits.subject_folds)
-        return {str(k): f"fold{v}" if isinstance(v, (int, np.integer)) else str(v) for k, v in result.items()}
-    items = list(result)
-    if len(items) == len(subjects) and all(isinstance(x, str) for x in items):
-        return dict(zip(subjects, items, strict=True))
-    if all(isinstance(x, Iterable) and not isinstance(x, str) for x in items):
-        return {str(s): f"fold{i}" for i, fold in enumerate(items) for s in fold}
-    raise TypeError(f"Cannot read a split assignment from {type(result).__name__}: {str(result)[:200]}")
-
-
-def default_splits(dataset: str, subjects: Sequence[str]) -> dict[str, str]:
-    """The standard split of a dataset: BP4D → FERA 2015 train/dev, DISFA → 3 subject folds, else 25/15/60.
-
-    Args:
-        dataset: dataset name.
-        subjects: all subjects of the labels table.
-
-    Returns:
-        ``{subject: split name}``.
-    """
-    if dataset in ("bp4d", "disfa"):
-        splits_module = importlib.import_module("aulib.data.splits")  # lazily: only these two need it
-        if dataset == "bp4d":
-            return {s: str(splits_module.fera2015_split(s)) for s in subjects}
-        return _as_split_map(splits_module.subject_folds(list(subjects), 3), subjects)
-    return assign_subject_splits(subjects)
-
-
-def resolve_splits(
-    dataset: str,
-    subjects: Sequence[str],
-    splits: Mapping[str, str] | Callable[[str], str] | None = None,
-) -> dict[str, str]:
-    """Assign every subject to exactly one split.
-
-    Args:
-        dataset: dataset name (chooses the default).
-        subjects: all subjects.
-        splits: ``None`` for :func:`default_splits`, a ``{subject: name}`` mapping, or a callable
-            called once per subject that returns its split name.
-
-    Returns:
-        ``{subject: split name}`` for exactly ``subjects``, sorted by subject.
-
-    Raises:
-        ValueError: when a mapping misses subjects.
-    """
-    subjects = sorted({str(s) for s in subjects})
-    if splits is None:
-        mapping = default_splits(dataset, subjects)
-    elif isinstance(splits, Mapping):
-        mapping = {str(k): str(v) for k, v in splits.items()}
-    elif callable(splits):
-        mapping = {s: str(splits(s)) for s in subjects}
-    else:
-        raise TypeError(f"splits must be None, a mapping or a callable; got {type(splits).__name__}")
-    missing = [s for s in subjects if s not in mapping]
-    if missing:
-        raise ValueError(f"The split assignment has no split for subject(s) {missing[:10]}")
-    return {s: mapping[s] for s in subjects}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Readers and detectors
-# ---------------------------------------------------------------------------------------------------
-
-
-def resolve_reader(dataset: str | FrameReader) -> tuple[str, FrameReader]:
-    """The dataset's name and reader module: ``"synthau"`` → :mod:`aulib.data.synthau` (imported lazily).
-
-    Any object with the reader interface (``AUS``, ``LANDMARK_LAYOUT``, ``read_labels``,
-    ``iter_frames``) is accepted too; its name is its ``NAME`` attribute or the last part of its
-    ``__name__``.
-    """
-    if isinstance(dataset, str):
-        name = dataset.lower()
-        try:
-            return name, importlib.import_module(f"aulib.data.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"aulib.data.{name}":
-                raise  # the reader exists but one of *its* imports is missing: say that, not this
-            raise ValueError(f"Unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}") from None
-    missing = [a for a in ("AUS", "LANDMARK_LAYOUT", "read_labels", "iter_frames") if not hasattr(dataset, a)]
-    if missing:
-        raise TypeError(f"{dataset!r} is not a dataset reader: it lacks {missing}")
-    name = getattr(dataset, "NAME", None) or str(getattr(dataset, "__name__", type(dataset).__name__))
-    return name.rsplit(".", 1)[-1].lower(), dataset
-
-
-def _detector_name(detector: str | Detector) -> str:
-    if isinstance(detector, str):
-        return detector.strip().lower().replace("_", "-")  # "face_alignment" is "face-alignment"
-    return str(getattr(detector, "name", None) or type(detector).__name__)
-
-
-def _create_detector(detector: str | Detector) -> Detector | None:
-    if _detector_name(detector) == GIVEN:  # also aulib.landmarks' GivenLandmarks object: it detects nothing
-        return None
-    if isinstance(detector, str):
-        # Lazily: dlib and face-alignment are heavy, and "given" needs neither.
-        return importlib.import_module("aulib.landmarks").create_detector(detector)
-    if not hasattr(detector, "detect_largest"):
-        raise TypeError(f"detector must be a name or have a detect_largest(rgb) method; got {detector!r}")
-    return detector
-
-
-# ---------------------------------------------------------------------------------------------------
-# Per-frame work
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FrameResult:
-    """One processed frame, waiting to be committed (its crop may still be warping in a worker thread)."""
-
-    index: int
-    key: Key
-    source: str
-    status: int
-    reason: str = ""
-    matrix: np.ndarray | None = None
-    landmarks: np.ndarray | None = None
-    exact_landmarks: np.ndarray | None = None
-    crop: Future | None = None  # the warp-and-write job of the crop, for ok frames
-
-
-def _check_image(frame: RawFrame) -> None:
-    image = frame.image
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        described = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"{frame.source or frame.key}: readers must give RGB uint8 (H, W, 3) images; got {described}")
-
-
-def find_landmarks(
-    frame: RawFrame, detector: Detector | None, detector_name: str, layout: int
-) -> tuple[np.ndarray | None, str]:
-    """The landmarks to align a frame with, or ``(None, reason)`` when there are none.
-
-    Args:
-        frame: a readable frame.
-        detector: ``None`` to use the landmarks given with the frame, else a detector.
-        detector_name: for the reason text.
-        layout: the expected number of points.
-
-    Returns:
-        ``(points (layout, 2) float64, "")`` or ``(None, reason)``.
-
-    Raises:
-        ValueError: when the points have the wrong shape (a reader or detector bug, not a data problem).
-    """
-    if detector is None:
-        if frame.landmarks is None:
-            return None, "no landmarks given"
-        points = np.asarray(frame.landmarks, dtype=np.float64)
-    else:
-        face = detector.detect_largest(frame.image)
-        if face is None:
-            return None, f"no face found by the {detector_name} detector"
-        points = np.asarray(face.points, dtype=np.float64)
-    if points.shape != (layout, 2):
-        raise ValueError(f"{frame.source or frame.key}: landmarks have shape {points.shape}; expected ({layout}, 2)")
-    if not np.isfinite(points).all():
-        return None, "landmarks contain NaN or inf"
-    return points, ""
-
-
-def process_frame(
-    frame: RawFrame,
-    index: int,
-    *,
-    detector: Detector | None,
-    detector_name: str,
-    layout: int,
-    method: str,
-    size: int,
-    write_crop: Callable[[int, np.ndarray, np.ndarray], Future],
-) -> FrameResult:
-    """Landmarks and alignment matrix of one frame; warping and storing its crop is handed to ``write_crop``.
-
-    Args:
-        frame: the reader's frame.
-        index: its row in the arrays.
-        detector: ``None`` for the frame's own landmarks, else a detector.
-        detector_name: for reasons.
-        layout: expected landmarks per face.
-        method: alignment method.
-        size: crop side.
-        write_crop: ``(row, image, matrix) -> Future`` that warps the image into that row.
-
-    Returns:
-        The frame's status, reason, matrix and landmarks, and the crop job.
-    """
-    result = FrameResult(index=index, key=frame.key, source=str(frame.source), status=UNREADABLE)
-    if frame.image is None:
-        result.reason = frame.error or "the image could not be read"
-        return result
-    _check_image(frame)
-    points, reason = find_landmarks(frame, detector, detector_name, layout)
-    if points is None:
-        result.status, result.reason = NO_FACE, reason
-        return result
-    try:
-        matrix = alignment_matrix(points, method=method, size=size)
-    except ValueError as error:  # collinear / coincident alignment points: a failed tracking, not a bug
-        result.status, result.reason = NO_FACE, f"alignment failed: {error}"
-        return result
-    result.status, result.matrix, result.landmarks = OK, matrix, points
-    if frame.exact_landmarks is not None:
-        result.exact_landmarks = np.asarray(frame.exact_landmarks, dtype=np.float64)
-    result.crop = write_crop(index, frame.image, matrix)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------------
-# The on-disk store
-# ---------------------------------------------------------------------------------------------------
-
-
-def _open_array(path: Path, shape: tuple[int, ...], dtype: np.dtype, resume: bool) -> tuple[np.memmap, bool]:
-    # Reuse an existing array when resuming (after checking it is the one we expect), else create it.
-    # A new .npy memmap is a sparse file of zeros: untouched rows cost no disk space or time.
-    if resume and path.exists():
-        array = np.lib.format.open_memmap(path, mode="r+")
-        if array.shape != shape or array.dtype != dtype:
-            raise ValueError(f"{path} holds {array.dtype} {array.shape}; expected {np.dtype(dtype)} {shape}. "
-                             "It belongs to another preparation: use another folder or overwrite=True")
-        return array, False
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape), True
-
-
-class PreparedWriter:
-    """The arrays of a preparation, written in place by row, with a crash-safe done-state.
-
-    Args:
-        out: the output folder (exists).
-        n: number of rows (label rows).
-        layout: landmarks per face.
-        size: crop side.
-        resume: reuse the arrays and progress found in ``out``.
-    """
-
-    def __init__(self, out: Path, n: int, layout: int, size: int, resume: bool) -> None:
-        self.out, self.n, self.layout, self.size = out, n, layout, size
-        specs = {
-            IMAGES: ((n, size, size, 3), np.uint8),
-            LANDMARKS: ((n, layout, 2), np.float32),
-            LANDMARKS_ORIGINAL: ((n, layout, 2), np.float32),
-            TRANSFORMS: ((n, 2, 3), np.float64),
-        }
-        self.arrays: dict[str, np.memmap] = {}
-        created = False
-        for name, (shape, dtype) in specs.items():
-            self.arrays[name], new = _open_array(out / name, shape, np.dtype(dtype), resume)
-            created |= new
-        # If any data array is new, earlier "done" marks point at nothing: start the bookkeeping over.
-        fresh = created or not (out / PROGRESS).exists()
-        if fresh:
-            for name in (PROGRESS_REPORT, EXACT_LANDMARKS_ORIGINAL):
-                (out / name).unlink(missing_ok=True)
-        self.status, _ = _open_array(out / PROGRESS, (n,), np.dtype(np.int8), resume=not fresh)
-        self.exact: np.memmap | None = None
-        if (out / EXACT_LANDMARKS_ORIGINAL).exists():
-            self.exact = np.lib.format.open_memmap(out / EXACT_LANDMARKS_ORIGINAL, mode="r+")
-            if self.exact.shape[0] != n:
-                raise ValueError(f"{out / EXACT_LANDMARKS_ORIGINAL} has {self.exact.shape[0]} rows; expected {n}")
-
-    def done_rows(self) -> np.ndarray:
-        """Rows already written and marked done."""
-        return np.flatnonzero(np.asarray(self.status) != PENDING)
-
-    def _ensure_exact(self, layout: int) -> np.memmap:
-        # Created at the first frame that has exact landmarks: readers do not announce them up front.
-        if self.exact is None:
-            self.exact, _ = _open_array(self.out / EXACT_LANDMARKS_ORIGINAL, (self.n, layout, 2),
-                                        np.dtype(np.float32), resume=False)
-        return self.exact
-
-    def write_crop(self, index: int, image: np.ndarray, matrix: np.ndarray) -> None:
-        """Warp one image into its row of ``images.npy`` (thread-safe: each call owns its row)."""
-        self.arrays[IMAGES][index] = warp_face(image, matrix, self.size)
-
-    def commit(self, results: Sequence[FrameResult]) -> None:
-        """Finish a chunk of frames, flush the data, *then* mark the rows done and flush that.
-
-        The order is what makes resuming safe: a crash between the two flushes leaves rows that are
-        written but not marked, and they are simply redone.
-        """
-        for result in results:  # wait for the crops (and raise a worker's error here)
-            if result.crop is not None:
-                result.crop.result()
-        arrays = [*self.arrays.values(), *([self.exact] if self.exact is not None else [])]
-        for result in results:
-            i = result.index
-            if result.status != OK:
-                for array in arrays:  # rows of unusable frames hold zeros, whatever a crashed run left
-                    array[i] = 0
-                continue
-            self.arrays[LANDMARKS][i] = transform_points(result.landmarks, result.matrix)
-            self.arrays[LANDMARKS_ORIGINAL][i] = result.landmarks
-            self.arrays[TRANSFORMS][i] = result.matrix
-            if result.exact_landmarks is not None:
-                self._ensure_exact(len(result.exact_landmarks))[i] = result.exact_landmarks
-            elif self.exact is not None:
-                self.exact[i] = 0
-        for array in [*self.arrays.values(), *([self.exact] if self.exact is not None else [])]:
-            array.flush()
-        self._append_issues([r for r in results if r.status != OK])
-        self.status[[r.index for r in results]] = [r.status for r in results]
-        self.status.flush()
-
-    def _append_issues(self, results: Sequence[FrameResult]) -> None:
-        if not results:
-            return
-        with open(self.out / PROGRESS_REPORT, "a", encoding="utf-8") as handle:
-            for r in results:
-                subject, sequence, frame = r.key
-                handle.write(json.dumps({"index": r.index, "subject": subject, "sequence": sequence, "frame": frame,
-                                         "source": r.source, "status": STATUS_NAMES[r.status],
-                                         "reason": r.reason}) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def issues(self) -> dict[int, dict]:
-        """The recorded reasons of unusable frames, by row (the last record of a row wins)."""
-        path = self.out / PROGRESS_REPORT
-        records: dict[int, dict] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(json.JSONDecodeError):  # a line cut short by a crash
-                    record = json.loads(line)
-                    records[int(record["index"])] = record
-        return records
-
-    def close(self) -> None:
-        """Flush and drop the memmaps."""
-        for array in [*self.arrays.values(), self.exact, self.status]:
-            if array is not None:
-                array.flush()
-        self.arrays.clear()
-        self.exact = None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Settings and the existing folder
-# ---------------------------------------------------------------------------------------------------
-
-
-def labels_digest(labels: pd.DataFrame) -> str:
-    """SHA-256 of the labels table's CSV text: a rerun must prepare exactly the same rows."""
-    return hashlib.sha256(labels.to_csv(index=False).encode("utf-8")).hexdigest()
-
+from aulib.data.splits import resolve_splits
+from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.method.aus import au_label
 
 # The settings a resumed or repeated run must share with the folder; the first four are known before
 # reading any labels, so a finished folder answers at once.
 QUICK_SETTINGS = ("dataset", "alignment", "detector")
+
+
 FULL_SETTINGS = (*QUICK_SETTINGS, "aus", "landmark_layout", "n_frames", "labels_sha256")
 
 
@@ -522,27 +96,6 @@ def _check_same_settings(existing: dict, wanted: dict, keys: Sequence[str], out:
         raise ValueError(f"{out} holds a different preparation; refusing to mix them ("
                          + "; ".join(differ) + "). Use another output folder, or overwrite=True (--overwrite) "
                          "to replace it.")
-
-
-def _read_existing_meta(out: Path) -> dict | None:
-    meta_path = out / META
-    if not meta_path.exists():
-        leftovers = [name for name in OWNED_FILES if (out / name).exists()]
-        if leftovers:
-            raise ValueError(f"{out} has {leftovers} but no {META}: not a preparation this version can resume. "
-                             "Use another output folder, or overwrite=True (--overwrite).")
-        return None
-    meta = read_json(meta_path)
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{meta_path} is not an {FORMAT} v{FORMAT_VERSION} folder "
-                         f"(format {meta.get('format')!r}, version {meta.get('format_version')!r})")
-    return meta
-
-
-def _remove_preparation(out: Path) -> None:
-    # Only the files this format owns: --out may point at a folder that holds other things too.
-    for name in OWNED_FILES:
-        (out / name).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -558,11 +111,6 @@ def _torch_threads(count: int | None) -> Iterator[None]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# ---------------------------------------------------------------------------------------------------
-# prepare()
-# ---------------------------------------------------------------------------------------------------
 
 
 def _label_aus(labels: pd.DataFrame, reader: FrameReader, name: str) -> list[int]:
@@ -683,11 +231,11 @@ def prepare(
     size, chunk = int(size), int(chunk)
     out = Path(out)
     settings: dict[str, Any] = {"dataset": name, "alignment": {"method": method, "size": size},
-                                "detector": _detector_name(detector)}
+                                "detector": describe_detector(detector)}
 
     if overwrite:
-        _remove_preparation(out)
-    existing = _read_existing_meta(out)
+        remove_preparation(out)
+    existing = read_existing_meta(out)
     if existing is not None:
         _check_same_settings(existing, settings, QUICK_SETTINGS, out)
         if existing.get("complete"):
@@ -716,7 +264,7 @@ def prepare(
     }
     # Before anything is written: a missing dlib or model file must not leave a folder that then
     # refuses the rerun with another detector.
-    detector_obj = _create_detector(detector)
+    detector_obj = create_detector(detector)
     out.mkdir(parents=True, exist_ok=True)
     # Written first, with "complete": false, so that a rerun with other settings is refused at once.
     atomic_write_json(out / META, meta)
@@ -861,51 +409,3 @@ def _finish(out: Path, labels: pd.DataFrame, au_columns: list[str], writer: Prep
     # Last: a complete meta.json promises that everything else is in place.
     atomic_write_json(out / META, meta)
     return meta
-
-
-# ---------------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------------
-
-
-def run_prepare(args: argparse.Namespace) -> int:
-    """Handler of ``aulib prepare``; returns the exit code."""
-    try:
-        prepare(args.dataset, args.root, args.out, detector=args.detector, method=args.method, size=args.size,
-                chunk=args.chunk, overwrite=args.overwrite, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; run the same command again to resume where it stopped ({args.out})", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, ImportError) as error:  # bad settings, data or a missing backend
-        print(f"aulib prepare: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def add_prepare_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``aulib prepare`` to the CLI's subcommands.
-
-    Args:
-        subparsers: what ``parser.add_subparsers()`` returned.
-
-    Returns:
-        The new subcommand's parser (its handler is :func:`run_prepare`).
-    """
-    parser = subparsers.add_parser(
-        "prepare",
-        help="align a dataset's faces into the prepared format (resumable)",
-        description="Align every labelled frame of a dataset and store crops, landmarks, transforms and labels "
-        "in the prepared format (data/README.md). Interrupted runs resume when run again.",
-    )
-    parser.add_argument("dataset", choices=DATASETS, help="which reader to use")
-    parser.add_argument("--root", required=True, type=Path, help="the dataset's folder")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--detector", choices=DETECTORS, default=None,
-                        help="where landmarks come from (default: given for synthau and disfa, dlib for bp4d)")
-    parser.add_argument("--method", choices=METHODS, default="paper", help="alignment method (default: paper)")
-    parser.add_argument("--size", type=int, default=256, help="side of the aligned crops (default: 256)")
-    parser.add_argument("--chunk", type=int, default=64, help="frames per write (default: 64)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a preparation already in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.set_defaults(handler=run_prepare)
-    return parser

@@ -1,4 +1,5 @@
-"""Subject-independent splits: FERA2015's train/dev partition of BP4D, and k-fold subject splits.
+"""Subject-independent splits: FERA2015's train/dev partition of BP4D, k-fold subject splits, and the split every
+prepared dataset records (:func:`resolve_splits`).
 
 Every split is by subject: frames of one person never appear on both sides, otherwise a model
 can score well by recognising the person instead of the expression.
@@ -25,7 +26,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,3 +137,111 @@ def split_table(subjects: Iterable[str], scheme: str = "fera2015", n_folds: int 
     else:
         raise ValueError(f"unknown split scheme {scheme!r}; use one of {SCHEMES}")
     return pd.DataFrame({"subject": unique, "fold": np.array([folds[s] for s in unique], dtype=np.int64)})
+
+
+def _round_half_up(x: float) -> int:
+    # Python's round() rounds halves to even (round(2.5) == 2); proportions read better half-up.
+    return math.floor(x + 0.5)
+
+
+def assign_subject_splits(
+    subjects: Iterable[str], test: float = 0.25, val: float = 0.15, seed: int = 0
+) -> dict[str, str]:
+    """A deterministic subject-level train / val / test split (no subject is ever split across two).
+
+    Subjects are sorted, shuffled with ``seed``, and the first ``round(test · n)`` become ``"test"``.
+    Validation subjects are then taken from the remaining (training) subjects: ``round(val · n_rest)``
+    of them, so ``val`` is a fraction of the training pool, as in a nested split. At least one subject
+    always stays in ``"train"``.
+
+    Args:
+        subjects: subject ids (duplicates are ignored).
+        test: fraction of all subjects held out for testing, in ``[0, 1)``.
+        val: fraction of the non-test subjects used for validation, in ``[0, 1)``.
+        seed: the shuffle's seed; the same subjects and seed give the same split.
+
+    Returns:
+        ``{subject: "train" | "val" | "test"}``, in sorted subject order.
+
+    Raises:
+        ValueError: for fractions outside ``[0, 1)``.
+
+    Example:
+        >>> split = assign_subject_splits([f"S{i:02d}" for i in range(20)])
+        >>> sorted(list(split.values()).count(name) for name in ("train", "val", "test"))
+        [2, 5, 13]
+    """
+    for name, fraction in (("test", test), ("val", val)):
+        if not 0 <= fraction < 1:
+            raise ValueError(f"{name} must be a fraction in [0, 1); got {fraction}")
+    ordered = sorted({str(s) for s in subjects})
+    shuffled = [ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))]
+    n_test = min(_round_half_up(test * len(ordered)), max(len(ordered) - 1, 0))
+    n_val = min(_round_half_up(val * (len(ordered) - n_test)), max(len(ordered) - n_test - 1, 0))
+    names = {s: "test" for s in shuffled[:n_test]}
+    names.update({s: "val" for s in shuffled[n_test : n_test + n_val]})
+    return {s: names.get(s, "train") for s in ordered}
+
+
+def _as_split_map(result: Any, subjects: Sequence[str]) -> dict[str, str]:
+    # Split helpers answer in one of three shapes: {subject: name}, one name per subject, or a list of
+    # folds (lists of subjects). Normalise all three to {subject: name}.
+    if isinstance(result, Mapping):  # {subject: name}, or {subject: fold number} (splits.subject_folds)
+        return {str(k): f"fold{v}" if isinstance(v, (int, np.integer)) else str(v) for k, v in result.items()}
+    items = list(result)
+    if len(items) == len(subjects) and all(isinstance(x, str) for x in items):
+        return dict(zip(subjects, items, strict=True))
+    if all(isinstance(x, Iterable) and not isinstance(x, str) for x in items):
+        return {str(s): f"fold{i}" for i, fold in enumerate(items) for s in fold}
+    raise TypeError(f"Cannot read a split assignment from {type(result).__name__}: {str(result)[:200]}")
+
+
+def default_splits(dataset: str, subjects: Sequence[str]) -> dict[str, str]:
+    """The standard split of a dataset: BP4D → FERA 2015 train/dev, DISFA → 3 subject folds, else 25/15/60.
+
+    Args:
+        dataset: dataset name.
+        subjects: all subjects of the labels table.
+
+    Returns:
+        ``{subject: split name}``.
+    """
+    if dataset == "bp4d":
+        return {s: str(fera2015_split(s)) for s in subjects}
+    if dataset == "disfa":
+        return _as_split_map(subject_folds(list(subjects), 3), subjects)
+    return assign_subject_splits(subjects)
+
+
+def resolve_splits(
+    dataset: str,
+    subjects: Sequence[str],
+    splits: Mapping[str, str] | Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """Assign every subject to exactly one split.
+
+    Args:
+        dataset: dataset name (chooses the default).
+        subjects: all subjects.
+        splits: ``None`` for :func:`default_splits`, a ``{subject: name}`` mapping, or a callable
+            called once per subject that returns its split name.
+
+    Returns:
+        ``{subject: split name}`` for exactly ``subjects``, sorted by subject.
+
+    Raises:
+        ValueError: when a mapping misses subjects.
+    """
+    subjects = sorted({str(s) for s in subjects})
+    if splits is None:
+        mapping = default_splits(dataset, subjects)
+    elif isinstance(splits, Mapping):
+        mapping = {str(k): str(v) for k, v in splits.items()}
+    elif callable(splits):
+        mapping = {s: str(splits(s)) for s in subjects}
+    else:
+        raise TypeError(f"splits must be None, a mapping or a callable; got {type(splits).__name__}")
+    missing = [s for s in subjects if s not in mapping]
+    if missing:
+        raise ValueError(f"The split assignment has no split for subject(s) {missing[:10]}")
+    return {s: mapping[s] for s in subjects}

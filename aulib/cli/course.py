@@ -1,0 +1,91 @@
+"""``aulib run-notebooks``, ``aulib reference`` and ``aulib figures``: the course's own commands."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aulib.course.pipeline import PROFILES, NotebookFailed, run_notebooks
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)  # YAML gives numbers, booleans and strings their types
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        records = run_notebooks(args.profile, only=args.only, overrides=dict(args.set or []),
+                                params_file=args.params, timeout_s=args.timeout, progress=not args.quiet)
+    except NotebookFailed as error:
+        print(f"error: {error}")
+        return 1
+    total = time.perf_counter() - started
+    for record in records:
+        print(f"  {record['notebook']:<34}{record['seconds']:>8.1f} s")
+    print(f"all {len(records)} notebooks ran in {total:.0f} s; executed copies in {Path(records[0]['output']).parent}")
+    return 0
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=PROFILES, default="smoke")
+    parser.add_argument("--only", nargs="*", help="notebooks to run, by name or number (e.g. 03 04)")
+    parser.add_argument("--set", nargs="*", type=_parse_override, metavar="KEY=VALUE",
+                        help="override a parameter in every notebook that declares it, e.g. DEVICE=cpu")
+    parser.add_argument("--params", help="a params file other than params/<profile>.yaml")
+    parser.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
+    parser.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
+    parser.set_defaults(handler=run_cli)
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    from aulib.course.reference import build_reference, seed_summary
+
+    long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
+                           device=args.device, command="aulib reference " + " ".join(args.argv))
+    print(seed_summary(long).round(3).to_string())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def add_reference_parser(commands: argparse._SubParsersAction) -> None:
+    from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS
+    from aulib.training.experiments import RUN_NAMES
+
+    parser = commands.add_parser("reference", help="train and evaluate the course's reference runs (make weights)")
+    parser.add_argument("--work", default="data", help="folder for the data sets and full run folders")
+    parser.add_argument("--out", default=str(REFERENCE_DIR), help="the committed reference folder")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES))
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=run_reference)
+
+
+def run_figures(_: argparse.Namespace) -> int:
+    """Regenerate the README's figures (``make figures``)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from aulib.course.figures import FIGURES_DIR, save_figure, synthau_grid_figure
+
+    with np.errstate(all="ignore"):
+        path = save_figure(synthau_grid_figure(image_size=128), FIGURES_DIR / "synthau_grid.png", dpi=90)
+    plt.close("all")
+    print(f"wrote {path}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    notebooks = commands.add_parser("run-notebooks", help="execute the course notebooks in order with papermill")
+    configure_parser(notebooks)
+    add_reference_parser(commands)
+    figures = commands.add_parser("figures", help="regenerate the README's figures")
+    figures.set_defaults(handler=run_figures)

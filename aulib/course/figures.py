@@ -1,0 +1,300 @@
+"""The course's figures (notebooks 01–05 and the README). Each function returns a matplotlib Figure.
+
+:func:`save_figure` writes a figure atomically; :func:`show` saves one and displays it in a notebook.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+from aulib.course.overlay import overlay_rgb, upsample_map
+from aulib.io import atomic_open
+from aulib.method.align import FRAME_SIZE
+from aulib.method.aus import AUS, BP4D_AUS, au_label
+
+if TYPE_CHECKING:
+    from aulib.data.dataset import PreparedDataset
+    from aulib.inference.model import AUModel
+
+FIGURES_DIR = Path(__file__).resolve().parents[2] / "figures"
+
+
+def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save atomically (write a temporary file, then rename) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
+    return path
+
+
+FACS_LETTERS = {1: "A trace", 2: "B slight", 3: "C marked", 4: "D severe", 5: "E maximum"}
+
+
+def synthau_grid_figure(
+    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5), seed: int = 0,
+    difficulty: float | str = "default", image_size: int = 160,
+) -> Figure:
+    """A grid of SynthAU subjects (rows) × AU intensities (columns): each AU neutral, then at FACS A–E."""
+    from aulib.data.synthau import sample_grid
+
+    images, rows, _ = sample_grid(subjects, aus, levels, seed, difficulty, image_size)
+    n_rows, n_cols = images.shape[:2]
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(1.25 * n_cols, 1.35 * n_rows), squeeze=False)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            axes[i, j].imshow(images[i, j])
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if i == 0:
+                au = aus[j // len(levels)]
+                level = levels[j % len(levels)]
+                title = f"AU{au} {AUS[au].name}" if j % len(levels) == 0 else ""
+                scale = FACS_LETTERS.get(level, "neutral" if level == 0 else f"I = {level:g}")
+                axes[i, j].set_title(f"{title}\n{scale}", fontsize=6, loc="left" if title else "center")
+            if j == 0:
+                axes[i, j].set_ylabel(rows[i], fontsize=8)
+    shown = ", ".join(f"{level:g}" for level in levels)
+    figure.suptitle(f"SynthAU: one subject per row, one AU at a time at intensity {shown} (FACS A–E = 1–5)",
+                    fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+PAPER_ANCHORS = (8, 36, 45)  # the landmarks the authors' 3-point affine maps onto its template
+
+
+def _bare(ax: Any, title: str = "") -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def alignment_figure(image: np.ndarray, landmarks: np.ndarray, method: str = "paper", size: int = 256) -> Figure:
+    """The alignment step by step: the frame with its landmarks, the template, the aligned crop.
+
+    Args:
+        image: RGB uint8 ``(H, W, 3)``.
+        landmarks: ``(68, 2)`` points of that image.
+        method: ``"paper"`` (landmarks 8, 36, 45 onto a template) or ``"similarity"``.
+        size: side of the aligned crop.
+    """
+    from aulib.method.align import align_face, template_points
+
+    crop, aligned, _ = align_face(image, landmarks, method=method, size=size)
+    template = template_points(size, method)
+    anchors = list(PAPER_ANCHORS) if method == "paper" else None
+    figure, axes = plt.subplots(1, 3, figsize=(11, 3.9))
+    axes[0].imshow(image)
+    axes[0].scatter(*landmarks.T, s=5, c="cyan")
+    if anchors:
+        axes[0].scatter(*landmarks[anchors].T, s=40, c="red", marker="x")
+    anchor_text = ", anchors 8/36/45" if anchors else ""
+    _bare(axes[0], f"1. frame {image.shape[1]}×{image.shape[0]}: 68 landmarks{anchor_text}")
+    axes[1].imshow(np.full((size, size, 3), 240, np.uint8))
+    axes[1].scatter(*template.T, s=40, c="red", marker="x")
+    _bare(axes[1], f"2. template points in the {size}×{size} frame")
+    axes[2].imshow(crop)
+    axes[2].scatter(*aligned.T, s=5, c="cyan")
+    if anchors:
+        axes[2].scatter(*template.T, s=60, facecolors="none", edgecolors="red")
+    _bare(axes[2], f"3. aligned crop ({method}): anchors land on the template")
+    figure.tight_layout()
+    return figure
+
+
+def label_distribution_figure(labels: pd.DataFrame, aus: Sequence[int], by: str = "split") -> Figure:
+    """Share of frames at each intensity (0–5) per AU, one bar colour per ``by`` group (e.g. split)."""
+    columns = [au_label(a) for a in aus]
+    long = labels.melt(id_vars=[by], value_vars=columns, var_name="AU", value_name="intensity").dropna()
+    long["intensity"] = long["intensity"].round().astype(int)
+    counts = long.groupby([by, "AU", "intensity"]).size().rename("frames").reset_index()
+    counts["share"] = counts.frames / counts.groupby([by, "AU"]).frames.transform("sum")
+    grid = sns.catplot(data=counts, x="intensity", y="share", hue=by, col="AU", kind="bar", height=2.6,
+                       aspect=0.8, col_wrap=min(5, len(columns)))
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Label distribution: share of frames at each intensity", y=1.04)
+    return grid.figure
+
+
+def training_figure(history: pd.DataFrame, reference: pd.DataFrame | None = None) -> Figure:
+    """Training loss and validation ICC per AU against the epoch; ``reference``'s mean ICC dashed, for comparison."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    left.plot(history.epoch, history.train_loss, marker="o", label="this run")
+    if reference is not None:
+        left.plot(reference.epoch, reference.train_loss, ls="--", color="grey", label="reference run")
+        left.legend(fontsize=7)
+    left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="Loss")
+    icc_columns = [c for c in history.columns if c.startswith("val_icc_") and c != "val_icc_mean"]
+    for column in icc_columns:
+        right.plot(history.epoch, history[column], marker=".", label=column.removeprefix("val_icc_"), alpha=0.7)
+    if "val_icc_mean" in history:
+        right.plot(history.epoch, history.val_icc_mean, color="black", lw=2.5, label="mean")
+    if reference is not None and "val_icc_mean" in reference:
+        right.plot(reference.epoch, reference.val_icc_mean, color="black", ls="--", lw=1.5, label="reference mean")
+    right.axhline(0, color="grey", lw=0.5)
+    right.set(xlabel="epoch", ylabel="ICC(3,1)", title="Validation ICC (training subjects held out)")
+    right.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    return figure
+
+
+def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: Sequence[int],
+                     au_index: int = 0, epochs: int = 5, truth: Sequence[float] | None = None) -> Figure:
+    """Predicted maps of a few validation faces as training goes (rows: epochs; columns: faces).
+
+    Args:
+        images: ``(K, S, S, 3)`` uint8 faces.
+        snapshots: ``{epoch: (K, A, h, w)}`` (:func:`aulib.training.trainer.load_snapshots`).
+        aus: the AUs of the maps.
+        au_index: which AU's map to show.
+        epochs: how many epochs to show (evenly spread, always the last).
+        truth: the faces' true intensity of that AU, shown above the first row.
+    """
+    from aulib.course.overlay import overlay_rgb, upsample_map
+
+    keys = sorted(snapshots)
+    chosen = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1, min(epochs, len(keys))).round().astype(int))]
+    count = images.shape[0]
+    figure, axes = plt.subplots(len(chosen), count, figsize=(1.9 * count, 1.9 * len(chosen)), squeeze=False)
+    for row, epoch in enumerate(chosen):
+        for k in range(count):
+            heatmap = upsample_map(snapshots[epoch][k, au_index], images.shape[1])
+            axes[row, k].imshow(overlay_rgb(images[k], heatmap, min_peak=1.0))
+            title = f"max {snapshots[epoch][k, au_index].max():.2f}"
+            if row == 0 and truth is not None:
+                title = f"true {truth[k]:g}\n{title}"
+            _bare(axes[row, k], title)
+        axes[row, 0].set_ylabel(f"epoch {epoch}")
+    figure.suptitle(f"{au_label(aus[au_index])} maps on validation faces as training goes", y=1.0)
+    figure.tight_layout()
+    return figure
+
+
+def scatter_figure(predictions: pd.DataFrame, aus: Sequence[int]) -> Figure:
+    """Predicted against true intensity per AU: the spread of predictions at each true level."""
+    long = pd.concat([
+        pd.DataFrame({"AU": au_label(a), "true": predictions[f"true_{au_label(a)}"],
+                      "predicted": predictions[f"pred_{au_label(a)}"]}) for a in aus
+    ]).dropna()
+    long["true"] = long["true"].round().astype(int)
+    figure, axes = plt.subplots(1, len(aus), figsize=(2.6 * len(aus), 2.8), sharey=True, squeeze=False)
+    for ax, au in zip(axes[0], aus, strict=True):
+        part = long[long.AU == au_label(au)]
+        sns.boxplot(data=part, x="true", y="predicted", order=range(6), ax=ax, color="#9ecae1", fliersize=1)
+        ax.plot(range(6), range(6), color="red", lw=1, ls="--")  # perfect agreement
+        ax.set(title=au_label(au), xlabel="true", ylabel="predicted" if ax is axes[0, 0] else "", ylim=(-0.3, 5.3))
+    figure.suptitle("Predicted vs. true intensity (held-out subjects); dashed: perfect agreement", y=1.03)
+    figure.tight_layout()
+    return figure
+
+
+def comparison_figure(table: pd.DataFrame, spread: pd.DataFrame | None = None,
+                      title: str = "ICC(3,1) on held-out subjects") -> Figure:
+    """ICC per AU (columns) for each run (rows) as an annotated heatmap; ``spread`` (same shape) adds "± sd"."""
+    values = table.astype(float)
+    annotations = values.map(lambda v: f"{v:.2f}")
+    if spread is not None:
+        spread = spread.reindex_like(values).astype(float)
+        annotations = annotations + spread.map(lambda v: "" if np.isnan(v) else f"\n± {v:.2f}")
+    width = 1.25 if spread is not None else 1.1
+    figure, ax = plt.subplots(figsize=(width * table.shape[1] + 2.5, 0.55 * table.shape[0] + 1.4))
+    sns.heatmap(values, annot=annotations.to_numpy(), fmt="", cmap="viridis", vmin=0, vmax=1, ax=ax,
+                cbar_kws={"label": "ICC(3,1)"}, annot_kws={"fontsize": 7 if spread is not None else 9})
+    ax.set(xlabel="", ylabel="", title=title)
+    figure.tight_layout()
+    return figure
+
+
+def figure_png(figure: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes (for widgets and static outputs)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+
+def show(figure: Figure, path: str | os.PathLike | None = None, dpi: int = 100) -> Path | None:
+    """Display a figure as a PNG (works live and under papermill with any backend) and save it to ``path``.
+
+    Returns:
+        The saved path, or ``None`` when no path was given.
+    """
+    from IPython.display import Image, display
+
+    from aulib.course.figures import save_figure
+
+    saved = save_figure(figure, path, dpi=dpi) if path is not None else None
+    display(Image(data=figure_png(figure, dpi=dpi)))
+    return saved
+
+
+
+def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass") -> Figure:
+    """Mean ICC against σ for each model (left), and per AU for one model (right: ``detail_model``, or the first).
+
+    Rows of several seeds of a model (a ``seed`` column) are drawn as their mean with a ± 1 sd band. The top axis
+    gives σ as a fraction of the inter-ocular distance.
+    """
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    means = table[table.AU == "Mean"]
+    sns.lineplot(data=means, x="sigma", y="ICC", hue="model", marker="o", errorbar="sd", ax=left)
+    unit = table.unit.iloc[0] if len(table) else "px"
+    left.set(xlabel=f"landmark noise σ ({'pixels' if unit == 'px' else 'fraction of IOD'})",
+             ylabel="mean ICC(3,1)", title="Robustness to landmark noise")
+    left.legend(fontsize=7)
+    models = list(dict.fromkeys(table.model))
+    detail = detail_model if detail_model in models else (models[0] if models else "")
+    per_au = table[(table.AU != "Mean") & (table.model == detail)]
+    sns.lineplot(data=per_au, x="sigma", y="ICC", hue="AU", marker="o", errorbar="sd", ax=right)
+    right.set(xlabel=left.get_xlabel(), ylabel="ICC(3,1)", title=f"Per AU: {detail}")
+    positive = table[table.sigma > 0]
+    if unit == "px" and len(positive):
+        px_per_iod = float((positive.sigma / positive.sigma_iod).median())
+        for ax in (left, right):
+            top = ax.secondary_xaxis("top", functions=(lambda s: s / px_per_iod, lambda f: f * px_per_iod))
+            top.set_xlabel("σ / inter-ocular distance", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+
+@torch.inference_mode()
+def noise_examples_figure(model: AUModel, dataset: PreparedDataset, row: int, sigmas: Sequence[float], au: int,
+                          unit: str = "px", seed: int = 0) -> Figure:
+    """One test face re-aligned under growing landmark noise (top) and the model's map of ``au`` (bottom)."""
+    from aulib.evaluation.robustness import noisy_inputs
+
+    a = list(model.aus).index(au)
+    figure, axes = plt.subplots(2, len(sigmas), figsize=(1.9 * len(sigmas), 4.0), squeeze=False)
+    truth = dataset.labels_array()[row, a]
+    for j, sigma in enumerate(sigmas):
+        _, images, landmarks = next(noisy_inputs(model, dataset, float(sigma), unit, seed, rows=[row]))
+        result = model.predict(images, landmarks)
+        intensities, maps = result.intensities, result.maps
+        face = (images[0].permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+        axes[0, j].imshow(face)
+        axes[0, j].scatter(*(landmarks[0].cpu().numpy() * face.shape[0] / FRAME_SIZE).T, s=2, c="cyan")
+        axes[0, j].set_title(f"σ = {sigma:g} {unit}", fontsize=9)
+        if maps is not None:
+            axes[1, j].imshow(overlay_rgb(face, upsample_map(maps[0, a].float().cpu().numpy(), face.shape[0]),
+                                          min_peak=1.0))
+        axes[1, j].set_title(f"{au_label(au)} = {float(intensities[0, a]):.2f}", fontsize=9)
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    figure.suptitle(f"Re-aligned from noisy landmarks; true {au_label(au)} = {truth:g}", y=1.0)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,178 @@
+"""Run the course notebooks in order with papermill: the whole pipeline as one command.
+
+``aulib run-notebooks --profile smoke`` executes ``notebooks/NN_*.ipynb`` in
+order. Each notebook gets its parameters from ``params/<profile>.yaml``:
+
+.. code-block:: yaml
+
+    common:            # given to every notebook; every notebook declares these
+      PROFILE: smoke
+      ...
+    notebooks:
+      03_training:     # given to this notebook only
+        EPOCHS: 8
+
+Notebooks pass results to each other through files (the prepared data, run folders, CSVs), never kernel state,
+so any notebook can be rerun alone once its inputs exist. Executed copies go to ``notebooks/executed/`` (git-ignored);
+the notebooks themselves save their figures into ``figures/``. The run stops at the first failing cell and says
+which notebook and cell failed.
+
+Example:
+    >>> params = load_params("smoke")
+    >>> sorted(params["common"])[:3]
+    ['DATASET', 'DATA_DIR', 'DEVICE']
+    >>> [path.stem for path in notebook_paths()][:2]
+    ['01_data_preparation', '02_heatmap_targets']
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = ROOT / "notebooks"
+PARAMS_DIR = ROOT / "params"
+EXECUTED_DIR = NOTEBOOKS_DIR / "executed"
+PROFILES = ("smoke", "full")
+# Generous: the full profile's training notebook runs for hours on a GPU.
+DEFAULT_TIMEOUT_S = {"smoke": 1800, "full": 12 * 3600}
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised; the message names the notebook, the cell and the error."""
+
+
+def notebook_paths(directory: str | os.PathLike = NOTEBOOKS_DIR) -> list[Path]:
+    """The course notebooks (``NN_name.ipynb``) in order."""
+    paths = sorted(p for p in Path(directory).glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {directory}")
+    return paths
+
+
+def params_path(profile: str) -> Path:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {PROFILES}")
+    return PARAMS_DIR / f"{profile}.yaml"
+
+
+def load_params(profile_or_path: str | os.PathLike) -> dict[str, dict]:
+    """Read a params file (a profile name or a path) and check its shape: ``common`` and ``notebooks`` mappings."""
+    path = Path(profile_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = params_path(str(profile_or_path))
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - {"common", "notebooks"}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}; expected 'common' and 'notebooks'")
+    common, per_notebook = data.get("common") or {}, data.get("notebooks") or {}
+    if not isinstance(common, dict) or not isinstance(per_notebook, dict):
+        raise ValueError(f"{path}: 'common' and 'notebooks' must be mappings")
+    for name, values in per_notebook.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: notebooks.{name} must be a mapping of parameter names to values")
+    return {"common": common, "notebooks": per_notebook}
+
+
+def notebook_parameters(params: Mapping[str, Any], notebook: str) -> dict[str, Any]:
+    """The parameters one notebook gets from a params file: ``common``, then its own section."""
+    return {**params["common"], **params["notebooks"].get(notebook, {})}
+
+
+def declared_parameters(path: str | os.PathLike) -> set[str]:
+    """Names assigned in a notebook's ``parameters`` cell (papermill's view of it)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, set[str]]:
+    """Every key must be a declared parameter of the notebook that receives it (papermill only warns).
+
+    Returns:
+        ``{notebook stem: its declared parameter names}``.
+    """
+    names = {p.stem: p for p in paths}
+    declared = {stem: declared_parameters(path) for stem, path in names.items()}
+    problems = []
+    for section in params["notebooks"]:
+        if section not in names:
+            problems.append(f"notebooks.{section}: no notebook {section}.ipynb")
+    for stem, path in names.items():
+        for key in notebook_parameters(params, stem):
+            if key not in declared[stem]:
+                problems.append(f"{key!r} is not a parameter of {path.name}")
+    if problems:
+        raise ValueError("params do not match the notebooks:\n  " + "\n  ".join(problems))
+    return declared
+
+
+def run_notebooks(
+    profile: str = "smoke",
+    *,
+    only: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    params_file: str | os.PathLike | None = None,
+    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    output_dir: str | os.PathLike | None = None,
+    timeout_s: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Execute the notebooks in order with papermill.
+
+    Args:
+        profile: ``"smoke"`` (CPU, minutes) or ``"full"`` (the paper's network on a GPU).
+        only: notebook names or number prefixes to run (e.g. ``["03", "04"]``); default: all.
+        overrides: parameters that replace the params file's for every notebook that declares them.
+        params_file: another params file (default ``params/<profile>.yaml``).
+        notebooks_dir: where the notebooks are; they run with it as the working directory.
+        output_dir: where executed copies go (default ``notebooks/executed/<profile>``).
+        timeout_s: per-cell execution timeout.
+        progress: papermill's progress bar per notebook.
+
+    Returns:
+        One record per notebook: ``notebook``, ``seconds``, ``output``.
+
+    Raises:
+        NotebookFailed: naming the notebook, the cell number and the error, with the executed copy's path.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    params = load_params(params_file or profile)
+    paths = notebook_paths(notebooks_dir)
+    declared = check_params(params, paths)
+    if only:
+        paths = [p for p in paths if any(p.stem == o or p.stem.startswith(f"{o}_") for o in only)]
+        if not paths:
+            raise ValueError(f"no notebook matches {list(only)}")
+    out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
+    records = []
+    for path in paths:
+        values = notebook_parameters(params, path.stem)
+        values.update({k: v for k, v in (overrides or {}).items() if k in declared[path.stem]})
+        output = out_dir / path.name
+        started = time.perf_counter()
+        print(f"[aulib] {path.name} ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(path), str(output), parameters=values, kernel_name="python3", cwd=str(path.parent),
+                progress_bar=progress, execution_timeout=timeout_s or DEFAULT_TIMEOUT_S.get(profile, 3600),
+            )
+        except PapermillExecutionError as error:
+            raise NotebookFailed(
+                f"{path.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+                f"{error.ename}: {error.evalue}\nexecuted copy: {output}"
+            ) from error
+        seconds = time.perf_counter() - started
+        print(f"[aulib] {path.name} done in {seconds:.0f} s", flush=True)
+        records.append({"notebook": path.stem, "seconds": round(seconds, 1), "output": str(output)})
+    return records

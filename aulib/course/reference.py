@@ -1,0 +1,222 @@
+"""Reference runs: the models behind the course's figures and comparisons, trained by one command (``make weights``).
+
+The student's Hourglass in notebook 03 trains live for a few CPU minutes. The course's other figures, and the
+comparisons of the paper's research questions (RQ1 heatmaps against direct regression, RQ4 one Hourglass against one
+per AU, RQ5 the target design and the readout), use *reference runs* trained for longer with three seeds. Their
+provenance is kept beside them, and this module rebuilds all of it:
+
+1. SynthAU at the course's default level with **seed** :data:`TRAIN_SEED`, all of its subjects for training (15 %
+   of them for model selection): these people never appear in the course;
+2. the course's own SynthAU set (``params/smoke.yaml``: seed 0), prepared as notebook 01 prepares it;
+3. every run of :mod:`aulib.training.experiments` with seeds 0, 1, 2, trained with the smoke profile's recipe for
+   :data:`EPOCHS` epochs, then evaluated and put through the landmark-noise study on the course set's test subjects;
+4. into ``models/reference/`` (committed): ``comparison.csv`` (every run, seed and AU), each run's ``config.json``,
+   ``training.csv``, ``metrics.csv`` and ``robustness.csv``, the Hourglass's weights (``best.pt`` without the
+   optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept), and
+   ``provenance.json`` (command, versions, machine, data seeds and timings).
+
+Every step resumes: a rerun skips finished data, runs and evaluations.
+
+Example:
+    >>> sorted(reference_layout())
+    ['comparison', 'hourglass', 'provenance']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+import aulib
+from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.training.experiments import RUN_NAMES, run_config, train_or_load
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE_DIR = ROOT / "models" / "reference"
+TRAIN_SEED = 1000  # the reference runs' own SynthAU people
+SEEDS = (0, 1, 2)
+EPOCHS = 8
+LOCAL_WINDOW = 24.0  # the local readout's radius (aligned-frame pixels), as in notebook 04
+# Until the Hourglass's ICC has fallen by more than half (RESULTS.md), in pixels of the 256-pixel SynthAU frames.
+SIGMAS = (0, 2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)
+WEIGHTS_RUNS = ("hourglass",)  # runs whose weights are committed (small enough)
+ANALYSIS_FILES = ("config.json", "training.csv", "metrics.csv", "robustness.csv")
+
+
+def reference_layout(reference_dir: str | os.PathLike = REFERENCE_DIR) -> dict[str, Path]:
+    """Where the committed reference files live."""
+    root = Path(reference_dir)
+    return {"comparison": root / "comparison.csv", "hourglass": root / "hourglass" / "seed0",
+            "provenance": root / "provenance.json"}
+
+
+def reference_model(reference_dir: str | os.PathLike = REFERENCE_DIR, seed: int = 0) -> Path:
+    """The folder of the reference Hourglass of ``seed``: a run folder (``config.json``, ``best.pt``)."""
+    return Path(reference_dir) / "hourglass" / f"seed{seed}"
+
+
+def cpu_flags() -> str:
+    """The CPU's vector extensions that matter for speed here (``avx2``, ``avx512_bf16``), as ``lscpu`` lists them."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return "unknown"
+    return " ".join(flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f" {flag}" in text) or "none"
+
+
+def machine_description() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = ""
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    description = {"cpu": model or platform.processor(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
+                   "torch": torch.__version__, "python": platform.python_version(), "aulib": aulib.__version__}
+    if torch.cuda.is_available():
+        description["gpu"] = torch.cuda.get_device_name(0)
+    return description
+
+
+def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True) -> tuple[Path, Path]:
+    """Generate and prepare the reference runs' training set and the course's set (both resumable).
+
+    Returns:
+        ``(training prepared folder, course prepared folder)``.
+    """
+    from aulib.data.prepare import assign_subject_splits, prepare
+    from aulib.data.synthau import generate, read_labels
+
+    size = {"subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
+            "difficulty": course["DIFFICULTY"]}
+    train_raw, train_prepared = work / "synthau-reference", work / "synthau-reference-prepared"
+    generate(train_raw, seed=TRAIN_SEED, progress=progress, **size)
+    names = read_labels(train_raw).subject.unique()
+    everyone_trains = assign_subject_splits(names, test=0.0, val=0.15, seed=TRAIN_SEED)
+    prepare("synthau", train_raw, train_prepared, splits=everyone_trains, progress=progress)
+    course_raw, course_prepared = work / "synthau", work / "synthau-prepared"
+    generate(course_raw, seed=int(course["SEED"]), progress=progress, **size)
+    prepare("synthau", course_raw, course_prepared, progress=progress)
+    return train_prepared, course_prepared
+
+
+def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
+    from aulib.training.trainer import slim_checkpoint
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ANALYSIS_FILES:
+        (target / name).write_bytes((run_dir / name).read_bytes())
+    if (run_dir / "metrics_local.csv").is_file():
+        (target / "metrics_local.csv").write_bytes((run_dir / "metrics_local.csv").read_bytes())
+    if with_weights:
+        slim_checkpoint(run_dir / "best.pt", target / "best.pt")
+
+
+def comparison_long(reference_dir: str | os.PathLike = REFERENCE_DIR) -> pd.DataFrame:
+    """Every reference run, seed and AU: ``run, seed, AU, ICC, PCC, MAE, LocErr64, LocErr64_I2`` (from the files)."""
+    rows = []
+    for metrics_path in sorted(Path(reference_dir).glob("*/seed*/metrics*.csv")):
+        run = metrics_path.parent.parent.name + ("-local" if metrics_path.stem.endswith("_local") else "")
+        table = pd.read_csv(metrics_path, index_col=0)
+        table = table.rename_axis("AU").reset_index().assign(run=run, seed=int(metrics_path.parent.name[4:]))
+        rows.append(table)
+    if not rows:
+        raise FileNotFoundError(f"no reference results in {reference_dir}: run `make weights`")
+    return pd.concat(rows, ignore_index=True)
+
+
+def seed_summary(long: pd.DataFrame, metric: str = "ICC") -> pd.DataFrame:
+    """Mean and standard deviation over seeds of ``metric`` per run and AU (rows: runs; columns: AU × stat)."""
+    summary = long.groupby(["run", "AU"])[metric].agg(["mean", "std", "count"]).unstack("AU")
+    order = [name for name in (*RUN_NAMES, "hourglass-local") if name in summary.index]
+    return summary.loc[order]
+
+
+def build_reference(
+    *,
+    work: str | os.PathLike = "data",
+    out: str | os.PathLike = REFERENCE_DIR,
+    seeds: Sequence[int] = SEEDS,
+    runs: Sequence[str] = RUN_NAMES,
+    epochs: int = EPOCHS,
+    device: str = "auto",
+    command: str = "make weights",
+    course: dict[str, Any] | None = None,
+    sigmas: Sequence[float] = SIGMAS,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train, evaluate and export every reference run (see the module docstring); returns the long table.
+
+    Args:
+        work: folder for the data sets and the full run folders (checkpoints with optimiser state).
+        out: the committed reference folder.
+        seeds: training seeds.
+        runs: names of :mod:`aulib.training.experiments`.
+        epochs: training epochs of every run (the same budget for all).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        command: the command line recorded in the provenance.
+        course: the course set's ``SUBJECTS``, ``FRAMES``, ``DIFFICULTY`` and ``SEED`` (default: notebook 01's
+            parameters in ``params/smoke.yaml``; the reference set has the same size).
+        sigmas: landmark-noise levels of the robustness study (pixels).
+        progress: progress bars.
+    """
+    from aulib.course.pipeline import load_params
+    from aulib.evaluation.evaluate import evaluate
+    from aulib.evaluation.robustness import robustness
+
+    work, out = Path(work), Path(out)
+    if course is None:
+        smoke = load_params("smoke")
+        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+    started = time.perf_counter()
+    train_prepared, course_prepared = prepare_sets(work, course, progress)
+    timings: dict[str, float] = {}
+    for seed in seeds:
+        for name in runs:
+            config = run_config(name, "smoke", data=train_prepared, runs_dir=work / "runs-reference" / f"seed{seed}",
+                                epochs=epochs, seed=seed, device=device)
+            run_dir = Path(config.out)
+            began = time.perf_counter()
+            history = train_or_load(config, progress=progress)
+            if not (run_dir / "robustness.csv").is_file():
+                evaluate(run_dir, data=course_prepared, device=device)
+                if name == "hourglass":
+                    evaluate(run_dir, data=course_prepared, device=device, readout_window=LOCAL_WINDOW,
+                             suffix="_local")
+                robustness(run_dir, data=course_prepared, sigmas=sigmas, seed=int(course["SEED"]), model_name=name,
+                           device=device, progress=progress)
+            timings[f"{name}/seed{seed}"] = round(time.perf_counter() - began, 1)
+            timings[f"{name}/seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
+            _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
+    long = comparison_long(out)
+    atomic_write_csv(out / "comparison.csv", long, index=False)
+    atomic_write_json(out / "provenance.json", {
+        "command": command,
+        "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/reference.py",
+        "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
+                      "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
+        "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
+                           "frames": int(course["FRAMES"]), "difficulty": course["DIFFICULTY"], "split": "test"},
+        "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "runs": list(runs),
+                   "local_window": LOCAL_WINDOW, "sigmas_px": list(sigmas)},
+        "machine": machine_description(),
+        "seconds": timings,
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "date": time.strftime("%Y-%m-%d"),
+    })
+    return long
+
+
+def load_provenance(reference_dir: str | os.PathLike = REFERENCE_DIR) -> dict[str, Any]:
+    """The committed ``provenance.json``."""
+    return json.loads(Path(reference_dir, "provenance.json").read_text())

@@ -1,0 +1,140 @@
+"""What ``aulib predict`` writes: the table's columns, overlay images and overlay videos.
+
+Example:
+    >>> columns([12])[:5], columns([12])[-3:]
+    (['source', 'frame', 'timestamp', 'face', 'status'], ['AU12', 'AU12_x', 'AU12_y'])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from aulib.method.aus import au_label
+from aulib.predict.sources import Frame
+
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+
+
+
+def columns(aus: Sequence[int]) -> list[str]:
+    labels = [au_label(a) for a in aus]
+    return ["source", "frame", "timestamp", "face", "status", *BOX_COLUMNS, "score", *labels,
+            *(f"{label}_{axis}" for label in labels for axis in ("x", "y"))]
+
+
+
+class Outputs:
+    """Optional outputs: overlay PNGs per frame and an overlay video per video source."""
+
+    def __init__(self, aus: Sequence[int], overlays_dir: Path | None, video_dir: Path | None) -> None:
+        self.labels = [au_label(a) for a in aus]
+        self.overlays_dir, self.video_dir = overlays_dir, video_dir
+        self.writer: Any = None
+        self.writer_source: str | None = None
+        self.writer_paths: tuple[Path, Path] | None = None
+        for folder in (overlays_dir, video_dir):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def wanted(self) -> bool:
+        return self.overlays_dir is not None or self.video_dir is not None
+
+    def add(self, frame: Frame, maps: np.ndarray | None, intensities: np.ndarray | None) -> None:
+        """``maps``: ``(A, H, W)`` heatmaps in image pixels (max over faces), or None without a face."""
+        if frame.image is None:
+            return
+        if self.overlays_dir is not None and maps is not None:
+            panels = [overlay_heatmap(frame.image, maps[k], f"{label} {intensities[k]:.2f}")
+                      for k, label in enumerate(self.labels)]
+            name = f"{Path(frame.source).stem}_{frame.frame:06d}.png"
+            _write_png(self.overlays_dir / name, np.concatenate(panels, axis=1))
+        if self.video_dir is not None and frame.video:
+            if self.writer_source != frame.source:
+                self.close()
+                self._open(frame.source, frame.fps)
+            combined = maps.max(axis=0) if maps is not None else None
+            text = "  ".join(f"{label} {v:.1f}" for label, v in zip(self.labels, intensities, strict=True)) \
+                if intensities is not None else "no face"
+            image = overlay_heatmap(frame.image, combined, text)
+            self.writer.write_frame(_pad_even(image))
+
+    def _open(self, source: str, fps: float) -> None:
+        import imageio.v3 as iio
+
+        final = self.video_dir / f"{Path(source).stem}_overlay.mp4"
+        partial = final.with_name(f".{final.stem}.partial.mp4")
+        self.writer = iio.imopen(partial, "w", plugin="pyav")
+        self.writer.init_video_stream("libx264", fps=fps if math.isfinite(fps) and fps > 0 else 25)
+        self.writer_source, self.writer_paths = source, (partial, final)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(*self.writer_paths)  # the video appears complete or not at all
+        self.writer, self.writer_source, self.writer_paths = None, None, None
+
+
+
+def _pad_even(image: np.ndarray) -> np.ndarray:
+    # H.264 in yuv420p needs even sides
+    height, width = image.shape[:2]
+    return np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)))
+
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    import imageio.v3 as iio
+
+    from aulib.io import atomic_write_bytes
+
+    atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=".png"))
+
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray | None, text: str = "",
+                    max_intensity: float = 5.0) -> np.ndarray:
+    """Blend a heatmap (image pixels, 0–5) onto an RGB image in colour, with an optional caption.
+
+    Args:
+        image: ``H×W×3`` uint8 RGB.
+        heatmap: ``H×W`` values; ``None`` draws the caption only.
+        text: caption drawn in the top-left corner.
+        max_intensity: the value drawn fully opaque.
+
+    Returns:
+        A new ``H×W×3`` uint8 image.
+    """
+    from matplotlib import colormaps
+
+    out = image.astype(np.float32)
+    if heatmap is not None:
+        level = np.clip(np.asarray(heatmap, dtype=np.float32) / max_intensity, 0, 1)
+        colour = colormaps["inferno"](level)[..., :3] * 255
+        alpha = 0.75 * level[..., None]
+        out = out * (1 - alpha) + colour * alpha
+    out = out.round().astype(np.uint8)
+    if text:
+        scale = max(0.4, image.shape[0] / 700)
+        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any background
+            cv2.putText(out, text, (6, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness,
+                        cv2.LINE_AA)
+    return out
+
+
+def table_aus(table: pd.DataFrame) -> tuple[int, ...]:
+    """The AU numbers of a prediction table's intensity columns (``AU06``, …), in column order.
+
+    Example:
+        >>> table_aus(pd.DataFrame(columns=columns([6, 12])))
+        (6, 12)
+    """
+    return tuple(int(c[2:]) for c in table.columns if c.startswith("AU") and c[2:].isdigit())
