@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from aulib.cli.common import DEVICE, add_command, arg
 from aulib.course.pipeline import PROFILES, NotebookFailed, run_notebooks
 
 
@@ -34,17 +35,6 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=PROFILES, default="smoke")
-    parser.add_argument("--only", nargs="*", help="notebooks to run, by name or number (e.g. 03 04)")
-    parser.add_argument("--set", nargs="*", type=_parse_override, metavar="KEY=VALUE",
-                        help="override a parameter in every notebook that declares it, e.g. DEVICE=cpu")
-    parser.add_argument("--params", help="a params file other than params/<profile>.yaml")
-    parser.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
-    parser.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
-    parser.set_defaults(handler=run_cli)
-
-
 def run_reference(args: argparse.Namespace) -> int:
     from aulib.course.reference import build_reference, seed_summary
 
@@ -53,20 +43,6 @@ def run_reference(args: argparse.Namespace) -> int:
     print(seed_summary(long).round(3).to_string())
     print(f"wrote {args.out}")
     return 0
-
-
-def add_reference_parser(commands: argparse._SubParsersAction) -> None:
-    from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS
-    from aulib.training.experiments import RUN_NAMES
-
-    parser = commands.add_parser("reference", help="train and evaluate the course's reference runs (make weights)")
-    parser.add_argument("--work", default="data", help="folder for the data sets and full run folders")
-    parser.add_argument("--out", default=str(REFERENCE_DIR), help="the committed reference folder")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES))
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--device", default="auto")
-    parser.set_defaults(handler=run_reference)
 
 
 def run_figures(_: argparse.Namespace) -> int:
@@ -84,8 +60,24 @@ def run_figures(_: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    notebooks = commands.add_parser("run-notebooks", help="execute the course notebooks in order with papermill")
-    configure_parser(notebooks)
-    add_reference_parser(commands)
-    figures = commands.add_parser("figures", help="regenerate the README's figures")
-    figures.set_defaults(handler=run_figures)
+    from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS
+    from aulib.training.experiments import RUN_NAMES
+
+    add_command(commands, "run-notebooks", run_cli, "execute the course notebooks in order with papermill", [
+        arg("--profile", choices=PROFILES, default="smoke"),
+        arg("--only", nargs="*", help="notebooks to run, by name or number (e.g. 03 04)"),
+        arg("--set", nargs="*", type=_parse_override, metavar="KEY=VALUE",
+            help="override a parameter in every notebook that declares it, e.g. DEVICE=cpu"),
+        arg("--params", help="a params file other than params/<profile>.yaml"),
+        arg("--timeout", type=int, help="per-cell timeout in seconds"),
+        arg("--quiet", action="store_true", help="no per-cell progress bars"),
+    ])
+    add_command(commands, "reference", run_reference, "train and evaluate the course's reference runs (make weights)", [
+        arg("--work", default="data", help="folder for the data sets and full run folders"),
+        arg("--out", default=str(REFERENCE_DIR), help="the committed reference folder"),
+        arg("--seeds", type=int, nargs="+", default=list(SEEDS)),
+        arg("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES)),
+        arg("--epochs", type=int, default=EPOCHS),
+        DEVICE,
+    ])
+    add_command(commands, "figures", run_figures, "regenerate the README's figures", [])

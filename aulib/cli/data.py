@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from aulib.cli.common import QUIET, add_command, arg
 from aulib.data.frames import DATASETS, DETECTORS, METHODS
-from aulib.data.prepare import prepare
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -24,21 +24,10 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_synth_parser(commands: argparse._SubParsersAction) -> None:
-    synth = commands.add_parser("synth", help="generate a SynthAU dataset (procedural faces with AU labels)")
-    synth.add_argument("--out", required=True, help="output folder (resumable: rerun to finish)")
-    synth.add_argument("--subjects", type=int, default=120)
-    synth.add_argument("--frames", type=int, default=48, help="frames per subject, spread over the eight tasks")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set")
-    synth.add_argument("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]")
-    synth.add_argument("--image-size", type=int, default=256)
-    synth.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
-    synth.set_defaults(handler=run_synth)
-
-
 def run_prepare(args: argparse.Namespace) -> int:
     """Handler of ``aulib prepare``; returns the exit code."""
+    from aulib.data.prepare import prepare
+
     try:
         prepare(args.dataset, args.root, args.out, detector=args.detector, method=args.method, size=args.size,
                 chunk=args.chunk, overwrite=args.overwrite, progress=not args.quiet)
@@ -51,35 +40,38 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_prepare_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``aulib prepare`` to the CLI's subcommands.
+SYNTH = [
+    arg("--out", required=True, help="output folder (resumable: rerun to finish)"),
+    arg("--subjects", type=int, default=120),
+    arg("--frames", type=int, default=48, help="frames per subject, spread over the eight tasks"),
+    arg("--seed", type=int, default=0),
+    arg("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set"),
+    arg("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]"),
+    arg("--image-size", type=int, default=256),
+    arg("--workers", type=int, default=None, help="processes (default: one per CPU)"),
+]
+PREPARE = [
+    arg("dataset", choices=DATASETS, help="which reader to use"),
+    arg("--root", required=True, type=Path, help="the dataset's folder"),
+    arg("--out", required=True, type=Path, help="output folder"),
+    arg("--detector", choices=DETECTORS, default=None,
+        help="where landmarks come from (default: given for synthau and disfa, dlib for bp4d)"),
+    arg("--method", choices=METHODS, default="paper", help="alignment method (default: paper)"),
+    arg("--size", type=int, default=256, help="side of the aligned crops (default: 256)"),
+    arg("--chunk", type=int, default=64, help="frames per write (default: 64)"),
+    arg("--overwrite", action="store_true", help="replace a preparation already in --out"),
+    QUIET,
+]
 
-    Args:
-        subparsers: what ``parser.add_subparsers()`` returned.
 
-    Returns:
-        The new subcommand's parser (its handler is :func:`run_prepare`).
-    """
-    parser = subparsers.add_parser(
-        "prepare",
-        help="align a dataset's faces into the prepared format (resumable)",
-        description="Align every labelled frame of a dataset and store crops, landmarks, transforms and labels "
-        "in the prepared format (data/README.md). Interrupted runs resume when run again.",
-    )
-    parser.add_argument("dataset", choices=DATASETS, help="which reader to use")
-    parser.add_argument("--root", required=True, type=Path, help="the dataset's folder")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--detector", choices=DETECTORS, default=None,
-                        help="where landmarks come from (default: given for synthau and disfa, dlib for bp4d)")
-    parser.add_argument("--method", choices=METHODS, default="paper", help="alignment method (default: paper)")
-    parser.add_argument("--size", type=int, default=256, help="side of the aligned crops (default: 256)")
-    parser.add_argument("--chunk", type=int, default=64, help="frames per write (default: 64)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a preparation already in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.set_defaults(handler=run_prepare)
-    return parser
+def add_prepare_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``aulib prepare`` to the CLI's subcommands (its handler is :func:`run_prepare`)."""
+    return add_command(commands, "prepare", run_prepare, "align a dataset's faces into the prepared format "
+                       "(resumable)", PREPARE, description="Align every labelled frame of a dataset and store crops, "
+                       "landmarks, transforms and labels in the prepared format (data/README.md). Interrupted runs "
+                       "resume when run again.")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    add_synth_parser(commands)
+    add_command(commands, "synth", run_synth, "generate a SynthAU dataset (procedural faces with AU labels)", SYNTH)
     add_prepare_parser(commands)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aulib.cli.common import CHECKPOINT, DEVICE, SPLIT, add_command, arg
+
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from aulib.evaluation.evaluate import evaluate, markdown_table
@@ -13,18 +15,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(markdown_table(metrics))
     print(f"wrote {args.run}/predictions{args.suffix}.csv, metrics{args.suffix}.csv and metrics{args.suffix}.md")
     return 0
-
-
-def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("evaluate", help="score a run on held-out subjects (ICC, PCC, MAE, localisation)")
-    parser.add_argument("--run", required=True, help="run folder (aulib train --out)")
-    parser.add_argument("--data", help="prepared dataset (default: the one the run was trained on)")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--checkpoint", default="best.pt")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--readout-window", type=float, help="use the local readout with this radius (frame px)")
-    parser.add_argument("--suffix", default="", help="name suffix of the output files, e.g. _local")
-    parser.set_defaults(handler=run_evaluate)
 
 
 def run_robustness(args: argparse.Namespace) -> int:
@@ -43,18 +33,28 @@ def run_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_robustness_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("robustness", help="ICC under Gaussian landmark noise before alignment")
-    parser.add_argument("--run", required=True, help="run folder")
-    parser.add_argument("--data", help="prepared dataset (default: the run's)")
-    parser.add_argument("--sigmas", default="0,2,4,6,8,10,13,16,20", help="comma-separated noise levels")
-    parser.add_argument("--unit", choices=["px", "iod"], default="px", help="pixels of the original image or IOD")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.set_defaults(handler=run_robustness)
+EVALUATE = [
+    arg("--run", required=True, help="run folder (aulib train --out)"),
+    arg("--data", help="prepared dataset (default: the one the run was trained on)"),
+    SPLIT,
+    CHECKPOINT,
+    DEVICE,
+    arg("--readout-window", type=float, help="use the local readout with this radius (frame px)"),
+    arg("--suffix", default="", help="name suffix of the output files, e.g. _local"),
+]
+ROBUSTNESS = [
+    arg("--run", required=True, help="run folder"),
+    arg("--data", help="prepared dataset (default: the run's)"),
+    arg("--sigmas", default="0,2,4,6,8,10,13,16,20,25,30,40", help="comma-separated noise levels"),
+    arg("--unit", choices=["px", "iod"], default="px", help="pixels of the original image or IOD"),
+    SPLIT,
+    arg("--seed", type=int, default=0),
+    DEVICE,
+]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    add_evaluate_parser(commands)
-    add_robustness_parser(commands)
+    add_command(commands, "evaluate", run_evaluate,
+                "score a run on held-out subjects (ICC, PCC, MAE, localisation)", EVALUATE)
+    add_command(commands, "robustness", run_robustness, "ICC under Gaussian landmark noise before alignment",
+                ROBUSTNESS)

@@ -8,6 +8,7 @@ import platform
 import torch
 
 import aulib
+from aulib.cli.common import add_command
 from aulib.method.aus import AU_SETS, AUS, au_label
 
 
@@ -42,5 +43,4 @@ def run_info(_: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    info = commands.add_parser("info", help="version, devices, model presets and AU sets")
-    info.set_defaults(handler=run_info)
+    add_command(commands, "info", run_info, "version, devices, model presets and AU sets", [])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aulib.cli.common import PRECISIONS, add_command, arg
+
 
 def run_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
@@ -37,27 +39,26 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_train_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train a model on a prepared dataset (resumable)")
-    parser.add_argument("--data", required=True, help="prepared dataset folder (aulib prepare)")
-    parser.add_argument("--out", required=True, help="run folder")
-    parser.add_argument("--profile", choices=["smoke", "full"], default="smoke")
-    parser.add_argument("--model", help="preset (default: tiny for smoke, paper for full)")
-    parser.add_argument("--device", default="profile", help="auto, cpu or cuda (default: the profile's)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--loss", choices=["huber", "l2"])
-    parser.add_argument("--extent", choices=["growing", "fixed"], help="Gaussian extent of the targets")
-    parser.add_argument("--readout-window", type=float, help="local readout radius (aligned-frame pixels)")
-    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"])
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--no-augment", action="store_true", help="no augmentation and no label jitter")
-    parser.set_defaults(handler=run_train)
+TRAIN = [
+    arg("--data", required=True, help="prepared dataset folder (aulib prepare)"),
+    arg("--out", required=True, help="run folder"),
+    arg("--profile", choices=["smoke", "full"], default="smoke"),
+    arg("--model", help="preset (default: tiny for smoke, paper for full)"),
+    arg("--device", default="profile", help="auto, cpu or cuda (default: the profile's)"),
+    arg("--resume", action="store_true", help="continue the run in --out exactly"),
+    arg("--epochs", type=int),
+    arg("--batch-size", type=int),
+    arg("--lr", type=float),
+    arg("--loss", choices=["huber", "l2"]),
+    arg("--extent", choices=["growing", "fixed"], help="Gaussian extent of the targets"),
+    arg("--readout-window", type=float, help="local readout radius (aligned-frame pixels)"),
+    arg("--precision", choices=PRECISIONS),
+    arg("--max-steps", type=int),
+    arg("--seed", type=int),
+    arg("--compile", action="store_true", help="torch.compile the model"),
+    arg("--no-augment", action="store_true", help="no augmentation and no label jitter"),
+]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    add_train_parser(commands)
+    add_command(commands, "train", run_train, "train a model on a prepared dataset (resumable)", TRAIN)
