@@ -271,3 +271,59 @@ def test_default_precision_is_fp32_on_cpus_and_bf16_on_gpus():
     assert resolve_precision("auto", torch.device("cuda")) == torch.bfloat16
     assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
     assert resolve_precision("fp32", torch.device("cuda")) is None
+
+
+# --- the frame pipeline --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory, video):
+    """The test video's frames as a folder of numbered PNGs (frame_10 after frame_9: numeric order)."""
+    folder = tmp_path_factory.mktemp("numbered")
+    for k, image in enumerate(video[1]):
+        iio.imwrite(folder / f"frame_{k}.png", image)
+    return folder
+
+
+class CountingDetector:
+    """dlib, counting its full-frame detections (the tracker searches regions between them)."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.frames = detector, []
+
+    def detect(self, image):
+        self.frames.append(image.shape)
+        return self.detector.detect(image)
+
+    def landmarks_in_box(self, image, box, score=1.0):
+        return self.detector.landmarks_in_box(image, box, score=score)
+
+
+def test_a_folder_of_numbered_frames_is_tracked_like_a_video(numbered, video, tiny, dlib_detector):
+    from aulib.predict.sources import count_frames
+
+    assert [p.name for p, kind in expand_inputs(numbered)] == [f"frame_{k}.png" for k in range(len(SHIFTS))]
+    assert {kind for _, kind in expand_inputs(numbered)} == {"frames"}
+    counting = CountingDetector(dlib_detector)
+    table = predict(numbered, tiny, counting, progress=False)
+    assert table["frame"].tolist() == list(range(len(SHIFTS)))
+    assert table["status"].tolist() == ["no_face" if s is None else "ok" for s in SHIFTS]
+    # Tracked: full 640×480 detections only at the start and after the blank frame, regions in between.
+    full = [shape for shape in counting.frames if shape[:2] == (480, 640)]
+    assert len(full) == 3  # frame 0, the blank frame 4, and frame 5 after the face was lost
+    video_table = predict(video[0], tiny, dlib_detector, progress=False)
+    np.testing.assert_allclose(table[LABELS].to_numpy(float), video_table[LABELS].to_numpy(float), atol=1e-4)
+    assert count_frames(numbered) == count_frames(video[0]) == len(SHIFTS)
+
+
+def test_the_progress_bar_total_is_known_before_the_first_frame(folder, video):
+    from aulib.predict.sources import count_frames
+
+    assert count_frames(folder) == 4  # the corrupt file is a row too; notes.txt is not
+    assert count_frames([video[0], folder, np.zeros((8, 8, 3), np.uint8)]) == len(SHIFTS) + 4 + 1
+
+
+def test_overlapping_the_frames_with_the_network_changes_nothing(video, tiny, dlib_detector):
+    together = predict(video[0], tiny, dlib_detector, progress=False, overlap=True)
+    in_turn = predict(video[0], tiny, dlib_detector, progress=False, overlap=False)
+    pd.testing.assert_frame_equal(together, in_turn)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aulib.cli.common import CHECKPOINT, DEVICE, PRECISIONS, QUIET, add_command, arg
 from aulib.inference.convert import ALIGNMENTS, convert_checkpoint, load_model_file
+from aulib.inference.model import BACKENDS
 from aulib.predict import STATUSES, predict
 
 
@@ -18,7 +19,7 @@ def run_predict(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = predict(
         args.inputs, args.model, detector=args.detector, batch_size=args.batch_size, device=args.device,
-        precision=args.precision, track=not args.no_track, redetect_every=args.redetect_every,
+        precision=args.precision, backend=args.backend, track=not args.no_track, redetect_every=args.redetect_every,
         max_faces=args.max_faces, overlays_dir=out / "overlays" if args.overlays else None,
         overlay_video_dir=out if args.overlay_video else None, progress=not args.quiet, checkpoint=args.checkpoint,
     )
@@ -49,6 +50,8 @@ PREDICT = [
     arg("--detector", choices=["dlib", "face-alignment"], default="dlib"),
     DEVICE,
     arg("--precision", choices=PRECISIONS, default="auto"),
+    arg("--backend", choices=BACKENDS, default="auto",
+        help="what runs the network (default: onnxruntime for fp32 when installed, else torch)"),
     arg("--batch-size", type=int, help="faces per forward pass (default: 2 on a CPU, 64 on a GPU)"),
     CHECKPOINT,
     arg("--no-track", action="store_true", help="detect every video frame in full"),

@@ -135,6 +135,29 @@ class TorchBackend:
             return self.network(images).float()
 
 
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+def _backend(name: str, network: nn.Module, input_size: int, device: torch.device, amp_dtype: torch.dtype | None,
+             source: str | os.PathLike | None, share: bool) -> Backend:
+    """The backend ``name`` for ``network``: eager PyTorch, or ONNX Runtime on the cached exported graph."""
+    from aulib.inference import onnx
+
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}")
+    if name == "auto":
+        name = "onnxruntime" if amp_dtype is None and not share and onnx.available() else "torch"
+    if name == "torch":
+        return TorchBackend(network, device, amp_dtype)
+    if amp_dtype is not None:
+        raise ValueError("the onnxruntime backend runs fp32 only; use precision fp32, or the torch backend for bf16")
+    if not onnx.available():
+        raise ImportError("the onnxruntime backend needs the onnxruntime and onnxscript packages "
+                          "(pip install onnxruntime onnxscript); or use backend='torch'")
+    graph = onnx.cached_graph(copy.deepcopy(network).cpu(), input_size, next_to=source)
+    return onnx.OnnxBackend(graph, device)
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What :class:`AUModel` answers for a batch.
@@ -184,6 +207,7 @@ class AUModel:
         cls, module: nn.Module, *, aus: Sequence[int] | None = None, heatmap: HeatmapConfig | dict | None = None,
         alignment: str = "paper", crop_size: int = FRAME_SIZE, readout_window: float | None = None,
         device: str | torch.device = "auto", amp_dtype: torch.dtype | None = None, share: bool = False,
+        backend: str = "torch", source: str | os.PathLike | None = None,
     ) -> AUModel:
         """Wrap a network.
 
@@ -196,6 +220,9 @@ class AUModel:
             amp_dtype: autocast dtype, or ``None`` for fp32.
             share: run ``module`` itself, on its device (the trainer's validation); otherwise a copy moved to
                 ``device`` with its BatchNorms folded, and the caller's module is left as it was.
+            backend: ``"torch"``, ``"onnxruntime"`` (:mod:`aulib.inference.onnx`: fp32 only) or ``"auto"``
+                (ONNX Runtime for fp32 when it is installed, else PyTorch; PyTorch for bf16).
+            source: the weights file, next to which the exported graph is cached.
         """
         kind = getattr(module, "output_kind", "heatmap")
         count = int(getattr(module, "num_maps", getattr(module, "num_outputs", 0)) or 0)
@@ -220,13 +247,15 @@ class AUModel:
             options = heatmap if isinstance(heatmap, dict) else ({} if heatmap is None else asdict(heatmap))
             size = int(getattr(module, "heatmap_size", options.get("size", 64)))
             design = HeatmapConfig.from_options(**{**options, "size": size, "max_intensity": None})
-        return cls(backend=TorchBackend(network, resolved, amp_dtype), module=module, aus=chosen,
+        runner = _backend(backend, network, int(getattr(module, "input_size", FRAME_SIZE)), resolved, amp_dtype,
+                          source, share)
+        return cls(backend=runner, module=module, aus=chosen,
                    input_size=int(getattr(module, "input_size", FRAME_SIZE)), output_kind=kind, heatmap=design,
                    alignment=alignment, crop_size=int(crop_size), readout_window=readout_window, device=resolved)
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, checkpoint: str = "best.pt", device: str | torch.device = "auto",
-                 precision: str | None = None) -> AUModel:
+                 precision: str | None = None, backend: str = "torch") -> AUModel:
         """A run folder of ``aulib train``, from its own files only (``config.json`` and the checkpoint).
 
         Args:
@@ -235,6 +264,7 @@ class AUModel:
             device: where it runs.
             precision: ``"auto"``, ``"bf16"`` or ``"fp32"`` by the training rule; default: the run's own setting,
                 so that a run is scored exactly as it was validated.
+            backend: see :meth:`from_module`.
         """
         from aulib.models import create_model
 
@@ -258,11 +288,12 @@ class AUModel:
         return cls.from_module(network, aus=aus, heatmap=config.get("heatmap", {}),
                                alignment=alignment.get("method", "paper"),
                                crop_size=int(alignment.get("size", FRAME_SIZE)),
-                               readout_window=config.get("readout_window"), device=resolved, amp_dtype=amp)
+                               readout_window=config.get("readout_window"), device=resolved, amp_dtype=amp,
+                               backend=backend, source=weights)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, *, device: str | torch.device = "auto",
-                  amp_dtype: torch.dtype | None = None) -> AUModel:
+                  amp_dtype: torch.dtype | None = None, backend: str = "torch") -> AUModel:
         """A standalone model file (``aulib convert-checkpoint``; :func:`aulib.inference.convert.load_model_file`)."""
         from aulib.inference.convert import load_model_file
         from aulib.models import create_model
@@ -272,16 +303,16 @@ class AUModel:
         network.load_state_dict(meta["state_dict"], strict=True)
         return cls.from_module(network.eval(), aus=meta["aus"], alignment=meta["alignment"],
                                crop_size=meta["crop_size"], readout_window=meta["readout_window"], device=device,
-                               amp_dtype=amp_dtype)
+                               amp_dtype=amp_dtype, backend=backend, source=path)
 
     @classmethod
     def load(cls, model: Any, *, device: str | torch.device = "auto", precision: str = "auto",
-             checkpoint: str = "best.pt", aus: Sequence[int] | None = None) -> AUModel:
+             checkpoint: str = "best.pt", aus: Sequence[int] | None = None, backend: str = "torch") -> AUModel:
         """Any model argument aulib takes: a run folder, a model file, an :class:`AUModel`, an object with an
         ``inference`` attribute (a :class:`~aulib.training.trainer.Trainer`) or an ``nn.Module``.
 
         ``precision`` follows the inference rule (:func:`aulib.inference.precision.resolve_precision`: fp32 on a
-        CPU, bf16 on CUDA for ``"auto"``).
+        CPU, bf16 on CUDA for ``"auto"``); ``backend`` is :meth:`from_module`'s.
 
         Raises:
             FileNotFoundError: when the path does not exist.
@@ -295,27 +326,29 @@ class AUModel:
             model = model.inference  # a trainer: its training module, with its data's alignment
             return cls.from_module(model.module, aus=model.aus, heatmap=model.heatmap, alignment=model.alignment,
                                    crop_size=model.crop_size, readout_window=model.readout_window, device=resolved,
-                                   amp_dtype=amp)
+                                   amp_dtype=amp, backend=backend)
         if isinstance(model, str | os.PathLike):
             path = Path(model)
             if path.is_dir():
-                loaded = cls.from_run(path, checkpoint=checkpoint, device=resolved)
-                return loaded.with_precision(amp)
+                return cls.from_run(path, checkpoint=checkpoint, device=resolved,
+                                    precision="fp32" if amp is None else "bf16", backend=backend)
             if path.is_file():
-                return cls.from_file(path, device=resolved, amp_dtype=amp)
+                return cls.from_file(path, device=resolved, amp_dtype=amp, backend=backend)
             raise FileNotFoundError(f"model not found: {path} (give a run folder of `aulib train` or a model file "
                                     "written by `aulib convert-checkpoint`)")
         if isinstance(model, AUModel):
             return model.with_precision(amp)
         if isinstance(model, nn.Module):
-            return cls.from_module(model, aus=aus, device=resolved, amp_dtype=amp)
+            return cls.from_module(model, aus=aus, device=resolved, amp_dtype=amp, backend=backend)
         raise TypeError(f"model must be a run folder, a model file, an AUModel or an nn.Module; got {type(model)}")
 
     def with_precision(self, amp_dtype: torch.dtype | None) -> AUModel:
-        """The same model run in another precision (``None``: fp32)."""
-        backend = TorchBackend(self.backend.network, self.device, amp_dtype) \
-            if isinstance(self.backend, TorchBackend) else self.backend
-        return replace(self, backend=backend)
+        """The same model run in another precision (``None``: fp32); bf16 runs on PyTorch."""
+        if isinstance(self.backend, TorchBackend):
+            return replace(self, backend=TorchBackend(self.backend.network, self.device, amp_dtype))
+        if amp_dtype is None:
+            return self
+        return replace(self, backend=TorchBackend(fold_batchnorm(self.module), self.device, amp_dtype))
 
     # ------------------------------------------------------------------------------------------ running
     def predict(self, images: torch.Tensor, landmarks: torch.Tensor | None = None, *,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from aulib.method.align import (
 from aulib.method.aus import au_label
 from aulib.method.landmarks import Face, LandmarkDetector, create_detector
 from aulib.predict.outputs import BOX_COLUMNS, Outputs, columns
-from aulib.predict.sources import Frame, iter_frames
+from aulib.predict.sources import Frame, count_frames, iter_frames
 from aulib.predict.tracking import FaceTracker
 
 OK, NO_FACE, UNREADABLE = "ok", "no_face", "unreadable"
@@ -55,6 +57,7 @@ def predict(
     batch_size: int | None = None,
     device: str = "auto",
     precision: str = "auto",
+    backend: str = "auto",
     track: bool = True,
     redetect_every: int = 30,
     max_faces: int | None = None,
@@ -63,11 +66,12 @@ def predict(
     progress: bool = True,
     checkpoint: str = "best.pt",
     aus: Sequence[int] | None = None,
+    overlap: bool = True,
 ) -> pd.DataFrame:
     """Predict AU intensities and locations on every face of images, folders and videos.
 
     Args:
-        inputs: an image file, a folder of images/videos (sorted by name), a video file (decoded with
+        inputs: an image file, a folder (of images, of numbered frames, or of videos), a video file (decoded with
             imageio + PyAV), an ``H×W×3`` uint8 RGB array, or a list of these.
         model: a run folder of ``aulib train``, a standalone model file (``aulib convert-checkpoint``), an
             :class:`~aulib.inference.model.AUModel` or an ``nn.Module`` (:meth:`AUModel.load`).
@@ -78,15 +82,19 @@ def predict(
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``.
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on a CPU: see
             :func:`aulib.inference.precision.resolve_precision` for why), ``"bf16"`` or ``"fp32"``.
-        track: in videos, follow faces from frame to frame instead of detecting every frame in full
-            (:mod:`aulib.predict.tracking`: the trade-off).
+        backend: ``"auto"`` (ONNX Runtime for fp32 when installed, else PyTorch), ``"onnxruntime"`` or ``"torch"``
+            (:meth:`AUModel.from_module`).
+        track: in videos and folders of numbered frames, follow faces from frame to frame instead of detecting
+            every frame in full (:mod:`aulib.predict.tracking`: the trade-off).
         redetect_every: while tracking, detect in the whole frame every this many frames.
         max_faces: at most this many faces per frame, largest first (``None``: all).
         overlays_dir: write one PNG per frame with faces: each AU's heatmap mapped back onto the frame.
         overlay_video_dir: write ``<video name>_overlay.mp4`` per video input: the frames with all AUs' maps.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (its total counts every input's frames before the first is read).
         checkpoint: checkpoint of a run folder.
         aus: AU numbers of an ``nn.Module``'s channels (see :meth:`AUModel.load`).
+        overlap: decode and find the faces of the next frames in a second thread while the network runs (the
+            same rows either way).
 
     Returns:
         The table of :mod:`aulib.predict`, one row per frame and face, in input order.
@@ -98,7 +106,7 @@ def predict(
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    loaded = AUModel.load(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus)
+    loaded = AUModel.load(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus, backend=backend)
     if loaded.output_kind != "heatmap":
         raise ValueError(f"{type(loaded.module).__name__} regresses intensities directly; predict needs a heatmap "
                          "model (its peaks give the AU locations)")
@@ -107,18 +115,13 @@ def predict(
     tracker = FaceTracker(landmarks, track=track, redetect_every=redetect_every, max_faces=max_faces)
     outputs = Outputs(loaded.aus, Path(overlays_dir) if overlays_dir else None,
                       Path(overlay_video_dir) if overlay_video_dir else None)
+    aligned = _aligned_frames(iter_frames(inputs), tracker, loaded)
     rows: list[dict] = []
     pending: list[PendingFrame] = []
-    bar = tqdm(total=0, unit="frame", desc="predict", disable=not progress)
-    previous_source = None
+    bar = tqdm(total=count_frames(inputs) if progress else None, unit="frame", desc="predict", disable=not progress)
     try:
-        for frame in iter_frames(inputs):
-            new_sequence = frame.source != previous_source or not frame.video
-            previous_source = frame.source
-            if frame.count:  # a video's length is known once it is open
-                bar.total += frame.count
-                bar.refresh()
-            pending.append(align_frame_faces(frame, tracker, loaded, new_sequence))
+        for item in (_ahead(aligned, depth=4 * batch_size) if overlap else aligned):
+            pending.append(item)
             if sum(len(p.crops) for p in pending) >= batch_size or (not outputs.wanted and len(pending) >= 256):
                 rows += _flush(pending, loaded, outputs)
                 pending = []
@@ -131,6 +134,58 @@ def predict(
     table["face"] = table["face"].astype("Int64")
     table["frame"] = table["frame"].astype(int)
     return table
+
+
+def _aligned_frames(frames: Iterator[Frame], tracker: FaceTracker, loaded: AUModel) -> Iterator[PendingFrame]:
+    """Every frame with its faces found and aligned; the tracker follows faces within a sequence."""
+    previous = None
+    for frame in frames:
+        new_sequence = frame.sequence != previous or not frame.video
+        previous = frame.sequence
+        yield align_frame_faces(frame, tracker, loaded, new_sequence)
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """Yield ``items`` produced by a second thread, up to ``depth`` ahead of the consumer.
+
+    Decoding (PyAV, imageio), detection (dlib) and warping release the GIL for most of their time, as ONNX
+    Runtime and PyTorch do while the network runs: the two overlap on two cores. An error in the producer is
+    raised here, in the consumer, with its traceback.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            buffer.put(error)
+
+    worker = threading.Thread(target=produce, name="aulib-predict-frames", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def align_frame_faces(frame: Frame, tracker: FaceTracker, loaded: AUModel, new_sequence: bool) -> PendingFrame:

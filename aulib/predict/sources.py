@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +25,17 @@ import numpy as np
 from aulib.method.landmarks import as_rgb_uint8
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"})
-
-
-
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
-
+_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
 
 @dataclass
 class Frame:
     """One decoded frame (``image is None`` when it could not be read; ``error`` says why).
 
-    ``fps`` is the video's frame rate (NaN for images) and ``count`` the number of frames its source is
-    expected to give (set on a source's first frame, for the progress bar).
+    ``video`` says the frame belongs to a sequence (a video, or a folder of numbered frames), whose name is
+    ``sequence``: faces are tracked from one frame of a sequence to the next. ``fps`` is the video's frame rate
+    (NaN for images).
     """
 
     source: str
@@ -46,7 +45,10 @@ class Frame:
     error: str = ""
     video: bool = False
     fps: float = math.nan
-    count: int = 1
+    sequence: str = ""
+
+    def __post_init__(self) -> None:
+        self.sequence = self.sequence or self.source
 
 
 
@@ -54,12 +56,33 @@ def _kind(path: Path) -> str:
     return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
 
 
+def numbered_frames(paths: Sequence[Path]) -> list[Path] | None:
+    """``paths`` in frame order when they are numbered frames of one sequence (``0001.png``, ``frame_12.jpg``: one
+    name prefix, a number, one extension), else ``None``.
+
+    Example:
+        >>> [p.name for p in numbered_frames([Path("f10.png"), Path("f9.png"), Path("f11.png")])]
+        ['f9.png', 'f10.png', 'f11.png']
+        >>> numbered_frames([Path("alice.png"), Path("bob.png")]) is None
+        True
+    """
+    if len(paths) < 2:
+        return None
+    parsed = [(_NUMBER.match(p.stem), p) for p in paths]
+    if any(match is None for match, _ in parsed):
+        return None
+    if len({(match.group(1), p.suffix.lower()) for match, p in parsed}) != 1:
+        return None
+    return [p for _, p in sorted(parsed, key=lambda item: int(item[0].group(2)))]
+
 
 def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """The files behind ``inputs``: ``(path, "image" | "video")`` pairs, a folder's files sorted by name.
+    """The files behind ``inputs``: ``(path, "image" | "video" | "frames")`` pairs, a folder's sorted by name.
 
-    A folder contributes its files with an image or video extension (other files are ignored); a file given
-    by name is always read, as a video if its extension is a video one, else as an image.
+    A folder contributes its files with an image or video extension (other files are ignored): its images as
+    ``"frames"`` (in numeric order) when they are numbered frames of one sequence (:func:`numbered_frames`), else
+    as separate images; a file given by name is always read, as a video if its extension is a video one, else as
+    an image.
 
     Raises:
         FileNotFoundError: for a path that does not exist (a typo should not give an empty table).
@@ -70,7 +93,10 @@ def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         path = Path(item)
         if path.is_dir():
             known = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-            files += [(p, _kind(p)) for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in known]
+            found = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in known]
+            images = [p for p in found if _kind(p) == "image"]
+            ordered = numbered_frames(images) if len(images) == len(found) else None
+            files += [(p, "frames") for p in ordered] if ordered else [(p, _kind(p)) for p in found]
         elif path.is_file():
             files.append((path, _kind(path)))
         else:
@@ -112,36 +138,33 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 
-def _image_frames(path: Path) -> Iterator[Frame]:
+def _image_frames(path: Path, index: int = 0, sequence: str = "") -> Iterator[Frame]:
+    video = bool(sequence)  # a numbered frame of a folder: part of a sequence
     try:
         image = read_image(path)
     except Exception as error:  # any decoder failure is a bad file, reported in its row
-        yield Frame(str(path), 0, math.nan, None, f"{type(error).__name__}: {error}")
+        yield Frame(str(path), index, math.nan, None, f"{type(error).__name__}: {error}", video=video,
+                    sequence=sequence)
         return
-    yield Frame(str(path), 0, math.nan, image)
+    yield Frame(str(path), index, math.nan, image, video=video, sequence=sequence)
 
 
 
 def _video_frames(path: Path) -> Iterator[Frame]:
     import imageio.v3 as iio
 
-    index, fps, count = 0, math.nan, 0
+    index, fps = 0, math.nan
     try:
         # One open per video, metadata and frames together: imageio's PyAV plugin runs gc.collect() on every
         # close (~0.2 s with torch loaded), so separate immeta + imiter calls would cost that twice.
         with iio.imopen(path, "r", plugin="pyav") as file:
-            meta = file.metadata()
-            fps = float(meta.get("fps") or math.nan)
-            duration = meta.get("duration")
-            count = round(duration * fps) if duration and math.isfinite(fps) else 0
+            fps = float(file.metadata().get("fps") or math.nan)
             for image in file.iter(format="rgb24"):
                 timestamp = index / fps if math.isfinite(fps) and fps > 0 else math.nan
-                yield Frame(str(path), index, timestamp, _to_rgb_uint8(image), video=True, fps=fps,
-                            count=count if index == 0 else 0)
+                yield Frame(str(path), index, timestamp, _to_rgb_uint8(image), video=True, fps=fps)
                 index += 1
     except Exception as error:  # unopenable or corrupt stream: report where it broke, go on with the next input
-        yield Frame(str(path), index, math.nan, None, f"{type(error).__name__}: {error}", video=True, fps=fps,
-                    count=1 if index == 0 else 0)
+        yield Frame(str(path), index, math.nan, None, f"{type(error).__name__}: {error}", video=True, fps=fps)
         return
     if index == 0:
         yield Frame(str(path), 0, math.nan, None, "no frames could be decoded", video=True)
@@ -157,5 +180,49 @@ def iter_frames(inputs: str | os.PathLike | np.ndarray | Sequence[Any]) -> Itera
         if isinstance(item, np.ndarray):
             yield Frame(f"<array {number}>", 0, math.nan, _to_rgb_uint8(item))
             continue
+        frames_seen: dict[str, int] = {}
         for path, kind in expand_inputs(item):
-            yield from (_video_frames(path) if kind == "video" else _image_frames(path))
+            if kind == "video":
+                yield from _video_frames(path)
+            elif kind == "frames":
+                sequence = str(path.parent)
+                frames_seen[sequence] = frames_seen.get(sequence, -1) + 1
+                yield from _image_frames(path, frames_seen[sequence], sequence)
+            else:
+                yield from _image_frames(path)
+
+
+def video_frame_count(path: str | os.PathLike) -> int:
+    """The number of frames a video's stream declares (its duration × rate when it declares none; 0 if unknown)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.frames:
+                return int(stream.frames)
+            if stream.duration and stream.time_base and stream.average_rate:
+                return round(float(stream.duration * stream.time_base * stream.average_rate))
+    except Exception:  # an unreadable video: iter_frames reports it as one row
+        return 1
+    return 0
+
+
+def count_frames(inputs: str | os.PathLike | np.ndarray | Sequence[Any]) -> int:
+    """How many frames :func:`iter_frames` will yield (the progress bar's total); videos by their metadata.
+
+    Example:
+        >>> count_frames([np.zeros((4, 4, 3), np.uint8)] * 3)
+        3
+    """
+    if isinstance(inputs, np.ndarray):
+        return 1
+    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    total = 0
+    for item in items:
+        if isinstance(item, np.ndarray):
+            total += 1
+            continue
+        for path, kind in expand_inputs(item):
+            total += max(1, video_frame_count(path)) if kind == "video" else 1
+    return total
