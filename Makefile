@@ -4,6 +4,8 @@
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
 #   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
+#   make student     the student release of the notebooks (solutions stubbed by nbgrader) in student/
+#   make book        the course as a static site in build/book/_build/html (runs make reproduce first if needed)
 #   make weights     retrain the reference runs in models/reference (about 2.5 h on 2 CPU cores; SEEDS="0" for one seed)
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +15,7 @@ PROFILE ?= smoke
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aulib-installed
 
-.PHONY: install test lint bench figures reproduce weights clean
+.PHONY: install test lint bench figures reproduce weights student book clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +40,13 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib figures
+
+student: $(STAMP)
+	$(VENV)/bin/aulib release --out student
+
+book: $(STAMP)
+	test -f notebooks/executed/$(PROFILE)/06_predict_your_own_face.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
+	MPLBACKEND=agg $(VENV)/bin/aulib book --executed notebooks/executed/$(PROFILE)
 
 SEEDS ?= 0 1 2
 weights: $(STAMP)

@@ -59,6 +59,22 @@ def run_figures(_: argparse.Namespace) -> int:
     return 0
 
 
+def run_release(args: argparse.Namespace) -> int:
+    from aulib.course.release import release
+
+    paths = release(args.out)
+    print(f"wrote {len(paths)} student notebooks (solutions stubbed, outputs cleared) to {args.out}")
+    return 0
+
+
+def run_book(args: argparse.Namespace) -> int:
+    from aulib.course.book import build
+
+    html = build(executed=args.executed)
+    print(f"built the book: {html / 'index.html'}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS
     from aulib.training.experiments import RUN_NAMES
@@ -81,3 +97,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         DEVICE,
     ])
     add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
+    from aulib.course.book import EXECUTED_DIR
+    from aulib.course.release import STUDENT_DIR
+
+    add_command(commands, "book", run_book, "build the course as a static book (Jupyter Book, offline)", [
+        arg("--executed", default=str(EXECUTED_DIR / "smoke"), help="the executed notebooks to show"),
+    ])
+    add_command(commands, "release", run_release, "write the student notebooks (no solutions) with nbgrader", [
+        arg("--out", default=str(STUDENT_DIR), help="the release folder (replaced)"),
+    ])

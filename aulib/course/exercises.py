@@ -1,0 +1,352 @@
+"""The course's exercise checks: each compares a student's function with aulib's own and says what is wrong.
+
+Every exercise asks for a small function (its body between nbgrader's ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` markers; the student release replaces it with ``raise NotImplementedError()``). Its check cell
+calls one function here, which runs the student's function on cases with known answers and either prints what was
+right or raises :class:`ExerciseFeedback`: an ``AssertionError`` (so nbgrader's autograder counts it as a failed
+test and "run all" stops there) that a notebook shows as its message alone, without a traceback. The messages name
+the likely mistake, e.g. "your ICC differs from the reference by 0.21; did you divide the error mean square by
+(n−1)(k−1)?".
+
+Example:
+    >>> import numpy as np
+    >>> def my_icc(ratings):
+    ...     raise NotImplementedError()
+    >>> try:
+    ...     icc_from_anova(my_icc)
+    ... except ExerciseFeedback as feedback:
+    ...     print(feedback)
+    Not written yet: icc_from_anova calls your my_icc, which still raises NotImplementedError. Replace the stub with \
+your code, then run this cell again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+# Shrout & Fleiss (1979), Table 2: six targets rated by four judges, with ICC(1,1) = .17, ICC(2,1) = .29 and
+# ICC(3,1) = .71 in the paper.
+SHROUT_FLEISS = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]],
+                         dtype=float)
+
+
+class ExerciseFeedback(AssertionError):
+    """A check that failed, with what to look at; shown without a traceback in a notebook."""
+
+
+def _show_feedback(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+    message = f"✗ {value}"
+    print(message)
+    return [message]
+
+
+def _install_notebook_display() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((ExerciseFeedback,), _show_feedback)
+
+
+_install_notebook_display()
+
+
+def _call(check: str, function: Callable, *args: Any) -> Any:
+    """Call the student's function; a stub or a crash becomes feedback rather than a traceback."""
+    name = getattr(function, "__name__", "your function")
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise ExerciseFeedback(f"Not written yet: {check} calls your {name}, which still raises NotImplementedError. "
+                               "Replace the stub with your code, then run this cell again.") from None
+    except Exception as error:
+        raise ExerciseFeedback(f"Your {name} raised {type(error).__name__}: {error}. Check the types and shapes "
+                               "its docstring asks for.") from None
+
+
+def _passed(message: str) -> bool:
+    print(f"✓ {message}")
+    return True
+
+
+def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    array = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value, dtype=float)
+    if array.shape != shape:
+        raise ExerciseFeedback(f"{what} should have shape {shape}; yours has {array.shape}.")
+    return array
+
+
+# -- notebook 01: data and alignment --------------------------------------------------------------------------
+
+
+def affine(function: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
+    """Exercise 1.1: ``function(src (3, 2), dst (3, 2)) -> (2, 3)``, the affine that maps three points exactly."""
+    from aulib.method.align import PAPER_LANDMARKS, alignment_matrix, template_points
+    from aulib.method.shape import mean_shape
+
+    rng = np.random.default_rng(0)
+    for trial in range(4):
+        face = mean_shape() * rng.uniform(0.5, 2.0) + rng.uniform(-50, 200, 2)
+        angle = rng.uniform(-0.4, 0.4)
+        face = face @ np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]).T
+        expected = alignment_matrix(face)
+        src, dst = face[list(PAPER_LANDMARKS)], template_points()
+        got = _array(_call("affine", function, src.copy(), dst.copy()), (2, 3), "The matrix")
+        if np.allclose(got, expected, atol=1e-6):
+            continue
+        if np.allclose(got[:, :2].T, expected[:, :2], atol=1e-6):
+            raise ExerciseFeedback("The 2×2 part is transposed: x' = A @ x uses A's rows, one per output coordinate.")
+        if np.allclose(got[:, :2], expected[:, :2], atol=1e-6):
+            raise ExerciseFeedback("The linear part is right but the translation (third column) is off: solve for "
+                                   "all six unknowns, with a column of ones beside the source points.")
+        inverse = np.linalg.inv(np.vstack([expected, [0, 0, 1]]))[:2]
+        if np.allclose(got, inverse, atol=1e-6):
+            raise ExerciseFeedback("This is the inverse: it maps the template onto the face. Map src onto dst.")
+        error = float(np.abs(got - expected).max())
+        raise ExerciseFeedback(f"On test face {trial + 1} your matrix differs from aulib.method.align.alignment_matrix "
+                               f"by up to {error:.3g}. Check that row k of src goes to row k of dst.")
+    return _passed("Your affine maps the three landmarks exactly as the released code's alignment does.")
+
+
+def strong_share(function: Callable[[pd.DataFrame], float], frames: pd.DataFrame) -> bool:
+    """Exercise 1.2: ``function(frames) -> float``, the share of training-split frames with AU12 at 3 or more."""
+    train = frames[frames["split"] == "train"]["AU12"]
+    expected = float((train >= 3).mean())
+    got = float(_call("strong_share", function, frames.copy()))
+    if math.isclose(got, expected, abs_tol=1e-9):
+        return _passed(f"{got:.1%} of the training frames show AU12 at C (marked) or stronger.")
+    if math.isclose(got, float((frames["AU12"] >= 3).mean()), abs_tol=1e-9):
+        raise ExerciseFeedback("That is the share over every split: keep only the rows whose split is 'train'.")
+    if math.isclose(got, float((train > 3).mean()), abs_tol=1e-9):
+        raise ExerciseFeedback("Intensity 3 counts too: use >= 3, not > 3.")
+    if math.isclose(got, 100 * expected, abs_tol=1e-6):
+        raise ExerciseFeedback("Return a fraction between 0 and 1, not a percentage.")
+    raise ExerciseFeedback(f"Your share differs from the labels' by {abs(got - expected):.3f}.")
+
+
+# -- notebook 02: heatmap targets -----------------------------------------------------------------------------
+
+
+def gaussian(function: Callable[[np.ndarray, float, float, int], np.ndarray]) -> bool:
+    """Exercise 2.1: ``function(centre (2,), intensity, sigma, size) -> (size, size)`` in heatmap pixels: a Gaussian
+    whose value at the pixel nearest the (sub-pixel) centre is exactly the intensity."""
+    from aulib.method.heatmaps import render_gaussians
+
+    for centre, intensity, sigma in [((20.3, 31.7), 3.0, 2.0), ((40.0, 12.5), 5.0, 3.0), ((8.6, 50.2), 1.0, 1.0)]:
+        expected = render_gaussians(torch.tensor([[list(centre)]], dtype=torch.float64),
+                                    torch.tensor([[intensity]], dtype=torch.float64),
+                                    torch.tensor([[sigma]], dtype=torch.float64), 64, truncate=40.0)[0].numpy()
+        got = _array(_call("gaussian", function, np.array(centre), intensity, sigma, 64), (64, 64), "The map")
+        if np.allclose(got, expected, atol=1e-6):
+            continue
+        ys, xs = np.unravel_index(got.argmax(), got.shape)
+        want_y, want_x = np.unravel_index(expected.argmax(), expected.shape)
+        if (xs, ys) != (want_x, want_y):
+            raise ExerciseFeedback(f"Your peak is at pixel (x={xs}, y={ys}); the centre is at x={centre[0]}, "
+                                   f"y={centre[1]}: images are indexed [y, x].")
+        if np.allclose(got / got.max(), expected / expected.max(), atol=1e-6):
+            raise ExerciseFeedback(f"The shape is right but the maximum is {got.max():.4f}, not the intensity "
+                                   f"{intensity:g}: the centre falls between pixels, so scale the Gaussian until the "
+                                   "pixel nearest the centre holds the intensity (no 1/(2πσ²) normalisation either).")
+        gap = np.abs(got - expected).max()
+        raise ExerciseFeedback(f"The peak is in place but the shape is off by up to {gap:.3f}: is σ in heatmap "
+                               "pixels, and the exponent −d²/(2σ²)?")
+    return _passed("Your Gaussian is the target aulib renders: amplitude = intensity, peak at the centre.")
+
+
+def overlap_readout(function: Callable[[float], float]) -> bool:
+    """Exercise 2.2: ``function(intensity) -> float``, the readout of two overlapping Gaussians of one AU."""
+    for intensity in (2.0, 4.0):
+        got = float(_call("overlap_readout", function, intensity))
+        if math.isclose(got, intensity, abs_tol=1e-6):
+            continue
+        if math.isclose(got, min(2 * intensity, 5.0), abs_tol=1e-6) or math.isclose(got, 2 * intensity):
+            raise ExerciseFeedback("You added the two Gaussians. The target is their pixel-wise maximum, so where they "
+                                   "overlap it never exceeds the intensity, and the readout (the map's maximum) is "
+                                   "the intensity itself.")
+        raise ExerciseFeedback(f"For intensity {intensity:g} you answer {got:g}. What is the largest value of the "
+                               "maximum of two maps whose peaks are both the intensity?")
+    return _passed("The maximum over centres keeps the readout equal to the intensity, however the maps overlap.")
+
+
+def growing_sigma(function: Callable[[float], float]) -> bool:
+    """Exercise 2.3: ``function(intensity) -> float``, σ of the default growing extent in aligned-frame pixels."""
+    from aulib.method.heatmaps import HeatmapConfig
+
+    config = HeatmapConfig()
+    for intensity in (0.5, 2.5, 5.0):
+        expected = float(config.sigma(torch.tensor([intensity]))[0])
+        got = float(_call("growing_sigma", function, intensity))
+        if math.isclose(got, expected, abs_tol=1e-6):
+            continue
+        if math.isclose(got, expected / 4, abs_tol=1e-6):
+            raise ExerciseFeedback("That is σ in pixels of the 64×64 map; the design gives it in the 256 frame (×4).")
+        raise ExerciseFeedback(f"At intensity {intensity:g} σ is {expected:g} frame pixels; you give {got:g}. "
+                               "σ(I) = σ_min + (σ_max − σ_min)·I/5.")
+    return _passed("σ grows linearly from 4 to 12 frame pixels between intensities 0 and 5.")
+
+
+# -- notebook 03: training ------------------------------------------------------------------------------------
+
+
+def optimiser_steps(function: Callable[[int, int, int], int], frames: int, batch_size: int, epochs: int) -> bool:
+    """Exercise 3.1: ``function(frames, batch_size, epochs) -> int``, the optimiser steps of a run."""
+    expected = max(1, frames // batch_size) * epochs
+    got = int(_call("optimiser_steps", function, frames, batch_size, epochs))
+    if got == expected:
+        return _passed(f"{got} steps: {frames // batch_size} full batches per epoch, {epochs} epochs.")
+    if got == math.ceil(frames / batch_size) * epochs:
+        raise ExerciseFeedback("The trainer drops the last, incomplete batch of an epoch: round down.")
+    raise ExerciseFeedback(f"Your count is {got}; the trainer takes {expected}. Steps per epoch are the training "
+                           "frames divided by the batch size.")
+
+
+def label_jitter(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Exercise 3.2: ``function(intensities, z) -> jittered``, the paper's label noise I ← I + 0.2·I·|z|."""
+    intensities = torch.tensor([0.0, 1.0, 2.5, 5.0])
+    z = torch.tensor([1.5, -2.0, 0.5, -0.1])
+    expected = intensities + 0.2 * intensities * z.abs()
+    got = _array(_call("label_jitter", function, intensities.clone(), z.clone()), (4,), "The jittered labels")
+    if np.allclose(got, expected.numpy(), atol=1e-6):
+        return _passed("Jitter scales with the intensity, never lowers a label and keeps 0 at 0.")
+    if np.allclose(got, (intensities + 0.2 * intensities * z).numpy(), atol=1e-6):
+        raise ExerciseFeedback("Use |z|: the paper's jitter only ever raises a label.")
+    if np.allclose(got, (intensities + 0.2 * z.abs()).numpy(), atol=1e-6):
+        raise ExerciseFeedback("The noise is proportional to the intensity (0.2·I·|z|): an absent AU stays at 0.")
+    raise ExerciseFeedback("Your jitter differs from I + 0.2·I·|z| on the test labels.")
+
+
+# -- notebook 04: ICC ------------------------------------------------------------------------------------------
+
+
+def icc_from_anova(function: Callable[[np.ndarray], float]) -> bool:
+    """Exercise 4.1: ``function(ratings (n targets, k judges)) -> float``, ICC(3,1) from the two-way ANOVA."""
+    from aulib.method.metrics import icc_31
+
+    got = float(_call("icc_from_anova", function, SHROUT_FLEISS.copy()))
+    expected = float(icc_31(SHROUT_FLEISS))
+    if math.isclose(got, expected, abs_tol=1e-6):
+        return _passed(f"ICC(3,1) = {got:.2f} on Shrout & Fleiss's example, as in their paper (0.71).")
+    n, k = SHROUT_FLEISS.shape
+    grand = SHROUT_FLEISS.mean()
+    ss_rows = k * ((SHROUT_FLEISS.mean(axis=1) - grand) ** 2).sum()
+    ss_cols = n * ((SHROUT_FLEISS.mean(axis=0) - grand) ** 2).sum()
+    ss_error = ((SHROUT_FLEISS - grand) ** 2).sum() - ss_rows - ss_cols
+    bms, jms = ss_rows / (n - 1), ss_cols / (k - 1)
+    known = {
+        "ICC(1,1), which pools the judges into the error (0.17 in the paper)": 0.17,
+        "ICC(2,1), which counts the judges' offsets as error (0.29 in the paper)": 0.29,
+        "what you get when the error mean square is divided by n·k instead of (n−1)(k−1)":
+            (bms - ss_error / (n * k)) / (bms + (k - 1) * ss_error / (n * k)),
+        "what you get with the judges' mean square in place of the error mean square":
+            (bms - jms) / (bms + (k - 1) * jms),
+    }
+    for name, value in known.items():
+        if math.isclose(got, value, abs_tol=0.005):
+            raise ExerciseFeedback(f"Your value {got:.2f} is {name}. ICC(3,1) = (BMS − EMS) / (BMS + (k−1)·EMS).")
+    raise ExerciseFeedback(f"Your ICC differs from the reference by {abs(got - expected):.2f}; did you divide the "
+                           "error mean square by (n−1)(k−1)?")
+
+
+def scale_blindness(function: Callable[[np.ndarray], tuple[float, float]]) -> bool:
+    """Exercise 4.2: ``function(truth) -> (pcc, icc)`` for predictions at half the true scale."""
+    from aulib.method.metrics import icc_31
+
+    truth = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 0.0])
+    got = _call("scale_blindness", function, truth.copy())
+    if not isinstance(got, tuple | list) or len(got) != 2:
+        raise ExerciseFeedback("Return two numbers: (pcc, icc).")
+    pcc, icc = map(float, got)
+    expected_icc = float(icc_31(np.stack([truth, truth / 2], axis=1)))
+    if not math.isclose(pcc, 1.0, abs_tol=1e-6):
+        raise ExerciseFeedback(f"PCC of a prediction that is exactly half the truth is 1 (a perfect line); yours is "
+                               f"{pcc:.3f}.")
+    if not math.isclose(icc, expected_icc, abs_tol=1e-6):
+        raise ExerciseFeedback(f"ICC(3,1) of the half-scale prediction is {expected_icc:.3f}; yours is {icc:.3f}. "
+                               "Stack the truth and the prediction as two judges, (n, 2).")
+    return _passed(f"PCC = 1 forgives the wrong scale; ICC = {icc:.2f} does not.")
+
+
+# -- notebook 05: robustness ----------------------------------------------------------------------------------
+
+
+def halving_sigma(function: Callable[[pd.DataFrame, str, str], float], table: pd.DataFrame, model: str,
+                  au: str = "AU12") -> bool:
+    """Exercise 5.1: ``function(table, model, au) -> σ``: where the AU's ICC first falls to half its clean value,
+    linearly interpolated between the grid's σ."""
+    curve = table[(table.model == model) & (table.AU == au)].groupby("sigma").ICC.mean()
+    half = curve.iloc[0] / 2
+    below = np.flatnonzero(curve.to_numpy() <= half)
+    if not len(below):
+        expected = float("nan")
+    else:
+        i = int(below[0])
+        s0, s1, v0, v1 = curve.index[i - 1], curve.index[i], curve.iloc[i - 1], curve.iloc[i]
+        expected = float(s0 + (half - v0) * (s1 - s0) / (v1 - v0)) if i > 0 else float(curve.index[0])
+    got = float(_call("halving_sigma", function, table.copy(), model, au))
+    if math.isnan(expected):
+        if math.isnan(got):
+            return _passed(f"{au} never halves on this grid: extend SIGMAS.")
+        raise ExerciseFeedback(f"{au}'s ICC never falls to half on this grid; return float('nan').")
+    if math.isclose(got, expected, abs_tol=1e-6):
+        return _passed(f"{au}'s ICC halves at σ ≈ {got:.1f} px.")
+    if len(below) and math.isclose(got, float(curve.index[below[0]]), abs_tol=1e-6):
+        raise ExerciseFeedback("That is the first grid σ past the half; interpolate linearly between it and the σ "
+                               "before it.")
+    raise ExerciseFeedback(f"Your σ is {got:.2f}; the curve crosses half its clean ICC at {expected:.2f}. Take the "
+                           "clean value at σ = 0 and the rows of the one model and AU.")
+
+
+def iod_fraction(function: Callable[[float, pd.DataFrame], float], table: pd.DataFrame) -> bool:
+    """Exercise 5.2: ``function(sigma_px, table) -> float``, σ as a fraction of the inter-ocular distance."""
+    row = table[table.sigma > 0].iloc[0]
+    got = float(_call("iod_fraction", function, float(row.sigma), table.copy()))
+    if math.isclose(got, float(row.sigma_iod), rel_tol=1e-6):
+        return _passed(f"σ = {row.sigma:g} px is {got:.3f} inter-ocular distances.")
+    if math.isclose(got, float(row.sigma / row.sigma_iod), rel_tol=1e-6):
+        raise ExerciseFeedback("That is the inter-ocular distance itself; divide σ by it.")
+    raise ExerciseFeedback(f"σ = {row.sigma:g} px is {row.sigma_iod:.3f} IOD in the table; you give {got:.3f}.")
+
+
+# -- notebook 06: a real face ---------------------------------------------------------------------------------
+
+
+def peak_in_image(function: Callable[[np.ndarray, np.ndarray, int], np.ndarray], report: Any) -> bool:
+    """Exercise 6.1: ``function(peak (2,) in map pixels, matrix (2, 3), map_size) -> (2,)`` in image pixels."""
+    from aulib.method.heatmaps import read_peaks
+
+    _, peaks = read_peaks(torch.as_tensor(report.maps)[None])
+    size = report.maps.shape[-1]
+    got = _array(_call("peak_in_image", function, peaks[0, 0].numpy().copy(), report.matrix.copy(), size), (2,),
+                 "The point")
+    expected = report.peaks[0]
+    if np.allclose(got, expected, atol=1e-3):
+        return _passed("Your point is where notebook 06 marks the AU06 peak on the photo.")
+    k = report.crop.shape[0] / size
+    naive = np.linalg.solve(report.matrix[:, :2], peaks[0, 0].numpy() * k - report.matrix[:, 2])
+    if np.allclose(got, naive, atol=1e-3):
+        raise ExerciseFeedback(f"Almost: a map pixel covers {k:g} crop pixels, so its centre is at p·{k:g} + "
+                               f"{(k - 1) / 2:g}, not p·{k:g} (pixel centres sit at integers).")
+    raise ExerciseFeedback(f"Your point is {np.linalg.norm(got - expected):.1f} px from the peak. Map the peak to "
+                           "the crop's pixels first, then apply the inverse of the alignment.")
+
+
+def alignment_scale(function: Callable[[np.ndarray], float], report: Any) -> bool:
+    """Exercise 6.2: ``function(matrix (2, 3)) -> float``, crop pixels per image pixel of the alignment."""
+    expected = float(np.sqrt(abs(np.linalg.det(report.matrix[:, :2]))))
+    got = float(_call("alignment_scale", function, report.matrix.copy()))
+    if math.isclose(got, expected, rel_tol=1e-6):
+        return _passed(f"The alignment scales the photo by {got:.3f}: the face was {1 / got:.2f}× its crop size.")
+    if math.isclose(got, expected**2, rel_tol=1e-6):
+        raise ExerciseFeedback("The determinant is an area ratio; the scale of lengths is its square root.")
+    if math.isclose(got, 1 / expected, rel_tol=1e-6):
+        raise ExerciseFeedback("That is image pixels per crop pixel: the inverse.")
+    raise ExerciseFeedback(f"The alignment's length scale is {expected:.3f}; yours is {got:.3f}.")

@@ -1,0 +1,138 @@
+"""The exercise checks: a right answer passes, each common mistake gets its own guidance, a stub asks to be written.
+
+The right answers here are written independently of the notebooks' solutions (textbook formulas), and the mistakes
+are the ones the checks' messages name; the notebooks' own solutions are run by tests/test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from aulib.course import exercises as check
+from aulib.course.exercises import SHROUT_FLEISS, ExerciseFeedback
+
+
+def stub(*_):
+    raise NotImplementedError()
+
+
+def test_a_stub_asks_to_be_written_and_a_crash_is_named():
+    with pytest.raises(ExerciseFeedback, match="Not written yet.*NotImplementedError"):
+        check.affine(stub)
+    with pytest.raises(ExerciseFeedback, match="raised ZeroDivisionError"):
+        check.overlap_readout(lambda intensity: 1 / 0)
+
+
+def test_affine_and_its_mistakes():
+    def solve(src, dst):
+        a = np.zeros((6, 6))
+        for k, (x, y) in enumerate(src):
+            a[2 * k, :3] = a[2 * k + 1, 3:] = (x, y, 1)
+        return np.linalg.solve(a, dst.reshape(-1)).reshape(2, 3)
+
+    assert check.affine(solve)
+    with pytest.raises(ExerciseFeedback, match="transposed"):
+        check.affine(lambda s, d: np.hstack([solve(s, d)[:, :2].T, solve(s, d)[:, 2:]]))
+    with pytest.raises(ExerciseFeedback, match="translation"):
+        check.affine(lambda s, d: np.hstack([solve(s, d)[:, :2], np.zeros((2, 1))]))
+    with pytest.raises(ExerciseFeedback, match="inverse"):
+        check.affine(lambda s, d: solve(d, s))
+    with pytest.raises(ExerciseFeedback, match="shape"):
+        check.affine(lambda s, d: np.zeros((3, 3)))
+
+
+def test_strong_share_and_its_mistakes():
+    frames = pd.DataFrame({"split": ["train"] * 4 + ["test"] * 2, "AU12": [0, 3, 4, 1, 5, 5]})
+    assert check.strong_share(lambda f: ((f.split == "train") & (f.AU12 >= 3)).sum() / (f.split == "train").sum(),
+                              frames)
+    with pytest.raises(ExerciseFeedback, match="every split"):
+        check.strong_share(lambda f: (f.AU12 >= 3).mean(), frames)
+    with pytest.raises(ExerciseFeedback, match=">= 3"):
+        check.strong_share(lambda f: (f[f.split == "train"].AU12 > 3).mean(), frames)
+    with pytest.raises(ExerciseFeedback, match="percentage"):
+        check.strong_share(lambda f: 100 * (f[f.split == "train"].AU12 >= 3).mean(), frames)
+
+
+def test_gaussian_and_its_mistakes():
+    def target(centre, intensity, sigma, size):
+        x, y = np.meshgrid(np.arange(size), np.arange(size))
+        g = np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * sigma**2))
+        nearest = np.round(np.asarray(centre)).astype(int)
+        return intensity * g / g[nearest[1], nearest[0]]
+
+    assert check.gaussian(target)
+    with pytest.raises(ExerciseFeedback, match="maximum is"):
+        check.gaussian(lambda c, i, s, n: target(c, i, s, n) / target(c, i, s, n).max() * 0.9 * i)
+    with pytest.raises(ExerciseFeedback, match=r"indexed \[y, x\]"):
+        check.gaussian(lambda c, i, s, n: target(c, i, s, n).T)
+    with pytest.raises(ExerciseFeedback, match="σ in heatmap pixels"):
+        check.gaussian(lambda c, i, s, n: target(c, i, 2 * s, n))
+
+
+def test_readout_and_sigma():
+    assert check.overlap_readout(lambda i: i)
+    with pytest.raises(ExerciseFeedback, match="added the two Gaussians"):
+        check.overlap_readout(lambda i: 2 * i)
+    assert check.growing_sigma(lambda i: 4 + 8 * i / 5)
+    with pytest.raises(ExerciseFeedback, match="64×64 map"):
+        check.growing_sigma(lambda i: (4 + 8 * i / 5) / 4)
+
+
+def test_training_checks():
+    assert check.optimiser_steps(lambda f, b, e: (f // b) * e, 100, 32, 3)
+    with pytest.raises(ExerciseFeedback, match="round down"):
+        check.optimiser_steps(lambda f, b, e: -(-f // b) * e, 100, 32, 3)
+    assert check.label_jitter(lambda i, z: i * (1 + 0.2 * torch.abs(z)))
+    with pytest.raises(ExerciseFeedback, match=r"\|z\|"):
+        check.label_jitter(lambda i, z: i + 0.2 * i * z)
+    with pytest.raises(ExerciseFeedback, match="proportional"):
+        check.label_jitter(lambda i, z: i + 0.2 * z.abs())
+
+
+def test_icc_reproduces_shrout_and_fleiss_and_names_the_other_iccs():
+    def icc3(x):  # Shrout & Fleiss's Table 1 formulas, written out
+        n, k = x.shape
+        bms = k * x.mean(1).var(ddof=1)
+        resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+        ems = (resid**2).sum() / ((n - 1) * (k - 1))
+        return (bms - ems) / (bms + (k - 1) * ems)
+
+    assert round(icc3(SHROUT_FLEISS), 2) == 0.71  # the paper's published value
+    assert check.icc_from_anova(icc3)
+    with pytest.raises(ExerciseFeedback, match=r"ICC\(2,1\)"):
+        check.icc_from_anova(lambda x: 0.29)
+    with pytest.raises(ExerciseFeedback, match=r"ICC\(1,1\)"):
+        check.icc_from_anova(lambda x: 0.17)
+    with pytest.raises(ExerciseFeedback, match=r"differs from the reference by 0\.2.*\(n−1\)\(k−1\)"):
+        check.icc_from_anova(lambda x: icc3(x) - 0.21)
+
+
+def test_scale_blindness():
+    def both(truth):
+        half = truth / 2
+        ratings = np.stack([truth, half], axis=1)
+        n, k = ratings.shape
+        bms = k * ratings.mean(1).var(ddof=1)
+        resid = ratings - ratings.mean(1, keepdims=True) - ratings.mean(0, keepdims=True) + ratings.mean()
+        ems = (resid**2).sum() / ((n - 1) * (k - 1))
+        return np.corrcoef(truth, half)[0, 1], (bms - ems) / (bms + (k - 1) * ems)
+
+    assert check.scale_blindness(both)
+    with pytest.raises(ExerciseFeedback, match="perfect line"):
+        check.scale_blindness(lambda t: (0.5, both(t)[1]))
+
+
+def test_robustness_checks():
+    rows = [{"model": "m", "AU": "AU12", "sigma": s, "sigma_iod": s / 80, "ICC": v}
+            for s, v in [(0, 0.8), (10, 0.7), (20, 0.5), (30, 0.2)]]
+    table = pd.DataFrame(rows)
+    # half of 0.8 is 0.4, crossed between σ = 20 (0.5) and 30 (0.2): 20 + 10·(0.1/0.3)
+    assert check.halving_sigma(lambda t, m, a: 20 + 10 / 3, table, "m")
+    with pytest.raises(ExerciseFeedback, match="interpolate"):
+        check.halving_sigma(lambda t, m, a: 30.0, table, "m")
+    assert check.iod_fraction(lambda s, t: s / 80, table)
+    with pytest.raises(ExerciseFeedback, match="inter-ocular distance itself"):
+        check.iod_fraction(lambda s, t: 80.0, table)
