@@ -1,6 +1,9 @@
-"""Shared fixtures: a reproducible face in the aligned frame and a seeded generator."""
+"""Shared fixtures: a reproducible face in the aligned frame, a seeded generator, and the whole course run once by
+papermill on a small SynthAU set (for the notebook, release and book tests)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,3 +20,25 @@ def face68() -> np.ndarray:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def small_parameters(root: Path) -> dict:
+    """Notebook parameters for a course run in minutes: 8 subjects × 16 frames, one epoch, two noise levels."""
+    # COMPARISON "train": the baselines train here (1 epoch), so that path runs too; the reference runs of
+    # models/reference are read as well.
+    return {"DATA_DIR": str(root / "synthau"), "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
+            "FIG_DIR": str(root / "figures"), "INTERACTIVE": False, "SUBJECTS": 8, "FRAMES": 16, "WORKERS": 1,
+            "EPOCHS": 1, "COMPARISON": "train", "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10]}
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """Every notebook, in order, with :func:`small_parameters`: ``(root folder, papermill records)``."""
+    from aulib.course import pipeline
+
+    root = tmp_path_factory.mktemp("course")
+    records = pipeline.run_notebooks("smoke", overrides=small_parameters(root), output_dir=root / "executed",
+                                     progress=False)
+    return root, records
+
+

@@ -47,3 +47,13 @@ class RenderedTargets(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.maps.float().expand(x.shape[0], -1, -1, -1)
+
+
+def prepared_synthau(root, subjects: int, frames: int, seed: int):
+    """Generate a small SynthAU set in ``root/synth`` and prepare it in ``root/prepared``; returns the latter."""
+    from aulib.data.prepare import prepare
+    from aulib.data.synthau import generate
+
+    generate(root / "synth", subjects=subjects, frames=frames, seed=seed, progress=False, workers=1)
+    prepare("synthau", root / "synth", root / "prepared", progress=False)
+    return root / "prepared"

@@ -20,7 +20,7 @@ def stub(*_):
 
 
 def test_a_stub_asks_to_be_written_and_a_crash_is_named():
-    with pytest.raises(ExerciseFeedback, match="Not written yet.*NotImplementedError"):
+    with pytest.raises(ExerciseFeedback, match=r"Not written yet.*NotImplementedError"):
         check.affine(stub)
     with pytest.raises(ExerciseFeedback, match="raised ZeroDivisionError"):
         check.overlap_readout(lambda intensity: 1 / 0)

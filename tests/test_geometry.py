@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import prepared_synthau
 
 from aulib.data.dataset import PreparedDataset
-from aulib.data.prepare import prepare
-from aulib.data.synthau import generate
 from aulib.evaluation.geometry import fit_ridge, geometry_baseline, landmark_features, predict_ridge
 from aulib.method.metrics import icc
 
@@ -27,10 +26,7 @@ def test_ridge_solves_the_regularised_least_squares_problem():
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("geometry")
-    generate(root / "synth", subjects=12, frames=16, seed=4, progress=False, workers=1)
-    prepare("synthau", root / "synth", root / "prepared", progress=False)
-    return root / "prepared"
+    return prepared_synthau(tmp_path_factory.mktemp("geometry"), subjects=12, frames=16, seed=4)
 
 
 def test_geometry_baseline_scores_the_test_subjects_from_their_landmarks(prepared):

@@ -16,8 +16,9 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import small_parameters
 
-from aulib import pipeline
+from aulib.course import pipeline
 from aulib.method.aus import BP4D_AUS, au_label
 from aulib.training.experiments import RUN_NAMES
 
@@ -85,22 +86,6 @@ def _single_notebook_params(tmp_path: Path) -> Path:
     path = tmp_path / "one.yaml"
     path.write_text(json.dumps({"common": params["common"], "notebooks": {}}))  # JSON is YAML
     return path
-
-
-def small_parameters(root: Path) -> dict:
-    # COMPARISON "train": the baselines train here (1 epoch), so that path runs too; the reference runs of
-    # models/reference are read as well.
-    return {"DATA_DIR": str(root / "synthau"), "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
-            "FIG_DIR": str(root / "figures"), "INTERACTIVE": False, "SUBJECTS": 8, "FRAMES": 16, "WORKERS": 1,
-            "EPOCHS": 1, "COMPARISON": "train", "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10]}
-
-
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    records = pipeline.run_notebooks("smoke", overrides=small_parameters(root), output_dir=root / "executed",
-                                     progress=False)
-    return root, records
 
 
 EXPECTED_FIGURES = [

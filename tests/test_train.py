@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import prepared_synthau
 
-from aulib.data.prepare import prepare
-from aulib.data.synthau import generate
 from aulib.evaluation.evaluate import evaluate
 from aulib.method.metrics import icc
 from aulib.training.trainer import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
@@ -18,10 +17,7 @@ from aulib.training.trainer import TrainConfig, Trainer, TrainingDiverged, maske
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    generate(root / "synth", subjects=6, frames=12, seed=4, progress=False, workers=1)
-    prepare("synthau", root / "synth", root / "prepared", progress=False)
-    return root / "prepared"
+    return prepared_synthau(tmp_path_factory.mktemp("train"), subjects=6, frames=12, seed=4)
 
 
 def config(prepared, out, **overrides) -> TrainConfig:
