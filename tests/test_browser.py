@@ -170,11 +170,17 @@ def decode_png(source: str) -> np.ndarray:
 
 
 def face_panel_change(before: str, after: str) -> float:
-    """Mean absolute change (grey levels) of the explorer figure's leftmost panel, the face."""
+    """Share of the explorer figure's leftmost panel (the face) whose grey level moved by more than 10 of 255.
+
+    The face is re-rendered deterministically, so pixels away from the moving features do not change at all;
+    a mean over the whole panel would dilute a real smile below any sensible threshold.
+    """
     first, second = decode_png(before), decode_png(after)
     assert first.shape == second.shape
     width = first.shape[1] // 4  # face | target | model map | readouts
-    return float(np.abs(first[:, :width] - second[:, :width]).mean() * 255)
+    change = np.abs(first[:, :width] - second[:, :width]).max(axis=-1) * 255
+    print(f"face panel: mean change {change.mean():.2f} grey levels, {np.mean(change > 10):.2%} of pixels > 10")
+    return float(np.mean(change > 10))
 
 
 def model_readout(status: str) -> float:
@@ -225,7 +231,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         assert "target maximum <b>3.50</b>" in status_after
         # The face itself was re-rendered with the stronger smile: its panel (the figure's leftmost) changed, and
         # the reference model, which sees only the face, gives another readout.
-        assert face_panel_change(before, after) > 1.0
+        assert face_panel_change(before, after) > 0.002  # hundreds of pixels around the mouth and cheeks
         assert (REFERENCE_MODEL / "best.pt").is_file(), "models/reference holds no reference Hourglass"
         assert model_readout(status_before) != model_readout(status_after)
 

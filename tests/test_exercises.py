@@ -133,6 +133,11 @@ def test_robustness_checks():
     assert check.halving_sigma(lambda t, m, a: 20 + 10 / 3, table, "m")
     with pytest.raises(ExerciseFeedback, match="interpolate"):
         check.halving_sigma(lambda t, m, a: 30.0, table, "m")
+    # a model with no clean agreement (an undertrained run) has nothing to halve: NaN, not σ = 0
+    hopeless = table.assign(ICC=[-0.1, -0.05, 0.0, 0.1])
+    assert check.halving_sigma(lambda t, m, a: float("nan"), hopeless, "m")
+    with pytest.raises(ExerciseFeedback, match="nothing to halve"):
+        check.halving_sigma(lambda t, m, a: 0.0, hopeless, "m")
     assert check.iod_fraction(lambda s, t: s / 80, table)
     with pytest.raises(ExerciseFeedback, match="inter-ocular distance itself"):
         check.iod_fraction(lambda s, t: 80.0, table)

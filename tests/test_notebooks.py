@@ -180,10 +180,10 @@ def test_pipeline_is_deterministic_and_resumes_finished_runs(pipeline_run, tmp_p
 
 def test_smoke_hourglass_beats_a_floor_on_held_out_subjects(tmp_path):
     # Notebooks 01 and 03 with the smoke profile's own parameters (the data and training of `make reproduce`), then the
-    # evaluation of notebook 04. Chance is an ICC of 0: the 1-epoch models of the pipeline test above score within
-    # ±0.01 of it. On this machine kind the run gives a mean ICC of 0.18 (AU06 0.35, AU10 0.38; RESULTS.md) and
-    # fixed seeds make it repeat exactly; the floors leave room for other CPUs' bf16 arithmetic while still failing
-    # on a model that learnt nothing, or learnt the wrong AU.
+    # evaluation of notebook 04 on the held-out test subjects. Chance is an ICC of 0: the 1-epoch models of the
+    # pipeline test score within ±0.05 of it. On 2 AVX-512 cores the 3-epoch run gives a mean ICC of 0.65 with every
+    # AU above 0.45 (RESULTS.md), and fixed seeds make it repeat exactly; the floors leave room for another CPU's
+    # arithmetic while still failing on a model that learnt nothing, learnt the people, or learnt the wrong AU.
     from aulib.evaluation.evaluate import evaluate
 
     smoke = pipeline.load_params("smoke")
@@ -191,7 +191,8 @@ def test_smoke_hourglass_beats_a_floor_on_held_out_subjects(tmp_path):
              "RUN_DIR": str(tmp_path / "runs"), "FIG_DIR": str(tmp_path / "figures"), "INTERACTIVE": False}
     pipeline.run_notebooks("smoke", only=["01", "03"], overrides=paths, output_dir=tmp_path / "executed",
                            progress=False)
-    assert smoke["notebooks"]["03_training"]["EPOCHS"] == 8  # the budget the floors were measured with
+    assert smoke["notebooks"]["03_training"]["EPOCHS"] == 3  # the budget the floors were measured with
     metrics = evaluate(tmp_path / "runs" / "hourglass", device="cpu")
-    assert metrics.loc["Mean", "ICC"] > 0.10
-    assert metrics.loc["AU06", "ICC"] > 0.2 and metrics.loc["AU10", "ICC"] > 0.2
+    print(metrics)
+    assert metrics.loc["Mean", "ICC"] > 0.5
+    assert (metrics.drop(index="Mean").ICC > 0.3).all(), "an AU the smoke run did not learn"

@@ -202,7 +202,7 @@ def build_reference(
     atomic_write_csv(out / "comparison.csv", long, index=False)
     atomic_write_json(out / "provenance.json", {
         "command": command,
-        "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/reference.py",
+        "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
                       "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
