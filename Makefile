@@ -30,7 +30,7 @@ test: $(STAMP)
 	MPLBACKEND=agg $(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aulib tests benchmarks
+	$(VENV)/bin/ruff check aulib tests benchmarks book
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_heatmaps.py

@@ -127,7 +127,7 @@ def _save_authors_file(path, state_dict, **extra):
 
 
 def test_converted_model_computes_the_reference_function(tmp_path, reference):
-    src = _save_authors_file(tmp_path / "AUdetector.pth.tar", reference.state_dict())
+    src = _save_authors_file(tmp_path / "authors-checkpoint.pth.tar", reference.state_dict())
     assert cli.main(["convert-checkpoint", str(src), "--out", str(tmp_path / "paper.pt")]) == 0
     meta = load_model_file(tmp_path / "paper.pt")
     assert (meta["preset"], meta["aus"], meta["alignment"], meta["crop_size"]) == ("paper", [6, 10, 12, 14, 17],

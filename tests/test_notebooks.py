@@ -106,6 +106,20 @@ def test_pipeline_runs_every_notebook_and_saves_every_figure(pipeline_run):
     assert set(EXPECTED_FIGURES) <= saved, sorted(set(EXPECTED_FIGURES) - saved)
 
 
+def test_executed_copies_show_the_figures_they_save(pipeline_run):
+    # papermill runs the kernels with MPLBACKEND=agg, where plt.show() draws nothing: save_figure shows the PNG
+    # instead, so that the executed copies (and the book built from them) carry every saved figure.
+    root, _ = pipeline_run
+    for path in sorted((root / "executed").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+        # calls not inside an if; notebook 02 saves through its show(figure, path)
+        unconditional = sum(line.startswith(("save_figure(", "show(")) for line in code.splitlines())
+        shown = sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
+                    for output in cell.get("outputs", []))
+        assert shown >= unconditional >= 1, f"{path.name} shows {shown} images"
+
+
 def test_pipeline_saves_metrics_of_every_model(pipeline_run):
     root, _ = pipeline_run
     runs = root / "runs"

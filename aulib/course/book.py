@@ -56,12 +56,17 @@ def assemble(executed: str | os.PathLike = EXECUTED_DIR / "smoke", out: str | os
     out.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(BOOK_DIR / name, out / name)
+    shutil.copytree(BOOK_DIR / "_ext", out / "_ext")
     for page in toc_files():
         source = _source_of(page, executed)
         target = out / f"{page}{source.suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, target)
-    shutil.copytree(figures, out / "figures")
+    # The repository's figures first (the README's grid is made by `aulib figures`, not by a notebook), then the
+    # run's own, which replace those of the same name.
+    shutil.copytree(ROOT / "figures", out / "figures")
+    if Path(figures).resolve() != (ROOT / "figures").resolve():
+        shutil.copytree(figures, out / "figures", dirs_exist_ok=True)
     return out
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -31,12 +32,31 @@ FIGURES_DIR = Path(__file__).resolve().parents[2] / "figures"
 
 
 def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Save atomically (write a temporary file, then rename) and return the path."""
+    """Save atomically (write a temporary file, then rename) and return the path.
+
+    In a notebook kernel whose matplotlib backend draws nothing (``MPLBACKEND=agg``, as papermill runs the course
+    headless), the saved PNG is also shown as the cell's output, so that executed copies and the book carry every
+    figure; with the inline backend of an interactive session ``plt.show()`` shows it instead.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
+    _show_in_headless_kernel(path)
     return path
+
+
+def _show_in_headless_kernel(path: Path) -> None:
+    if path.suffix.lower() != ".png" or "inline" in matplotlib.get_backend().lower():
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:  # a script or a plain IPython terminal
+        return
+    from IPython.display import Image, display
+
+    display(Image(data=path.read_bytes(), format="png"))
 
 
 FACS_LETTERS = {1: "A trace", 2: "B slight", 3: "C marked", 4: "D severe", 5: "E maximum"}

@@ -11,12 +11,12 @@ pickled code::
      "alignment": "paper",              # aulib.method.align method the network was trained with
      "crop_size": 256,                  # side of the aligned crop before resizing to the input size
      "readout_window": None,            # None: the paper's global-max readout; else the local radius
-     "source": "AUdetector.pth.tar",    # where the weights came from (informative)
+     "source": "authors-checkpoint.pth.tar",    # where the weights came from (informative)
      "state_dict": {...}}               # the aulib model's state dict, float32 tensors
 
 :func:`convert_checkpoint` writes such a file from
 
-- the authors' released ``AUdetector.pth.tar`` (ESanchezLozano/Action-Units-Heatmaps): a dict whose
+- the authors' released checkpoint (their public code's repository): a dict whose
   ``state_dict`` holds the ``FullNetwork`` weights under FAN-style names with a ``module.`` prefix; they
   are renamed by :func:`aulib.models.hourglass.fan_to_aulib_state_dict` onto the ``paper`` preset, and any
   key or shape that does not fit is reported in one error listing all of them;
@@ -225,7 +225,7 @@ def _authors_state_dict(obj: Any, src: Path) -> dict[str, torch.Tensor]:
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{src} holds no state dict: expected a dict with a 'state_dict' of tensors (the authors' "
-                         f"AUdetector.pth.tar) or a dict of tensors; found {type(obj).__name__}"
+                         f"the authors' released checkpoint) or a dict of tensors; found {type(obj).__name__}"
                          + (f" with keys {sorted(obj)[:10]}" if isinstance(obj, dict) else ""))
     return state
 
@@ -272,7 +272,7 @@ def convert_checkpoint(
     aus: Sequence[int] | None = None,
     alignment: str | None = None,
 ) -> Path:
-    """Convert the authors' ``AUdetector.pth.tar`` (or an ``aulib train`` checkpoint) into a standalone model file.
+    """Convert the authors' released checkpoint (or an ``aulib train`` checkpoint) into a standalone model file.
 
     Args:
         src: the checkpoint, loaded with ``weights_only=True`` (never unsafe unpickling).
