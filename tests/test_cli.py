@@ -29,3 +29,23 @@ def test_synth_then_prepare(tmp_path, capsys):
     # A rerun of a finished preparation is a no-op, and generation refuses to mix settings.
     assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
     assert "SynthAU: 3 subjects x 8 frames" in capsys.readouterr().out
+
+
+def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
+    # A shipped reference run is read, never written: --out takes the predictions and metrics.
+    from pathlib import Path
+
+    import pandas as pd
+
+    reference = Path(__file__).resolve().parents[1] / "models" / "reference" / "hourglass" / "seed0"
+    before = {p.name: p.read_bytes() for p in reference.iterdir()}
+    synth, prepared, out = tmp_path / "synth", tmp_path / "prepared", tmp_path / "scores"
+    assert main(["synth", "--out", str(synth), "--subjects", "4", "--frames", "8", "--seed", "5",
+                 "--workers", "1"]) == 0
+    assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
+    assert main(["evaluate", "--run", str(reference), "--data", str(prepared), "--split", "test",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    metrics = pd.read_csv(out / "metrics.csv", index_col=0)
+    assert list(metrics.index)[-1] == "Mean" and metrics.N.iloc[0] == 8  # the one test subject's 8 frames
+    assert f"wrote {out}/predictions.csv" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in reference.iterdir()} == before

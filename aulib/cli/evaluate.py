@@ -11,9 +11,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from aulib.evaluation.evaluate import evaluate, markdown_table
 
     metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device,
-                       readout_window=args.readout_window, suffix=args.suffix)
+                       readout_window=args.readout_window, suffix=args.suffix, out=args.out)
     print(markdown_table(metrics))
-    print(f"wrote {args.run}/predictions{args.suffix}.csv, metrics{args.suffix}.csv and metrics{args.suffix}.md")
+    folder = args.out or args.run
+    print(f"wrote {folder}/predictions{args.suffix}.csv, metrics{args.suffix}.csv and metrics{args.suffix}.md")
     return 0
 
 
@@ -41,6 +42,7 @@ EVALUATE = [
     DEVICE,
     arg("--readout-window", type=float, help="use the local readout with this radius (frame px)"),
     arg("--suffix", default="", help="name suffix of the output files, e.g. _local"),
+    arg("--out", help="folder for the output files (default: the run folder; give one for a reference run)"),
 ]
 ROBUSTNESS = [
     arg("--run", required=True, help="run folder"),
