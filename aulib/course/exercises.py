@@ -289,25 +289,22 @@ def halving_sigma(function: Callable[[pd.DataFrame, str, str], float], table: pd
     """Exercise 5.1: ``function(table, model, au) -> σ``: where the AU's ICC first falls to half its clean value,
     linearly interpolated between the grid's σ."""
     curve = table[(table.model == model) & (table.AU == au)].groupby("sigma").ICC.mean()
-    half = curve.iloc[0] / 2
+    clean = float(curve.iloc[0])
+    half = clean / 2
     below = np.flatnonzero(curve.to_numpy() <= half)
-    if curve.iloc[0] <= 0:
-        # A model with no agreement on clean landmarks has nothing noise can halve.
-        if math.isnan(float(_call("halving_sigma", function, table.copy(), model, au))):
-            return _passed(f"{au}'s clean ICC is {curve.iloc[0]:.2f}: nothing to halve, so NaN is right.")
-        raise ExerciseFeedback(f"{au}'s clean ICC is {curve.iloc[0]:.2f} ≤ 0, so there is nothing to halve; "
-                               "return float('nan').")
-    if not len(below):
-        expected = float("nan")
-    else:
+    if clean <= 0:  # no agreement on clean landmarks: nothing for the noise to halve
+        expected, why = float("nan"), f"{au}'s clean ICC is {clean:.2f} ≤ 0, so there is nothing to halve"
+    elif not len(below):
+        expected, why = float("nan"), f"{au}'s ICC never falls to half on this grid (extend SIGMAS)"
+    else:  # below[0] > 0, since the clean value is above its half
         i = int(below[0])
         s0, s1, v0, v1 = curve.index[i - 1], curve.index[i], curve.iloc[i - 1], curve.iloc[i]
-        expected = float(s0 + (half - v0) * (s1 - s0) / (v1 - v0)) if i > 0 else float(curve.index[0])
+        expected = float(s0 + (half - v0) * (s1 - s0) / (v1 - v0))
     got = float(_call("halving_sigma", function, table.copy(), model, au))
     if math.isnan(expected):
         if math.isnan(got):
-            return _passed(f"{au} never halves on this grid: extend SIGMAS.")
-        raise ExerciseFeedback(f"{au}'s ICC never falls to half on this grid; return float('nan').")
+            return _passed(f"{why}: NaN is right.")
+        raise ExerciseFeedback(f"{why}; return float('nan').")
     if math.isclose(got, expected, abs_tol=1e-6):
         return _passed(f"{au}'s ICC halves at σ ≈ {got:.1f} px.")
     if len(below) and math.isclose(got, float(curve.index[below[0]]), abs_tol=1e-6):
