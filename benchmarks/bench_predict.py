@@ -9,8 +9,8 @@ numbered PNGs.
   of landmarks 8/36/45 (``cv2.getAffineTransform`` + ``cv2.warpAffine``), one fp32 forward pass with autograd on,
   contiguous memory; the readout is the map's maximum clamped to [0, 5];
 - ``aulib predict``: :func:`aulib.predict.predict` with its defaults (tracking, frames decoded and aligned in a
-  second thread, batches of 2) and each backend: ``onnxruntime`` (the default on a CPU), ``torch`` fp32, and
-  ``torch`` bf16 where the CPU has native bf16.
+  second thread, batches of 2) and each backend: ``onnxruntime`` (the default on a CPU), ``onnxruntime`` with
+  ``precision="int8"`` (the quantised graph), ``torch`` fp32, and ``torch`` bf16 where the CPU has native bf16.
 
 Both use the same weights (the ``paper`` network, random, with its last layer scaled so that the maps span about 0–5
 as a trained model's do). Times are medians of ``--repeats`` runs, interleaved so that a burst of other work hits
@@ -41,6 +41,7 @@ from timing import median_seconds
 from aulib.course.reference import cpu_flags
 from aulib.inference.convert import save_model_file
 from aulib.inference.precision import cpu_supports_bf16
+from aulib.inference.quantize import cpu_has_vnni
 from aulib.method.align import PAPER_LANDMARKS, PAPER_TEMPLATE
 from aulib.method.aus import BP4D_AUS, au_label
 from aulib.method.landmarks import create_detector
@@ -129,7 +130,8 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads; native bf16: {cpu_supports_bf16()}; "
           f"load {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d')}")
 
-    variants = {"onnxruntime (default)": {"backend": "onnxruntime"}, "torch fp32": {"backend": "torch"}}
+    variants = {"onnxruntime (default)": {"backend": "onnxruntime"}, "onnxruntime int8": {"precision": "int8"},
+                "torch fp32": {"backend": "torch"}}
     if cpu_supports_bf16():
         variants["torch bf16"] = {"backend": "torch", "precision": "bf16"}
     runs = {}
@@ -143,7 +145,8 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, function in runs.items():
             times[name].append(median_seconds(function, repeats=1))
-    print(f"{'path':<34}{'frames/s':>10}{'ms/frame':>10}{'vs original':>13}{'median |Δ|':>12}{'max |Δ|':>10}"
+    print(f"int8 graph: {'8-bit weights (VNNI)' if cpu_has_vnni() else '7-bit weights (no VNNI)'}")
+    print(f"{'path':<40}{'frames/s':>10}{'ms/frame':>10}{'vs original':>13}{'median |Δ|':>12}{'max |Δ|':>10}"
           f"{'same faces':>12}")
     for source_name in ("video", "folder"):
         base = len(frames) / statistics.median(times[f"original, {source_name}"])
@@ -153,10 +156,10 @@ def main() -> None:
                 continue
             fps = len(frames) / statistics.median(times[name])
             if name.startswith("original"):
-                print(f"{name:<34}{fps:>10.1f}{1000 / fps:>10.1f}{1.0:>12.2f}x")
+                print(f"{name:<40}{fps:>10.1f}{1000 / fps:>10.1f}{1.0:>12.2f}x")
                 continue
             median, worst, same = agreement(outputs[name], reference)
-            print(f"{name:<34}{fps:>10.1f}{1000 / fps:>10.1f}{fps / base:>12.2f}x{median:>12.4f}{worst:>10.4f}"
+            print(f"{name:<40}{fps:>10.1f}{1000 / fps:>10.1f}{fps / base:>12.2f}x{median:>12.4f}{worst:>10.4f}"
                   f"{'yes' if same else 'NO':>12}")
 
 

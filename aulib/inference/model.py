@@ -31,7 +31,7 @@ import contextlib
 import copy
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -349,6 +349,37 @@ class AUModel:
         if amp_dtype is None:
             return self
         return replace(self, backend=TorchBackend(fold_batchnorm(self.module), self.device, amp_dtype))
+
+    def quantized(self, calibration: Callable[[], np.ndarray], *, reduce_range: bool | None = None) -> AUModel:
+        """The same model run as an int8 ONNX Runtime graph on the CPU (:mod:`aulib.inference.quantize`).
+
+        Faster (about 3x the fp32 network on a 2-core AVX-512 VNNI CPU) but not exact: intensities move by about
+        0.03–0.04. The graph is cached beside the fp32 one, keyed by the weights.
+
+        Args:
+            calibration: returns aligned uint8 crops ``(N, S, S, 3)`` (called only when the graph is built;
+                :func:`aulib.data.calibration.calibration_crops`).
+            reduce_range: 7-bit weights (default: on CPUs without VNNI, where 8-bit ones can saturate).
+
+        Raises:
+            ValueError: on a GPU (int8 is a CPU path here).
+            ImportError: without ONNX Runtime.
+        """
+        from aulib.inference import onnx
+        from aulib.inference.quantize import cached_int8_graph
+
+        if self.device.type != "cpu":
+            raise ValueError(f"precision int8 runs on the CPU only (ONNX Runtime); this model is on {self.device}: "
+                             "use precision bf16 or fp32 there")
+        if not onnx.available():
+            raise ImportError("precision int8 runs on ONNX Runtime, which needs the onnxruntime and onnxscript "
+                              "packages (pip install onnxruntime onnxscript)")
+        if isinstance(self.backend, onnx.OnnxBackend) and self.backend.precision == "fp32":
+            fp32_graph = self.backend.path  # already exported beside the weights
+        else:
+            fp32_graph = onnx.cached_graph(fold_batchnorm(copy.deepcopy(self.module).cpu().eval()), self.input_size)
+        graph = cached_int8_graph(fp32_graph, self.input_size, calibration, reduce_range=reduce_range)
+        return replace(self, backend=onnx.OnnxBackend(graph, self.device, precision="int8"))
 
     # ------------------------------------------------------------------------------------------ running
     def predict(self, images: torch.Tensor, landmarks: torch.Tensor | None = None, *,

@@ -82,9 +82,12 @@ def export(network: nn.Module, input_size: int, path: str | os.PathLike) -> Path
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)
-    for stale in path.parent.glob(path.name.rsplit(".", 2)[0] + ".*.onnx"):  # older weights of the same file
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    parts = path.name.split(".")
+    if len(parts) >= 3:  # <file>.<sha>.onnx beside a weights file: drop the graphs (fp32, int8) of older weights
+        source, digest = ".".join(parts[:-2]), parts[-2]
+        for stale in path.parent.glob(f"{source}.*.onnx"):
+            if not stale.name.startswith(f"{source}.{digest}."):
+                stale.unlink(missing_ok=True)
     return path
 
 
@@ -103,11 +106,14 @@ class OnnxBackend:
         path: the ``.onnx`` graph.
         device: where the outputs go (``cuda`` asks for ONNX Runtime's CUDA provider).
         threads: intra-op threads of the CPU provider (default: one per core).
+        precision: what the graph computes in: ``"fp32"``, or ``"int8"`` for a quantised graph
+            (:mod:`aulib.inference.quantize`).
     """
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, device: torch.device, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, device: torch.device, threads: int | None = None,
+                 precision: str = "fp32") -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -116,7 +122,7 @@ class OnnxBackend:
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        self.path, self.device = Path(path), device
+        self.path, self.device, self.precision = Path(path), device, precision
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.providers = self.session.get_providers()
 

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aulib.inference.model import AUModel
 from aulib.method.align import heatmap_to_image, invert_affine, transform_points
 from aulib.method.aus import au_label
 from aulib.method.landmarks import Face, LandmarkDetector, as_rgb_uint8, create_detector
-from aulib.predict.loop import align_frame_faces
+from aulib.predict.loop import align_frame_faces, load_model
 from aulib.predict.sources import Frame
 from aulib.predict.tracking import FaceTracker
 
@@ -75,7 +74,8 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
         ValueError: when no face is found.
     """
     image = as_rgb_uint8(image)
-    loaded = AUModel.load(model, device=device, precision=precision)
+    # eager PyTorch, the reference, unless int8 is asked for (it exists only as an ONNX Runtime graph)
+    loaded = load_model(model, device=device, precision=precision, backend="auto" if precision == "int8" else "torch")
     backend = create_detector(detector) if isinstance(detector, str) else detector
     frame = Frame(source="image", frame=0, timestamp=float("nan"), image=image)
     pending = align_frame_faces(frame, FaceTracker(backend, track=False), loaded, new_sequence=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from aulib.data.calibration import calibration_crops
 from aulib.inference.model import AUModel
 from aulib.method.align import (
     alignment_matrix,
@@ -81,7 +82,8 @@ def predict(
             the cache) and 64 on a GPU.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``.
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on a CPU: see
-            :func:`aulib.inference.precision.resolve_precision` for why), ``"bf16"`` or ``"fp32"``.
+            :func:`aulib.inference.precision.resolve_precision` for why), ``"bf16"``, ``"fp32"``, or ``"int8"``
+            on a CPU (a quantised ONNX Runtime graph: :mod:`aulib.inference.quantize`; faster, not exact).
         backend: ``"auto"`` (ONNX Runtime for fp32 when installed, else PyTorch), ``"onnxruntime"`` or ``"torch"``
             (:meth:`AUModel.from_module`).
         track: in videos and folders of numbered frames, follow faces from frame to frame instead of detecting
@@ -106,7 +108,7 @@ def predict(
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    loaded = AUModel.load(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus, backend=backend)
+    loaded = load_model(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus, backend=backend)
     if loaded.output_kind != "heatmap":
         raise ValueError(f"{type(loaded.module).__name__} regresses intensities directly; predict needs a heatmap "
                          "model (its peaks give the AU locations)")
@@ -134,6 +136,25 @@ def predict(
     table["face"] = table["face"].astype("Int64")
     table["frame"] = table["frame"].astype(int)
     return table
+
+
+def load_model(model: Any, *, device: str = "auto", precision: str = "auto", backend: str = "auto",
+               checkpoint: str = "best.pt", aus: Sequence[int] | None = None) -> AUModel:
+    """:meth:`AUModel.load` with the predict precisions: ``"int8"`` too (:meth:`AUModel.quantized`, calibrated on
+    SynthAU crops the first time a model is quantised).
+
+    Raises:
+        ValueError: for int8 on the torch backend or a GPU.
+    """
+    if precision != "int8":
+        return AUModel.load(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus,
+                            backend=backend)
+    if backend == "torch":
+        raise ValueError("precision int8 runs on ONNX Runtime (a quantised graph), not on the torch backend: "
+                         "use backend 'auto' or 'onnxruntime'")
+    loaded = AUModel.load(model, device=device, precision="fp32", checkpoint=checkpoint, aus=aus,
+                          backend="onnxruntime")
+    return loaded.quantized(calibration_crops)
 
 
 def _aligned_frames(frames: Iterator[Frame], tracker: FaceTracker, loaded: AUModel) -> Iterator[PendingFrame]:
