@@ -81,10 +81,19 @@ def realistic_paper_model(seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
+def _decode(path: Path):
+    """Video frames as RGB arrays, decoded by PyAV as aulib predict decodes them (no imageio close overhead)."""
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
 def original(path: Path, model: torch.nn.Module, detector) -> list[np.ndarray | None]:
     """The original per-frame loop: decode, detect, 3-point warp with OpenCV, one fp32 forward with autograd on."""
     template = PAPER_TEMPLATE.astype(np.float32)
-    frames = iio.imiter(path, plugin="pyav") if path.is_file() else \
+    frames = _decode(path) if path.is_file() else \
         (iio.imread(p) for p in sorted(path.glob("*.png"), key=lambda p: int(p.stem.split("_")[-1])))
     results = []
     for frame in frames:

@@ -119,6 +119,9 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
+        # No busy-waiting between runs: aulib predict decodes and detects in a second thread on the same cores,
+        # which spinning threads would starve (measured: 5-10% more frames/s on 2 cores, fp32 and int8 alike).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")

@@ -73,7 +73,7 @@ def predict(
 
     Args:
         inputs: an image file, a folder (of images, of numbered frames, or of videos), a video file (decoded with
-            imageio + PyAV), an ``H×W×3`` uint8 RGB array, or a list of these.
+            PyAV), an ``H×W×3`` uint8 RGB array, or a list of these.
         model: a run folder of ``aulib train``, a standalone model file (``aulib convert-checkpoint``), an
             :class:`~aulib.inference.model.AUModel` or an ``nn.Module`` (:meth:`AUModel.load`).
         detector: ``"dlib"`` (offline, CPU), ``"face-alignment"`` (needs its weights), or a backend object with
@@ -172,7 +172,7 @@ _DONE = object()
 def _ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """Yield ``items`` produced by a second thread, up to ``depth`` ahead of the consumer.
 
-    Decoding (PyAV, imageio), detection (dlib) and warping release the GIL for most of their time, as ONNX
+    Decoding (PyAV; imageio for images), detection (dlib) and warping release the GIL for most of their time, as ONNX
     Runtime and PyTorch do while the network runs: the two overlap on two cores. An error in the producer is
     raised here, in the consumer, with its traceback.
     """
