@@ -8,9 +8,10 @@ numbered PNGs.
 - ``original``: the released code's loop, per frame: decode, full dlib detection and landmarks, the 3-point affine
   of landmarks 8/36/45 (``cv2.getAffineTransform`` + ``cv2.warpAffine``), one fp32 forward pass with autograd on,
   contiguous memory; the readout is the map's maximum clamped to [0, 5];
-- ``aulib predict``: :func:`aulib.predict.predict` with its defaults (tracking, frames decoded and aligned in a
-  second thread, batches of 2) and each backend: ``onnxruntime`` (the default on a CPU), ``onnxruntime`` with
-  ``precision="int8"`` (the quantised graph), ``torch`` fp32, and ``torch`` bf16 where the CPU has native bf16.
+- ``aulib predict``: :func:`aulib.predict.predict` with its defaults (full detection in every frame, ONNX Runtime
+  fp32, BatchNorm folded, batches of 2, frames decoded and aligned in a second thread) and with the options that
+  trade exactness for speed: ``--track`` (follow faces between full detections), ``--precision int8`` (the
+  quantised graph), ``--fast`` (both), and the PyTorch backend in fp32 and, where the CPU has native bf16, bf16.
 
 Both use the same weights (the ``paper`` network, random, with its last layer scaled so that the maps span about 0–5
 as a trained model's do). Times are medians of ``--repeats`` runs, interleaved so that a burst of other work hits
@@ -139,10 +140,12 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads; native bf16: {cpu_supports_bf16()}; "
           f"load {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d')}")
 
-    variants = {"onnxruntime (default)": {"backend": "onnxruntime"}, "onnxruntime int8": {"precision": "int8"},
-                "torch fp32": {"backend": "torch"}}
+    variants = {"(default: onnxruntime fp32)": {}, "--track": {"track": True},
+                "--precision int8": {"precision": "int8"},
+                "--fast (int8 + --track)": {"precision": "int8", "track": True},
+                "--backend torch": {"backend": "torch"}}
     if cpu_supports_bf16():
-        variants["torch bf16"] = {"backend": "torch", "precision": "bf16"}
+        variants["--backend torch --precision bf16"] = {"backend": "torch", "precision": "bf16"}
     runs = {}
     for source_name, source in (("video", video), ("folder", numbered)):
         runs[f"original, {source_name}"] = (lambda s=source: original(s, model, detector))
@@ -155,7 +158,7 @@ def main() -> None:
         for name, function in runs.items():
             times[name].append(median_seconds(function, repeats=1))
     print(f"int8 graph: {'8-bit weights (VNNI)' if cpu_has_vnni() else '7-bit weights (no VNNI)'}")
-    print(f"{'path':<40}{'frames/s':>10}{'ms/frame':>10}{'vs original':>13}{'median |Δ|':>12}{'max |Δ|':>10}"
+    print(f"{'path':<46}{'frames/s':>10}{'ms/frame':>10}{'vs original':>13}{'median |Δ|':>12}{'max |Δ|':>10}"
           f"{'same faces':>12}")
     for source_name in ("video", "folder"):
         base = len(frames) / statistics.median(times[f"original, {source_name}"])
@@ -165,10 +168,10 @@ def main() -> None:
                 continue
             fps = len(frames) / statistics.median(times[name])
             if name.startswith("original"):
-                print(f"{name:<40}{fps:>10.1f}{1000 / fps:>10.1f}{1.0:>12.2f}x")
+                print(f"{name:<46}{fps:>10.1f}{1000 / fps:>10.1f}{1.0:>12.2f}x")
                 continue
             median, worst, same = agreement(outputs[name], reference)
-            print(f"{name:<40}{fps:>10.1f}{1000 / fps:>10.1f}{fps / base:>12.2f}x{median:>12.4f}{worst:>10.4f}"
+            print(f"{name:<46}{fps:>10.1f}{1000 / fps:>10.1f}{fps / base:>12.2f}x{median:>12.4f}{worst:>10.4f}"
                   f"{'yes' if same else 'NO':>12}")
 
 

@@ -125,6 +125,16 @@ def test_video_rows_timestamps_and_blank_frame(video, tiny, dlib_detector):
                                           dlib_detector.detect_largest(decoded[k]).box)
 
 
+def test_video_frames_are_decoded_as_imageio_decodes_them(video):
+    from aulib.predict.sources import iter_frames
+
+    path, decoded = video  # decoded by imageio's PyAV plugin, an independent reader
+    frames = list(iter_frames(path))
+    assert len(frames) == len(decoded) and all(f.video and f.fps == FPS for f in frames)
+    for frame, expected in zip(frames, decoded, strict=True):
+        np.testing.assert_array_equal(frame.image, expected)
+
+
 def test_tracking_follows_the_face_and_loses_it_on_the_blank_frame(video, dlib_detector, tiny):
     path, decoded = video
     tracker = FaceTracker(dlib_detector, track=True, redetect_every=100)
@@ -305,13 +315,13 @@ def test_a_folder_of_numbered_frames_is_tracked_like_a_video(numbered, video, ti
     assert [p.name for p, kind in expand_inputs(numbered)] == [f"frame_{k}.png" for k in range(len(SHIFTS))]
     assert {kind for _, kind in expand_inputs(numbered)} == {"frames"}
     counting = CountingDetector(dlib_detector)
-    table = predict(numbered, tiny, counting, progress=False)
+    table = predict(numbered, tiny, counting, progress=False, track=True)
     assert table["frame"].tolist() == list(range(len(SHIFTS)))
     assert table["status"].tolist() == ["no_face" if s is None else "ok" for s in SHIFTS]
     # Tracked: full 640×480 detections only at the start and after the blank frame, regions in between.
     full = [shape for shape in counting.frames if shape[:2] == (480, 640)]
     assert len(full) == 3  # frame 0, the blank frame 4, and frame 5 after the face was lost
-    video_table = predict(video[0], tiny, dlib_detector, progress=False)
+    video_table = predict(video[0], tiny, dlib_detector, progress=False, track=True)
     np.testing.assert_allclose(table[LABELS].to_numpy(float), video_table[LABELS].to_numpy(float), atol=1e-4)
     assert count_frames(numbered) == count_frames(video[0]) == len(SHIFTS)
 
@@ -324,6 +334,6 @@ def test_the_progress_bar_total_is_known_before_the_first_frame(folder, video):
 
 
 def test_overlapping_the_frames_with_the_network_changes_nothing(video, tiny, dlib_detector):
-    together = predict(video[0], tiny, dlib_detector, progress=False, overlap=True)
-    in_turn = predict(video[0], tiny, dlib_detector, progress=False, overlap=False)
+    together = predict(video[0], tiny, dlib_detector, progress=False, overlap=True, track=True)
+    in_turn = predict(video[0], tiny, dlib_detector, progress=False, overlap=False, track=True)
     pd.testing.assert_frame_equal(together, in_turn)

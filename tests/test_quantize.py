@@ -117,3 +117,29 @@ def test_int8_is_refused_where_it_cannot_run(tmp_path):
     object.__setattr__(model, "device", torch.device("cuda"))  # what a GPU-loaded model reports
     with pytest.raises(ValueError, match="CPU only"):
         model.quantized(calibration_crops)
+
+
+def test_the_cli_fast_path_runs_int8_with_tracking(tmp_path):
+    import imageio.v3 as iio
+    import pandas as pd
+
+    from aulib import cli
+    from aulib.method.aus import BP4D_AUS, au_label
+    from aulib.predict import predict
+
+    face = real_face("astronaut")[:320, 60:380]
+    frames = np.zeros((8, 480, 640, 3), np.uint8)
+    for k in range(len(frames)):  # the face drifts right, as in a video
+        frames[k, 40:360, 100 + 6 * k:420 + 6 * k] = face
+    video = tmp_path / "astronaut.mp4"
+    iio.imwrite(video, frames, plugin="pyav", codec="libx264", fps=25)
+    model = save_model_file(tmp_path / "paper.pt", realistic("paper").state_dict(), preset="paper")
+    assert cli.main(["predict", str(video), "--model", str(model), "--out", str(tmp_path / "out"), "--fast",
+                     "--quiet", "--device", "cpu"]) == 0
+    assert any(p.name.endswith((".int8.onnx", ".int8-r7.onnx")) for p in tmp_path.iterdir())
+    fast = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    exact = predict(video, model, "dlib", device="cpu", progress=False)  # fp32, full detection in every frame
+    assert fast["status"].tolist() == exact["status"].tolist() == ["ok"] * len(frames)
+    labels = [au_label(a) for a in BP4D_AUS]
+    worst = np.abs(fast[labels].to_numpy(float) - exact[labels].to_numpy(float)).max(axis=1)
+    assert 1e-3 < np.median(worst) <= 0.1, worst  # quantised and tracked, so not exact; but close (BENCHMARKS.md)

@@ -59,7 +59,7 @@ def predict(
     device: str = "auto",
     precision: str = "auto",
     backend: str = "auto",
-    track: bool = True,
+    track: bool = False,
     redetect_every: int = 30,
     max_faces: int | None = None,
     overlays_dir: str | os.PathLike | None = None,
@@ -87,7 +87,9 @@ def predict(
         backend: ``"auto"`` (ONNX Runtime for fp32 when installed, else PyTorch), ``"onnxruntime"`` or ``"torch"``
             (:meth:`AUModel.from_module`).
         track: in videos and folders of numbered frames, follow faces from frame to frame instead of detecting
-            every frame in full (:mod:`aulib.predict.tracking`: the trade-off).
+            every frame in full (:mod:`aulib.predict.tracking`). Off by default: full detection gives exactly the
+            original procedure's landmarks, while a tracked box moves dlib's whole-pixel landmarks by a pixel and
+            the intensities by a few hundredths (BENCHMARKS.md); tracking pays off with ``precision="int8"``.
         redetect_every: while tracking, detect in the whole frame every this many frames.
         max_faces: at most this many faces per frame, largest first (``None``: all).
         overlays_dir: write one PNG per frame with faces: each AU's heatmap mapped back onto the frame.

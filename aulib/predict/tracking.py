@@ -8,8 +8,12 @@ frame (:meth:`aulib.method.landmarks.DlibLandmarks.landmarks_in_box`). The whole
 image). The trade-off: a 640×480 frame costs ~23 ms of full detection but ~3 ms tracked, and the region search
 still confirms there *is* a face in every frame (a blank frame gives ``no_face`` at once, which a landmark-only
 tracker would miss); but a face that *enters* the picture is found only at the next full detection (at most
-``redetect_every`` frames late), and tracked boxes come from a coarser pyramid level, so landmarks differ from
-full-detection ones by a pixel or two. ``track=False`` detects every frame in full.
+``redetect_every`` frames late), and tracked boxes come from another pyramid level and image origin, so they differ
+from a full detection's by 3–4 px (median per edge on the benchmark video, up to 15), and dlib's whole-pixel
+landmarks then move by a pixel (the chin) or none. That moves intensities by a few hundredths (median 0.02 for
+the benchmark's ``paper`` network, 0.065 for the trained course Hourglass: BENCHMARKS.md), so
+:func:`aulib.predict.predict` detects every frame in full unless ``track=True``: tracking is part of the fast path
+(``aulib predict --fast``), where it lifts the int8 pipeline from about 2.7x to 4x the original procedure.
 """
 
 from __future__ import annotations
