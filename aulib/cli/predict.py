@@ -53,7 +53,7 @@ PREDICT = [
     arg("--precision", choices=INFERENCE_PRECISIONS, default="auto",
         help="auto (fp32 on a CPU, bf16 on CUDA), fp32, bf16 (slow where the CPU has no native bf16), or int8 "
              "(a quantised ONNX Runtime graph calibrated on SynthAU: about 3x the fp32 network's speed, "
-             "intensities within about 0.04 of fp32)"),
+             "intensities within about 0.05 of fp32)"),
     arg("--backend", choices=BACKENDS, default="auto",
         help="what runs the network (default: onnxruntime for fp32 when installed, else torch)"),
     arg("--batch-size", type=int, help="faces per forward pass (default: 2 on a CPU, 64 on a GPU)"),

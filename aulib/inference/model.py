@@ -354,7 +354,7 @@ class AUModel:
         """The same model run as an int8 ONNX Runtime graph on the CPU (:mod:`aulib.inference.quantize`).
 
         Faster (about 3x the fp32 network on a 2-core AVX-512 VNNI CPU) but not exact: intensities move by about
-        0.03–0.04. The graph is cached beside the fp32 one, keyed by the weights.
+        0.03–0.05. The graph is cached beside the fp32 one, keyed by the weights.
 
         Args:
             calibration: returns aligned uint8 crops ``(N, S, S, 3)`` (called only when the graph is built;

@@ -5,7 +5,7 @@ ONNX Runtime graph: per-channel int8 weights, uint8 activations whose ranges com
 calibration crops (SynthAU faces aligned as the pipeline aligns them: :func:`aulib.data.calibration.calibration_crops`),
 and the first and last convolutions kept in fp32 (the input image and the maps, where rounding would show
 directly). It is about three times as fast as fp32 on a 2-core CPU with AVX-512 VNNI, but **not exact**: on real
-and SynthAU crops its intensities differ from fp32 by about 0.03–0.04 (median over faces of the largest AU
+and SynthAU crops its intensities differ from fp32 by about 0.03–0.05 (median over faces of the largest AU
 difference; up to ~0.08 on single faces), against ~1e-6 for the fp32 graph
 (BENCHMARKS.md). It is therefore never the default.
 
