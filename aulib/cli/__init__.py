@@ -10,6 +10,7 @@ module             commands                                     library
 ``train``          ``train``                                    :mod:`aulib.training`
 ``evaluate``       ``evaluate``, ``robustness``                 :mod:`aulib.evaluation`
 ``predict``        ``predict``, ``convert-checkpoint``          :mod:`aulib.predict`, :mod:`aulib.inference`
+``live``           ``benchmark``, ``webcam``                    :mod:`aulib.predict`
 ``course``         ``run-notebooks``, ``reference``, ``figures``  :mod:`aulib.course`
 =================  ===========================================  ==========================
 """
@@ -21,9 +22,9 @@ import sys
 from collections.abc import Sequence
 
 import aulib
-from aulib.cli import course, data, evaluate, info, predict, train
+from aulib.cli import course, data, evaluate, info, live, predict, train
 
-COMMAND_GROUPS = (info, data, train, evaluate, predict, course)
+COMMAND_GROUPS = (info, data, train, evaluate, predict, live, course)
 
 
 def build_parser() -> argparse.ArgumentParser:

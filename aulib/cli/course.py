@@ -36,10 +36,15 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def run_reference(args: argparse.Namespace) -> int:
-    from aulib.course.reference import build_reference, seed_summary
+    from aulib.course.reference import build_london_readings, build_reference, seed_summary
+
+    if args.london_only:
+        readings = build_london_readings(args.out, args.seeds)
+        print(f"wrote the London readings of {readings['model'].nunique()} reference Hourglasses to {args.out}")
+        return 0
 
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
-                           device=args.device, command="aulib reference " + " ".join(args.argv))
+                           device=args.device, command="aulib " + " ".join(args.argv))
     print(seed_summary(long).round(3).to_string())
     print(f"wrote {args.out}")
     return 0
@@ -95,6 +100,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES)),
         arg("--epochs", type=int, default=EPOCHS),
         DEVICE,
+        arg("--london-only", action="store_true",
+            help="only read the London set with the committed reference Hourglasses (no training)"),
     ])
     add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
     from aulib.course.book import EXECUTED_DIR

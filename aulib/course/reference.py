@@ -200,6 +200,8 @@ def build_reference(
             _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
+    build_london_readings(out, [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()],
+                          progress=progress)
     atomic_write_json(out / "provenance.json", {
         "command": command,
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
@@ -215,6 +217,37 @@ def build_reference(
         "date": time.strftime("%Y-%m-%d"),
     })
     return long
+
+
+LONDON_READINGS = "london_readings.csv"
+
+
+def reference_model_name(seed: int) -> str:
+    """How tables name the reference Hourglass of ``seed``."""
+    return f"reference Hourglass, seed {seed}"
+
+
+def build_london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR, seeds: Sequence[int] = SEEDS, *,
+                          progress: bool = True) -> pd.DataFrame:
+    """Every reference Hourglass read on all 204 London photos (:func:`aulib.predict.benchmark.read_london`), written
+    to ``london_readings.csv`` in the reference folder (committed): notebook 06 computes one seed itself and takes
+    the others from this table. fp32 on the CPU, so the table does not depend on the machine's vector extensions.
+    """
+    from aulib.predict.benchmark import read_london
+
+    models = {reference_model_name(seed): reference_model(reference_dir, seed) for seed in seeds}
+    readings = read_london(models, device="cpu", precision="fp32", progress=progress)
+    readings.insert(1, "seed", readings["model"].map({reference_model_name(s): s for s in seeds}))
+    atomic_write_csv(Path(reference_dir) / LONDON_READINGS, readings, index=False)
+    return readings
+
+
+def london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR) -> pd.DataFrame:
+    """The committed London readings of the reference Hourglasses (``make weights`` refreshes them)."""
+    path = Path(reference_dir) / LONDON_READINGS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `aulib reference --london-only` (or `make weights`)")
+    return pd.read_csv(path, dtype={"face_id": str})
 
 
 def load_provenance(reference_dir: str | os.PathLike = REFERENCE_DIR) -> dict[str, Any]:

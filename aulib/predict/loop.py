@@ -223,6 +223,11 @@ def align_frame_faces(frame: Frame, tracker: FaceTracker, loaded: AUModel, new_s
         tracker.reset()
         frame.error = f"detector failed: {type(error).__name__}: {error}"
         return PendingFrame(frame, [], [], [], [], UNREADABLE)
+    return align_faces(frame, faces, loaded)
+
+
+def align_faces(frame: Frame, faces: Sequence[Face], loaded: AUModel) -> PendingFrame:
+    """Align each detected face of ``frame`` as the model's training data was aligned (degenerate ones dropped)."""
     kept, matrices, crops, aligned = [], [], [], []
     for face in faces:
         try:
