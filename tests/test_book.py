@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from labtools import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 
 from aulib.course.book import build, toc_files
 

@@ -12,69 +12,22 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import matplotlib.image
 import numpy as np
-import psutil
 import pytest
+from labtools import ARTIFACTS, ROOT, Lab, chromium_page, open_and_run_all, running_lab
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_heatmap_targets.ipynb"
 REFERENCE_MODEL = ROOT / "models" / "reference" / "hourglass" / "seed0"
-CHROMIUM = Path(os.environ.get("AULIB_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 EXPLORER_IMAGE = ".jp-OutputArea-output .widget-output img"
-# The status bar can read "idle" before the kernel's connection is up; ask the notebook's session itself.
-KERNEL_READY = """() => {
-    const kernel = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
-    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-}"""
-# Start the run without awaiting it: the test watches the page instead.
-RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-class Lab:
-    """A running JupyterLab server: ``url``, ``token``, ``root``, ``process`` and its ``log`` file."""
-
-    def __init__(self, url: str, token: str, root: Path, process: subprocess.Popen, log: Path) -> None:
-        self.url, self.token, self.root, self.process, self.log = url, token, root, process, log
-
-    def api(self, path: str) -> object:
-        return get_json(f"{self.url}{path}?token={self.token}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
 
 
 @pytest.fixture(scope="module")
@@ -87,81 +40,14 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     shutil.copy(NOTEBOOK, root / "notebooks" / NOTEBOOK.name)
     if (REFERENCE_MODEL / "best.pt").is_file():
         shutil.copytree(REFERENCE_MODEL, root / REFERENCE_MODEL.relative_to(ROOT))
-    env = dict(os.environ)
-    for name, folder in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                         ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")):
-        (base / folder).mkdir()
-        env[name] = str(base / folder)
-    env.pop("JUPYTER_PATH", None)
-    token, port = secrets.token_hex(16), free_port()
-    log = base / "server.log"
-    # The server runs on this interpreter, so the `python3` kernelspec resolves to it (checked below).
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--IdentityProvider.token={token}",
-               "--ServerApp.ip=127.0.0.1", f"--port={port}", "--port-retries=0", f"--ServerApp.root_dir={root}",
-               "--expose-app-in-browser"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=root)
-    server = Lab(f"http://127.0.0.1:{port}", token, root, process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                server.api("/api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer /api/status within 60 s:\n{server.log_tail()}")
-                time.sleep(0.25)
+    with running_lab(base, root) as server:
         yield server
-    finally:
-        stop_server(process)
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """SIGTERM the server (it shuts its kernels down), then any kernel it left behind, by PID."""
-    try:
-        children = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-    for child in children:
-        if child.is_running():
-            child.terminate()
-    psutil.wait_procs(children, timeout=5)
 
 
 @pytest.fixture
 def page(lab) -> Iterator[object]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium` "
-                    "(.ci/run does this); never `playwright install`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:  # the dev extra installs it
-        pytest.fail(f"Playwright for Python is not installed ({error}): pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        except Exception as error:
-            pytest.fail(f"headless Chromium ({CHROMIUM}) did not start: {error}")
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def kernel_interpreters(lab: Lab) -> list[str]:
-    """argv[0] of each kernel process the server started."""
-    kernels = psutil.Process(lab.process.pid).children(recursive=True)
-    return [p.cmdline()[0] for p in kernels if "ipykernel_launcher" in " ".join(p.cmdline())]
+    with chromium_page() as browser_page:
+        yield browser_page
 
 
 def decode_png(source: str) -> np.ndarray:
@@ -194,12 +80,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     try:
-        page.goto(f"{lab.url}/lab/tree/notebooks/{NOTEBOOK.name}?token={lab.token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=30_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        page.wait_for_function(KERNEL_READY, timeout=60_000)
-        page.evaluate(RUN_ALL)
+        open_and_run_all(lab, page, f"notebooks/{NOTEBOOK.name}")
 
         explorer = page.locator(".jp-Cell-outputArea").filter(has=page.locator(".widget-slider"))
         image = explorer.locator(".widget-output img")
@@ -209,7 +90,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         tracebacks = [t for t in errors.all_inner_texts() if "Error" in t]
         assert not tracebacks, f"the notebook raised: {tracebacks}"
         # The kernel is this venv's interpreter (the kernelspec's "python" resolves to the server's).
-        assert kernel_interpreters(lab) == [sys.executable]
+        assert lab.kernel_interpreters() == [sys.executable]
         explorer.scroll_into_view_if_needed()
         page.screenshot(path=ARTIFACTS / "02_before.png", full_page=False)
 

@@ -130,6 +130,89 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray | None, text: str = "
     return out
 
 
+# One colour per AU channel, in channel order (Okabe & Ito's colour-blind-safe palette, without black), RGB.
+AU_PALETTE = np.array([(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+                       (204, 121, 167)], dtype=np.uint8)
+
+
+def au_colours(count: int) -> np.ndarray:
+    """``(count, 3)`` uint8 RGB colours for ``count`` AU channels (the palette repeats after seven).
+
+    Example:
+        >>> au_colours(2).tolist()
+        [[230, 159, 0], [86, 180, 233]]
+    """
+    return AU_PALETTE[np.arange(count) % len(AU_PALETTE)]
+
+
+def overlay_aus(image: np.ndarray, maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0,
+                opacity: float = 0.8) -> np.ndarray:
+    """Draw every AU's map over an image at once, each in its own colour.
+
+    Each map is blended in turn with an opacity proportional to its value (``opacity`` at ``max_intensity``), so
+    an absent AU leaves the image untouched and a strong one tints the skin where it shows.
+
+    Args:
+        image: ``H×W×3`` uint8 RGB.
+        maps: ``(A, H, W)`` heatmaps in image pixels, values 0–5.
+        colours: ``(A, 3)`` RGB colours (:func:`au_colours`).
+
+    Returns:
+        A new ``H×W×3`` uint8 image.
+
+    Example:
+        >>> face = np.full((2, 2, 3), 100, np.uint8)
+        >>> maps = np.zeros((1, 2, 2)); maps[0, 0, 0] = 5.0
+        >>> overlay_aus(face, maps, np.array([[200, 0, 0]]))[:, :, 0].tolist()  # 0.8·200 + 0.2·100 at the peak
+        [[180, 100], [100, 100]]
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3 or maps.shape[1:] != image.shape[:2] or len(colours) != len(maps):
+        raise ValueError(f"maps must be (A, H, W) with one colour each for an image of {image.shape[:2]}; got "
+                         f"{maps.shape} and {len(colours)} colours")
+    out = image.astype(np.float32)
+    for heatmap, colour in zip(maps, np.asarray(colours, dtype=np.float32), strict=True):
+        alpha = opacity * np.clip(heatmap / max_intensity, 0, 1)[..., None]
+        out += alpha * (colour - out)
+    return out.round().astype(np.uint8)
+
+
+def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:
+    """Write RGB frames as a video with PyAV, atomically: H.264 for ``.mp4``, raw 4:2:0 for ``.y4m``.
+
+    A ``.y4m`` is what Chromium's fake camera plays (``--use-file-for-fake-video-capture``); its sides must be even.
+
+    Raises:
+        ValueError: for an empty clip, frames of different sizes, odd sides, or another extension.
+    """
+    import av
+
+    path = Path(path)
+    frames = [np.ascontiguousarray(f, dtype=np.uint8) for f in frames]
+    if not frames:
+        raise ValueError(f"{path}: no frames to write")
+    height, width = frames[0].shape[:2]
+    if any(f.shape != frames[0].shape for f in frames) or frames[0].ndim != 3 or height % 2 or width % 2:
+        raise ValueError(f"{path}: frames must share one H×W×3 shape with even sides; got {frames[0].shape}")
+    formats = {".mp4": ("mp4", "libx264"), ".y4m": ("yuv4mpegpipe", "rawvideo")}
+    if path.suffix.lower() not in formats:
+        raise ValueError(f"{path}: write .mp4 or .y4m, not {path.suffix!r}")
+    container_format, codec = formats[path.suffix.lower()]
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    from fractions import Fraction
+
+    with av.open(str(partial), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    os.replace(partial, path)
+    return path
+
+
 def table_aus(table: pd.DataFrame) -> tuple[int, ...]:
     """The AU numbers of a prediction table's intensity columns (``AU06``, …), in column order.
 
