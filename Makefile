@@ -30,13 +30,14 @@ test: $(STAMP)
 	MPLBACKEND=agg $(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aulib tests benchmarks book
+	$(VENV)/bin/ruff check aulib tests benchmarks book tools
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_heatmaps.py
 	$(PY) benchmarks/bench_synthau.py
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_predict.py
+	$(PY) benchmarks/bench_webcam.py
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib figures
@@ -45,7 +46,7 @@ student: $(STAMP)
 	$(VENV)/bin/aulib release --out student
 
 book: $(STAMP)
-	test -f notebooks/executed/$(PROFILE)/06_predict_your_own_face.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
+	test -f notebooks/executed/$(PROFILE)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
 	MPLBACKEND=agg $(VENV)/bin/aulib book --executed notebooks/executed/$(PROFILE)
 
 SEEDS ?= 0 1 2

@@ -32,7 +32,7 @@ SECTIONS = ("## Overview", "## Prerequisites", "## Summary", "## What's next")
 def test_the_course_has_its_notebooks_in_order():
     names = [p.stem for p in NOTEBOOKS]
     assert names[:6] == ["01_data_preparation", "02_heatmap_targets", "03_training", "04_evaluation_icc",
-                         "05_robustness_landmark_noise", "06_predict_your_own_face"]
+                         "05_robustness_landmark_noise", "06_real_faces"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -91,7 +91,8 @@ def _single_notebook_params(tmp_path: Path) -> Path:
 EXPECTED_FIGURES = [
     "01_synthau_faces", "01_alignment", "01_labels", "02_centres", "02_extent", "02_max", "02_explorer",
     "03_training_curves", "03_snapshots", "04_true_vs_predicted", "04_comparison", "05_robustness",
-    "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities",
+    "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities", "06_london_pair", "06_london_pairs",
+    "06_london_groups", "06_live_traces",
 ]
 
 
@@ -171,7 +172,7 @@ def test_pipeline_saves_the_robustness_table(pipeline_run):
 
 def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):
     root, _ = pipeline_run
-    table = pd.read_csv(root / "runs" / "predict" / "predictions.csv")
+    table = pd.read_csv(root / "runs" / "real_faces" / "predictions.csv")
     assert table.status.tolist() == ["ok"]
     # dlib finds the astronaut's face where an independent detection run finds it (aulib.method.landmarks' doctest)
     assert table[["x0", "y0", "x1", "y1"]].iloc[0].tolist() == [179.0, 83.0, 266.0, 170.0]
@@ -210,3 +211,39 @@ def test_smoke_hourglass_beats_a_floor_on_held_out_subjects(tmp_path):
     print(metrics)
     assert metrics.loc["Mean", "ICC"] > 0.5
     assert (metrics.drop(index="Mean").ICC > 0.3).all(), "an AU the smoke run did not learn"
+
+
+def test_real_face_benchmark_numbers_recompute_from_the_saved_readings(pipeline_run):
+    # Notebook 06 saved every photo's readings and the table it showed; recompute the table's numbers from the
+    # readings with plain pandas (not the benchmark's code): the share of people whose smile reads strictly higher,
+    # and the two means, per model, split and AU.
+    from aulib.data.london import london_people
+
+    root, _ = pipeline_run
+    folder = root / "runs" / "real_faces"
+    readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str})
+    summary = pd.read_csv(folder / "london_summary.csv")
+    models = set(readings.model)
+    assert {"your live run", "reference Hourglass, seed 0", "MediaPipe blendshapes (5× proxy)"} <= models
+    if (REFERENCE / "london_readings.csv").is_file():
+        assert {"reference Hourglass, seed 1", "reference Hourglass, seed 2"} <= models
+    split = london_people().split
+    assert set(summary.split) == {"test", "dev"}
+    for row in summary.itertuples():
+        chosen = readings[(readings.model == row.model) & readings.face_id.map(split).eq(row.split)]
+        wide = chosen.pivot(index="face_id", columns="condition", values=row.AU)
+        assert len(wide) == row.n == (68 if row.split == "test" else 34)
+        assert row.share_higher == pytest.approx((wide.smiling > wide.neutral).mean(), abs=1e-12)
+        assert row.mean_neutral == pytest.approx(wide.neutral.mean()) and row.mean_smiling == pytest.approx(
+            wide.smiling.mean())
+        assert row.share_low <= row.share_higher <= row.share_high
+    groups = pd.read_csv(folder / "london_groups.csv")
+    assert set(groups.split) == {"test"} and (groups.groupby(["group_by", "AU"]).n.sum() == 68).all()
+
+
+def test_live_view_runs_on_the_london_clip_without_a_browser(pipeline_run):
+    root, _ = pipeline_run
+    traces = pd.read_csv(root / "runs" / "real_faces" / "live_traces.csv")
+    assert (traces.status == "ok").all() and len(traces) % 2 == 0
+    half = len(traces) // 2  # the clip: neutral frames, then smiling frames
+    assert traces.AU12.iloc[half:].mean() > traces.AU12.iloc[:half].mean()

@@ -359,3 +359,33 @@ def alignment_scale(function: Callable[[np.ndarray], float], report: Any) -> boo
     if math.isclose(got, 1 / expected, rel_tol=1e-6):
         raise ExerciseFeedback("That is image pixels per crop pixel: the inverse.")
     raise ExerciseFeedback(f"The alignment's length scale is {expected:.3f}; yours is {got:.3f}.")
+
+
+def smile_direction(function: Callable[[np.ndarray, np.ndarray], float], pairs: pd.DataFrame,
+                    au: str = "AU12") -> bool:
+    """Exercise 6.3: ``function(neutral (n,), smiling (n,)) -> share``, strictly higher; ties and NaN fail."""
+    from aulib.method.bootstrap import share_higher
+
+    neutral = np.array([0.5, 1.0, 0.2, 2.0])
+    cases = (
+        ("a model that always reads the smile higher", neutral, neutral + 1.0, 1.0),
+        ("a model that always reads 1.0", np.ones(4), np.ones(4), 0.0),
+        ("a missing smiling reading (no face found)", neutral, np.array([1.5, np.nan, 0.9, 3.0]), 0.75),
+    )
+    for what, first, second, expected in cases:
+        got = float(_call("smile_direction", function, first.copy(), second.copy()))
+        if math.isclose(got, expected, abs_tol=1e-9):
+            continue
+        if expected == 0.0 and math.isclose(got, 1.0):
+            raise ExerciseFeedback(f"For {what} you return {got:.2f}: a tie is not a smile read higher (use >, "
+                                   "not >=), or a constant model would score 100%.")
+        if "missing" in what:
+            raise ExerciseFeedback(f"For {what} you return {got:.2f}, not {expected:.2f}: a NaN reading cannot "
+                                   "count as higher, and the person still counts in the total.")
+        raise ExerciseFeedback(f"For {what} the share is {expected:.2f}; yours is {got:.2f}.")
+    first, second = pairs[f"{au}_neutral"].to_numpy(float), pairs[f"{au}_smiling"].to_numpy(float)
+    expected = share_higher(first, second)
+    got = float(_call("smile_direction", function, first.copy(), second.copy()))
+    if not math.isclose(got, expected, abs_tol=1e-9):
+        raise ExerciseFeedback(f"On the London readings the share is {expected:.3f}; yours is {got:.3f}.")
+    return _passed(f"{au} reads higher on the smile for {100 * got:.0f}% of these {len(first)} people.")
