@@ -154,6 +154,14 @@ def test_landmarks_in_box_reproduces_detection(dlib_detector, astronaut, astrona
         dlib_detector.landmarks_in_box(astronaut, [10, 10, 5, 20])
 
 
+def test_detect_boxes_finds_the_same_faces_without_landmarks(dlib_detector, astronaut, astronaut_face):
+    boxes = dlib_detector.detect_boxes(astronaut)
+    assert len(boxes) == 1
+    np.testing.assert_array_equal(boxes[0][0], astronaut_face.box)
+    assert boxes[0][1] == pytest.approx(astronaut_face.score)
+    assert dlib_detector.detect_boxes(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
 def test_grayscale_and_strided_input(dlib_detector, astronaut, astronaut_face):
     grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
     face = dlib_detector.detect_largest(grey)

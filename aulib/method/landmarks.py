@@ -321,6 +321,13 @@ class DlibLandmarks(LandmarkDetector):
         rects, scores, _ = self._detector.run(image, self.upsample, self.adjust_threshold)
         return _largest_first([self._shape(image, rect, score) for rect, score in zip(rects, scores, strict=True)])
 
+    def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Detect faces only, without their landmarks: ``(box, score)`` pairs, in dlib's order (a tracker's search
+        near the previous face needs the box alone)."""
+        rects, scores, _ = self._detector.run(as_rgb_uint8(image), self.upsample, self.adjust_threshold)
+        return [(np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64), float(score))
+                for r, score in zip(rects, scores, strict=True)]
+
     def landmarks_in_box(self, image: np.ndarray, box: Sequence[float] | np.ndarray, score: float = 1.0) -> Face:
         """Run only the shape predictor in a given box (no detection), e.g. the previous video frame's box.
 

@@ -145,12 +145,42 @@ def au_colours(count: int) -> np.ndarray:
     return AU_PALETTE[np.arange(count) % len(AU_PALETTE)]
 
 
+def au_tint(maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0,
+            opacity: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`overlay_aus` does to each pixel: ``overlay = image · keep + tint``.
+
+    Blending the maps one after another (``out ← out + α_k (c_k − out)``, with ``α_k`` proportional to map ``k``)
+    has this closed form: ``keep = Π_k (1 − α_k)`` and ``tint = Σ_k c_k α_k Π_{j>k} (1 − α_j)``. Both are smooth
+    where the maps are, so a live view can compute them at a lower resolution and resize them.
+
+    Args:
+        maps: ``(A, H, W)`` heatmaps in image pixels, values 0–5.
+        colours: ``(A, 3)`` RGB colours (:func:`au_colours`).
+
+    Returns:
+        ``keep`` ``(H, W)`` and ``tint`` ``(H, W, 3)``, float32.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3 or len(colours) != len(maps):
+        raise ValueError(f"maps must be (A, H, W) with one colour per map; got {maps.shape} and {len(colours)} colours")
+    alpha = opacity * np.clip(maps / max_intensity, 0, 1)
+    after = np.cumprod((1 - alpha)[::-1], axis=0)[::-1]  # Π_{j≥k} (1 − α_j)
+    later = np.concatenate([after[1:], np.ones_like(after[:1])])  # Π_{j>k} (1 − α_j)
+    tint = np.tensordot(alpha * later, np.asarray(colours, dtype=np.float32), axes=(0, 0))
+    return after[0], tint.astype(np.float32)
+
+
+def blend_tint(image: np.ndarray, keep: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """``image · keep + tint`` as uint8 (:func:`au_tint`)."""
+    return np.clip((image.astype(np.float32) * keep[..., None] + tint).round(), 0, 255).astype(np.uint8)
+
+
 def overlay_aus(image: np.ndarray, maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0,
                 opacity: float = 0.8) -> np.ndarray:
     """Draw every AU's map over an image at once, each in its own colour.
 
     Each map is blended in turn with an opacity proportional to its value (``opacity`` at ``max_intensity``), so
-    an absent AU leaves the image untouched and a strong one tints the skin where it shows.
+    an absent AU leaves the image untouched and a strong one tints the skin where it shows (:func:`au_tint`).
 
     Args:
         image: ``H×W×3`` uint8 RGB.
@@ -166,15 +196,10 @@ def overlay_aus(image: np.ndarray, maps: np.ndarray, colours: np.ndarray, *, max
         >>> overlay_aus(face, maps, np.array([[200, 0, 0]]))[:, :, 0].tolist()  # 0.8·200 + 0.2·100 at the peak
         [[180, 100], [100, 100]]
     """
-    maps = np.asarray(maps, dtype=np.float32)
-    if maps.ndim != 3 or maps.shape[1:] != image.shape[:2] or len(colours) != len(maps):
-        raise ValueError(f"maps must be (A, H, W) with one colour each for an image of {image.shape[:2]}; got "
-                         f"{maps.shape} and {len(colours)} colours")
-    out = image.astype(np.float32)
-    for heatmap, colour in zip(maps, np.asarray(colours, dtype=np.float32), strict=True):
-        alpha = opacity * np.clip(heatmap / max_intensity, 0, 1)[..., None]
-        out += alpha * (colour - out)
-    return out.round().astype(np.uint8)
+    if np.shape(maps)[1:] != image.shape[:2]:
+        raise ValueError(f"maps must be (A, H, W) for an image of {image.shape[:2]}; got {np.shape(maps)}")
+    keep, tint = au_tint(maps, colours, max_intensity=max_intensity, opacity=opacity)
+    return blend_tint(image, keep, tint)
 
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:

@@ -96,12 +96,14 @@ class FaceTracker:
         else:
             scale_x = scale_y = 1.0
         candidates = []
-        for face in self.detector.detect(region):
+        # boxes only: the landmarks come from the full-resolution frame below (landmarks_in_box)
+        found = self.detector.detect_boxes(region) if hasattr(self.detector, "detect_boxes") else \
+            [(face.box.copy(), face.score) for face in self.detector.detect(region)]
+        for box, score in found:
             # region pixel u covers original [(u - 0.5)/s + 0.5 - 0.5 ...]: pixel centres map as (u + 0.5)/s - 0.5
-            box = face.box.copy()
             box[[0, 2]] = (box[[0, 2]] + 0.5) / scale_x - 0.5 + rx0
             box[[1, 3]] = (box[[1, 3]] + 0.5) / scale_y - 0.5 + ry0
-            candidates.append((_iou(box, previous.box), box, face.score))
+            candidates.append((_iou(box, previous.box), box, score))
         if not candidates:
             return None
         overlap, box, score = max(candidates, key=lambda c: c[0])
