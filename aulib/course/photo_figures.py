@@ -204,6 +204,6 @@ def clip_traces_figure(table: pd.DataFrame, switch_frame: int) -> Figure:
     ax.text((switch_frame + len(table)) / 2, top - 0.3, "smiling", ha="center", va="top", fontsize=8)
     ax.set(xlim=(-0.5, len(table) - 0.5), ylim=(-0.1, top), xlabel="frame", ylabel="intensity (0–5)",
            title=f"{table['source'].iloc[0]}: the live view's per-frame readings")
-    ax.legend(ncol=len(aus), fontsize=7, loc="center left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     figure.tight_layout()
     return figure
