@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from aulib.cli.common import DEVICE, QUIET, add_command, arg
 
@@ -59,6 +64,43 @@ def run_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_ahead(capture: Any, *, latest_only: bool) -> Iterator[Any]:
+    """RGB frames of an OpenCV capture, decoded in a second thread while the main one reads and draws the last.
+
+    OpenCV decodes without the GIL, so decoding overlaps the work on the previous frame. A file gives every frame
+    (two decoded ahead); a camera gives the newest frame only, dropping older ones, so the view never lags behind.
+    """
+    import cv2
+
+    slots: queue.Queue = queue.Queue(maxsize=1 if latest_only else 2)
+    stop = threading.Event()
+
+    def decode() -> None:
+        while not stop.is_set():
+            ok, bgr = capture.read()
+            item = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None
+            while not stop.is_set():
+                if latest_only and item is not None:
+                    with contextlib.suppress(queue.Empty):
+                        slots.get_nowait()  # drop the stale frame the reader has not taken yet
+                try:
+                    slots.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item is None:
+                return
+
+    worker = threading.Thread(target=decode, name="aulib-webcam-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not None:
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def run_webcam(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
@@ -80,12 +122,12 @@ def run_webcam(args: argparse.Namespace) -> int:
     if not args.no_window:
         cv2.namedWindow(window, cv2.WINDOW_AUTOSIZE)
     rows, started, count = [], time.perf_counter(), 0
+    frames = read_ahead(capture, latest_only=isinstance(source, int))
     try:
-        while args.max_frames is None or count < args.max_frames:
-            ok, bgr = capture.read()
-            if not ok:
+        for rgb in frames:
+            if args.max_frames is not None and count >= args.max_frames:
                 break
-            reading = live.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            reading = live.process(rgb)
             count += 1
             rows.append({"frame": reading.index, "face": reading.face, "seconds": reading.seconds,
                          **({label: float(v) for label, v in zip(live.labels, reading.intensities, strict=True)}
@@ -97,6 +139,7 @@ def run_webcam(args: argparse.Namespace) -> int:
                 if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                     break
     finally:
+        frames.close()
         capture.release()
         if not args.no_window:
             cv2.destroyAllWindows()
