@@ -393,15 +393,16 @@ def test_cli_parser_defaults():
     assert (args.detector, args.size, args.method, args.overwrite) == ("given", 128, "similarity", True)
 
 
-def test_default_splits_use_the_splits_module(monkeypatch):
-    from aulib.data import splits
-
-    monkeypatch.setattr(splits, "fera2015_split", lambda s: "train" if s.endswith(("1", "3")) else "dev")
-    monkeypatch.setattr(splits, "subject_folds",
-                        lambda subjects, n: {s: i % n for i, s in enumerate(sorted(subjects))})
-    assert resolve_splits("bp4d", ["F002", "F001"]) == {"F001": "train", "F002": "dev"}
-    folds = resolve_splits("disfa", ["SN001", "SN002", "SN003", "SN004"])
-    assert folds == {"SN001": "fold0", "SN002": "fold1", "SN003": "fold2", "SN004": "fold0"}
+def test_default_splits_are_the_published_protocols():
+    # BP4D: FERA2015's partitions (Valstar et al., FG 2015): odd-numbered subjects train, even-numbered ones dev
+    assert resolve_splits("bp4d", ["F002", "F001", "M017", "M018"]) == {
+        "F001": "train", "F002": "dev", "M017": "train", "M018": "dev"}
+    # DISFA: JAA-Net's folds as its authors list them (part1 holds SN001 and SN026, part2 SN013 and SN031, part3
+    # SN003 and SN004), not a seeded draw
+    assert resolve_splits("disfa", ["SN001", "SN013", "SN003", "SN026", "SN031", "SN004"]) == {
+        "SN001": "fold0", "SN003": "fold2", "SN004": "fold2", "SN013": "fold1", "SN026": "fold0", "SN031": "fold1"}
+    synthau = resolve_splits("synthau", [f"S{k:03d}" for k in range(20)])
+    assert sorted(set(synthau.values())) == ["test", "train", "val"]
 
 
 def test_aus_follow_the_labels_table(tmp_path):

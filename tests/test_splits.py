@@ -63,3 +63,20 @@ def test_split_table():
         split_table(["SN014"], scheme="disfa3fold")
     with pytest.raises(ValueError, match="unknown split scheme"):
         split_table(DISFA_SUBJECTS, scheme="loso")
+
+
+def test_each_dataset_has_one_split_specification():
+    from aulib.data.splits import split_spec
+
+    bp4d = split_spec("bp4d")
+    assert (bp4d.train, bp4d.validation, bp4d.evaluation) == (("train",), None, "dev")
+    for fold in range(3):
+        spec = split_spec("disfa", fold)
+        assert spec.evaluation == f"fold{fold}" and f"fold{fold}" not in spec.train and len(spec.train) == 2
+    assert split_spec("disfa") == split_spec("disfa", 0)
+    synthau = split_spec("synthau")
+    assert (synthau.train, synthau.validation, synthau.evaluation) == (("train",), "val", "test")
+    with pytest.raises(ValueError, match="folds 0, 1 and 2; got fold 3"):
+        split_spec("disfa", 3)
+    with pytest.raises(ValueError, match="bp4d has no folds"):
+        split_spec("bp4d", 1)

@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import prepared_synthau
+from helpers import pingouin_icc_columns, prepared_synthau
 
 from aulib.evaluation.evaluate import evaluate
-from aulib.method.metrics import icc
 from aulib.training.trainer import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
 
 
@@ -30,28 +29,65 @@ def read_losses(run) -> list[float]:
 
 
 def test_resume_continues_exactly(prepared, tmp_path, monkeypatch):
+    """A run killed in the middle of an epoch and resumed equals the uninterrupted run: the same losses, the same
+    per-epoch table, the same epoch kept as best.pt, and the same final weights."""
+    options = {"epochs": 3}
     straight = tmp_path / "straight"
-    train(config(prepared, straight), progress=False)
-    expected = read_losses(straight)
-    assert len(expected) == 2 * (len(Trainer(config(prepared, straight)).train_set) // 8)
-
+    train(config(prepared, straight, **options), progress=False)
+    steps_per_epoch = len(Trainer(config(prepared, straight, **options)).train_set) // 8
+    assert steps_per_epoch == 4 and len(read_losses(straight)) == 12
     interrupted = tmp_path / "interrupted"
     original = Trainer.compute_loss
     calls = {"n": 0}
 
-    def crash_on_fifth_step(self, batch):
+    def crash_on_seventh_step(self, batch):  # step 6 is checkpointed (every 2), in the middle of epoch 2
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "compute_loss", crash_on_seventh_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(prepared, interrupted, **options), progress=False)
+    monkeypatch.setattr(Trainer, "compute_loss", original)
+    assert torch.load(interrupted / "last.pt", weights_only=True)["step"] == 6  # mid-epoch: 6 is not a multiple of 4
+    train(config(prepared, interrupted, **options), resume=True, progress=False)
+    assert read_losses(interrupted) == read_losses(straight)  # bit for bit, on the CPU
+    timing = ["train_images_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(interrupted / "training.csv").drop(columns=timing),
+                                  pd.read_csv(straight / "training.csv").drop(columns=timing))
+    for name in ("best.pt", "last.pt"):
+        mine, theirs = (torch.load(run / name, weights_only=True) for run in (interrupted, straight))
+        assert mine["step"] == theirs["step"] and mine["best_icc"] == theirs["best_icc"], name
+        for key, value in theirs["model"].items():
+            assert torch.equal(mine["model"][key], value), f"{name}: {key} differs"
+
+
+def test_best_checkpoint_is_the_best_validated_epoch_after_a_resume(prepared, tmp_path, monkeypatch):
+    """last.pt carries the best score so far, so a run resumed from any epoch keeps the truly best epoch in best.pt:
+    the epoch with the highest validation ICC of training.csv."""
+    run = tmp_path / "select"
+    original = Trainer.compute_loss
+    calls = {"n": 0}
+
+    def crash_after_epoch_one(self, batch):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
         return original(self, batch)
 
-    monkeypatch.setattr(Trainer, "compute_loss", crash_on_fifth_step)
+    monkeypatch.setattr(Trainer, "compute_loss", crash_after_epoch_one)
     with pytest.raises(KeyboardInterrupt):
-        train(config(prepared, interrupted), progress=False)
+        train(config(prepared, run, epochs=3), progress=False)
     monkeypatch.setattr(Trainer, "compute_loss", original)
-    assert len(read_losses(interrupted)) == 4  # the checkpoint of step 4 survived the crash
-    train(config(prepared, interrupted), resume=True, progress=False)
-    assert read_losses(interrupted) == expected  # bit for bit, on the CPU
+    last = torch.load(run / "last.pt", weights_only=True)
+    history = pd.read_csv(run / "training.csv")
+    assert last["step"] == 4 and last["best_icc"] == pytest.approx(history.val_icc_mean.iloc[0])
+    train(config(prepared, run, epochs=3), resume=True, progress=False)
+    history = pd.read_csv(run / "training.csv")
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["step"] == 4 * (int(history.val_icc_mean.idxmax()) + 1)
+    assert best["best_icc"] == pytest.approx(history.val_icc_mean.max())
 
 
 def test_same_seed_same_run_and_other_runs_are_refused(prepared, tmp_path):
@@ -124,7 +160,7 @@ def test_evaluate_writes_predictions_and_consistent_metrics(prepared, tmp_path):
     predicted = predictions.filter(like="pred_").to_numpy()
     assert ((predicted >= 0) & (predicted <= 5)).all()
     np.testing.assert_allclose(metrics.loc[["AU06", "AU10", "AU12", "AU14", "AU17"], "ICC"].to_numpy(),
-                               icc(truth, predicted), rtol=1e-5, equal_nan=True)
+                               pingouin_icc_columns(truth, predicted), atol=1e-9, equal_nan=True)
     assert list(metrics.index)[-1] == "Mean" and "LocErr64" in metrics.columns
     peaks = predictions.filter(like="peak_x_").to_numpy()
     assert ((peaks >= 0) & (peaks <= 63)).all()  # peaks reported on the 64×64 grid
@@ -132,6 +168,8 @@ def test_evaluate_writes_predictions_and_consistent_metrics(prepared, tmp_path):
 
 
 def test_robustness_is_seeded_and_degrades_with_noise(prepared, tmp_path):
+    from aulib.course.reference import reference_model
+    from aulib.evaluation.evaluate import predict_frames
     from aulib.evaluation.robustness import robustness
 
     run = tmp_path / "robust"
@@ -142,12 +180,16 @@ def test_robustness_is_seeded_and_degrades_with_noise(prepared, tmp_path):
     assert set(table.columns) == {"model", "sigma", "unit", "sigma_iod", "AU", "ICC", "MAE"}
     assert set(table.AU) == {"AU06", "AU10", "AU12", "AU14", "AU17", "Mean"}
     # σ = 0 reproduces the evaluation's predictions (same alignment, same crops).
-    from aulib.evaluation.evaluate import predict_frames
-
     frames, _ = predict_frames(run, device="cpu")
     clean = table[(table.sigma == 0) & (table.AU != "Mean")].set_index("AU")["MAE"]
     truth, predicted = frames.filter(like="true_").to_numpy(), frames.filter(like="pred_").to_numpy()
     np.testing.assert_allclose(clean.to_numpy(), np.abs(truth - predicted).mean(axis=0), atol=1e-2)
+    # A model that has learnt the task (the reference Hourglass, 8 epochs) loses most of its agreement when the
+    # landmarks miss by 40 px, half an inter-ocular distance: the crop no longer frames the face the same way.
+    curve = robustness(reference_model(), data=prepared, sigmas=[0, 40], device="cpu", progress=False,
+                       out=tmp_path / "reference")
+    mean = curve[curve.AU == "Mean"].set_index("sigma").ICC
+    assert mean[0] > 0.6 and mean[40] < 0.6 * mean[0], mean.to_dict()
 
 
 def test_ddp_on_two_cpu_processes_matches_one_process(prepared, tmp_path):
@@ -179,6 +221,9 @@ def test_ddp_on_two_cpu_processes_matches_one_process(prepared, tmp_path):
         weights = [v for k, v in state["model"].items() if v.is_floating_point() and "running" not in k]
         return torch.cat([v.flatten() for v in weights])
 
+    # every rank's augmentation stream is kept, each its own: a resumed run gives each rank its stream back
+    generators = runs["ddp"]["generators"]
+    assert len(generators) == 2 and not torch.equal(generators[0], generators[1])
     single, ddp, other = (flat(runs[name]) for name in names)
     # A run with another seed starts elsewhere and sees other batches: the scale of "a different model". The data-
     # parallel run must land far closer to the single-process one than that.

@@ -38,6 +38,7 @@ def add_command(commands: argparse._SubParsersAction, name: str, handler: Handle
 DEVICE = arg("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
 QUIET = arg("--quiet", action="store_true", help="no progress bar")
 CHECKPOINT = arg("--checkpoint", default="best.pt", help="checkpoint of the run folder")
-SPLIT = arg("--split", default="test", help="the held-out split to score")
+SPLIT = arg("--split", help="the split to score (default: the dataset's held-out split: test for SynthAU, dev for "
+                           "BP4D, the run's fold for DISFA)")
 PRECISIONS = ("auto", "bf16", "fp32")
 INFERENCE_PRECISIONS = (*PRECISIONS, "int8")  # int8: a quantised ONNX Runtime graph (aulib.inference.quantize)

@@ -18,8 +18,12 @@ def run_synth(args: argparse.Namespace) -> int:
         difficulty = float(difficulty)
     except ValueError:
         pass  # a named level: easy, default, hard
-    config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
-                      difficulty=difficulty, image_size=args.image_size, workers=args.workers)
+    try:
+        config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
+                          difficulty=difficulty, image_size=args.image_size, workers=args.workers)
+    except ValueError as error:  # bad arguments, or a folder that holds a set made with other settings
+        print(f"aulib synth: error: {error}", file=sys.stderr)
+        return 2
     print(f"SynthAU: {config.subjects} subjects x {config.frames} frames in {args.out}")
     return 0
 

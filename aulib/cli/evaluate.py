@@ -8,8 +8,15 @@ from aulib.cli.common import CHECKPOINT, DEVICE, SPLIT, add_command, arg
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from aulib.evaluation.evaluate import evaluate, markdown_table
+    from pathlib import Path
 
+    from aulib.evaluation.evaluate import evaluate, evaluate_folds, fold_runs, markdown_table
+
+    if not (Path(args.run) / "config.json").is_file() and fold_runs(args.run):  # aulib train --fold all
+        metrics = evaluate_folds(args.run, data=args.data, checkpoint=args.checkpoint, device=args.device)
+        print(markdown_table(metrics))
+        print(f"wrote each fold's files, {args.run}/folds.csv and the mean over folds in {args.run}/metrics.csv")
+        return 0
     metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device,
                        readout_window=args.readout_window, suffix=args.suffix, out=args.out)
     print(markdown_table(metrics))
@@ -35,7 +42,8 @@ def run_robustness(args: argparse.Namespace) -> int:
 
 
 EVALUATE = [
-    arg("--run", required=True, help="run folder (aulib train --out)"),
+    arg("--run", required=True, help="run folder (aulib train --out); a folder of fold runs (aulib train --fold all) "
+                                     "is evaluated fold by fold, with the mean over folds"),
     arg("--data", help="prepared dataset (default: the one the run was trained on)"),
     SPLIT,
     CHECKPOINT,

@@ -9,6 +9,7 @@ from aulib.cli.common import PRECISIONS, add_command, arg
 
 def run_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
+    from pathlib import Path
 
     from aulib.training.augment import AugmentConfig
     from aulib.training.trainer import TrainConfig, TrainingDiverged, train
@@ -25,17 +26,25 @@ def run_train(args: argparse.Namespace) -> int:
     if args.extent:
         overrides["heatmap"] = {**TrainConfig.from_profile(args.profile, data="", out="").heatmap,
                                 "extent": args.extent}
-    config = TrainConfig.from_profile(args.profile, data=args.data, out=args.out, **overrides)
-    try:
-        history = train(config, resume=args.resume)
-    except TrainingDiverged as error:
-        print(f"error: {error}")
-        return 3
-    except KeyboardInterrupt:
-        print(f"interrupted: rerun with --resume to continue from {args.out}/last.pt")
-        return 130
-    if len(history):
-        print(history.tail(3).to_string(index=False))
+    folds = [None] if args.fold is None else list(range(3)) if args.fold == "all" else [int(args.fold)]
+    for fold in folds:
+        out = Path(args.out) / f"fold{fold}" if args.fold == "all" else Path(args.out)
+        config = TrainConfig.from_profile(args.profile, data=args.data, out=str(out), fold=fold, **overrides)
+        try:
+            history = train(config, resume=args.resume)
+        except TrainingDiverged as error:
+            print(f"error: {error}")
+            return 3
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun with --resume to continue from {out}/last.pt")
+            return 130
+        if len(history):
+            print(f"{out}:\n{history.tail(3).to_string(index=False)}")
+    if args.fold == "all":
+        from aulib.evaluation.evaluate import evaluate_folds, markdown_table
+
+        print(markdown_table(evaluate_folds(args.out, device=config.device)))
+        print(f"the mean over the three folds is in {args.out}/metrics.csv, each fold in {args.out}/folds.csv")
     return 0
 
 
@@ -54,6 +63,8 @@ TRAIN = [
     arg("--readout-window", type=float, help="local readout radius (aligned-frame pixels)"),
     arg("--precision", choices=PRECISIONS),
     arg("--max-steps", type=int),
+    arg("--fold", help="DISFA: the fold to hold out (0, 1 or 2; default 0), or `all` to train one run per fold into "
+                       "OUT/fold0..2, evaluate each on its fold and report the mean (the published 3-fold protocol)"),
     arg("--seed", type=int),
     arg("--compile", action="store_true", help="torch.compile the model"),
     arg("--no-augment", action="store_true", help="no augmentation and no label jitter"),

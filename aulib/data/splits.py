@@ -1,5 +1,6 @@
-"""Subject-independent splits: FERA2015's train/dev partition of BP4D, k-fold subject splits, and the split every
-prepared dataset records (:func:`resolve_splits`).
+"""Subject-independent splits: FERA2015's train/dev partition of BP4D, DISFA's published three folds, SynthAU's
+train/val/test, the split every prepared dataset records (:func:`resolve_splits`), and the one specification per
+dataset of which splits train, select and evaluate a model (:func:`split_spec`).
 
 Every split is by subject: frames of one person never appear on both sides, otherwise a model
 can score well by recognising the person instead of the expression.
@@ -9,10 +10,13 @@ can score well by recognising the person instead of the expression.
   ..., F022 and M002, ..., M018; 20 subjects). The FERA2015 test partition is separate and not part
   of BP4D's public release.
 - DISFA: papers report 3-fold subject-independent cross-validation. :data:`DISFA_FOLDS` is the
-  assignment widely reused in the AU-detection literature (JAA-Net, Shao et al. ECCV 2018, and
-  later work such as ME-GraphAU, whose ``tool/DISFA_image_label_process.py`` lists it as
-  ``part1..part3``). Whether Sanchez-Lozano et al. (BMVC 2018) used the same folds is not stated
-  in what we could check; :func:`subject_folds` gives a documented, seeded alternative.
+  assignment of JAA-Net (Shao, Liu, Cai and Ma, "Deep Adaptive Attention for Joint Facial Action Unit
+  Detection and Face Alignment", ECCV 2018), widely reused since (ME-GraphAU's
+  ``tool/DISFA_image_label_process.py`` lists it as ``part1..part3``). Prepared DISFA sets record these folds
+  (``fold0``–``fold2``); fold lists differ between papers, so compare by subject, not by fold number. Whether
+  Sanchez-Lozano et al. (BMVC 2018) used the same folds is not stated in what we could check;
+  :func:`subject_folds` gives a documented, seeded alternative.
+- SynthAU (and any other dataset): subject-level train / val / test (:func:`assign_subject_splits`).
 
 Example:
     >>> from aulib.data.splits import fera2015_split, DISFA_FOLDS, subject_folds
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -183,21 +187,9 @@ def assign_subject_splits(
     return {s: names.get(s, "train") for s in ordered}
 
 
-def _as_split_map(result: Any, subjects: Sequence[str]) -> dict[str, str]:
-    # Split helpers answer in one of three shapes: {subject: name}, one name per subject, or a list of
-    # folds (lists of subjects). Normalise all three to {subject: name}.
-    if isinstance(result, Mapping):  # {subject: name}, or {subject: fold number} (splits.subject_folds)
-        return {str(k): f"fold{v}" if isinstance(v, (int, np.integer)) else str(v) for k, v in result.items()}
-    items = list(result)
-    if len(items) == len(subjects) and all(isinstance(x, str) for x in items):
-        return dict(zip(subjects, items, strict=True))
-    if all(isinstance(x, Iterable) and not isinstance(x, str) for x in items):
-        return {str(s): f"fold{i}" for i, fold in enumerate(items) for s in fold}
-    raise TypeError(f"Cannot read a split assignment from {type(result).__name__}: {str(result)[:200]}")
-
-
 def default_splits(dataset: str, subjects: Sequence[str]) -> dict[str, str]:
-    """The standard split of a dataset: BP4D → FERA 2015 train/dev, DISFA → 3 subject folds, else 25/15/60.
+    """The standard split of a dataset: BP4D → FERA 2015 train/dev, DISFA → the published folds (:data:`DISFA_FOLDS`,
+    as ``fold0``–``fold2``), anything else → train/val/test by :func:`assign_subject_splits`.
 
     Args:
         dataset: dataset name.
@@ -209,7 +201,8 @@ def default_splits(dataset: str, subjects: Sequence[str]) -> dict[str, str]:
     if dataset == "bp4d":
         return {s: str(fera2015_split(s)) for s in subjects}
     if dataset == "disfa":
-        return _as_split_map(subject_folds(list(subjects), 3), subjects)
+        table = split_table(subjects, "disfa3fold")
+        return {s: f"fold{k}" for s, k in zip(table.subject, table.fold, strict=True)}
     return assign_subject_splits(subjects)
 
 
@@ -245,3 +238,68 @@ def resolve_splits(
     if missing:
         raise ValueError(f"The split assignment has no split for subject(s) {missing[:10]}")
     return {s: mapping[s] for s in subjects}
+
+
+DISFA_N_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Which splits of a prepared dataset train, select and evaluate a model: the protocol, in one place.
+
+    Attributes:
+        train: the split names whose subjects train the model.
+        validation: the split that selects the epoch (``None``: a share of the training subjects is held out
+            instead, by :func:`aulib.training.trainer.split_validation`).
+        evaluation: the held-out split whose subjects are scored.
+        protocol: the protocol in words, for tables and logs.
+    """
+
+    train: tuple[str, ...]
+    validation: str | None
+    evaluation: str
+    protocol: str
+
+
+def split_spec(dataset: str, fold: int | None = None) -> SplitSpec:
+    """The split specification of a dataset, used by training, evaluation, the robustness study, the CLI and
+    every notebook.
+
+    - ``bp4d``: FERA2015, train → dev; validation subjects are held out of train.
+    - ``disfa``: the published three folds (:data:`DISFA_FOLDS`, JAA-Net's); fold ``k`` (default 0) is scored,
+      the other two train, with validation subjects held out of them.
+    - anything else (SynthAU): train / val / test.
+
+    Args:
+        dataset: the dataset's name (``meta.json``'s ``dataset``).
+        fold: DISFA's fold to score (0, 1 or 2); must be ``None`` for other datasets.
+
+    Raises:
+        ValueError: for a fold outside 0–2, or a fold given for a dataset without folds.
+
+    Example:
+        >>> split_spec("bp4d")
+        SplitSpec(train=('train',), validation=None, evaluation='dev', protocol='FERA2015: train → dev')
+        >>> spec = split_spec("disfa", fold=1)
+        >>> spec.train, spec.evaluation
+        (('fold0', 'fold2'), 'fold1')
+        >>> split_spec("synthau").evaluation
+        'test'
+    """
+    if dataset == "disfa":
+        fold = 0 if fold is None else int(fold)
+        if not 0 <= fold < DISFA_N_FOLDS:
+            raise ValueError(f"DISFA has folds 0, 1 and 2; got fold {fold}")
+        others = tuple(f"fold{k}" for k in range(DISFA_N_FOLDS) if k != fold)
+        return SplitSpec(train=others, validation=None, evaluation=f"fold{fold}",
+                         protocol=f"DISFA 3-fold (JAA-Net's folds): train on {' + '.join(others)}, test on fold{fold}")
+    if fold is not None:
+        raise ValueError(f"{dataset} has no folds (only DISFA does); leave fold unset")
+    if dataset == "bp4d":
+        return SplitSpec(train=("train",), validation=None, evaluation="dev", protocol="FERA2015: train → dev")
+    return SplitSpec(train=("train",), validation="val", evaluation="test", protocol="train / val → test")
+
+
+def dataset_folds(dataset: str) -> tuple[int | None, ...]:
+    """The folds a full evaluation of ``dataset`` loops over: ``(0, 1, 2)`` for DISFA, ``(None,)`` otherwise."""
+    return tuple(range(DISFA_N_FOLDS)) if dataset == "disfa" else (None,)

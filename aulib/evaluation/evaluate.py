@@ -11,8 +11,9 @@ Writes into the run folder:
 - ``metrics.csv`` and ``metrics.md``: per-AU ICC(3,1), PCC, MAE, number of frames and mean localisation error
   (``LocErr64``: frames where the AU is present, intensity ≥ 1; ``LocErr64_I2``: intensity ≥ 2), with a mean row.
 
-Evaluation is subject-independent: it reads one split of the prepared dataset (``test`` by default), whose
-subjects the trainer never saw.
+Evaluation is subject-independent: it reads the held-out split of the dataset's specification
+(:func:`aulib.data.splits.split_spec`: SynthAU ``test``, BP4D ``dev``, DISFA the run's held-out fold), whose
+subjects the trainer never saw. It runs in fp32 on a CPU, whatever the CPU's flags.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 import torch
 
 from aulib.data.dataset import PreparedDataset
+from aulib.data.splits import split_spec
 from aulib.inference.model import AUModel
 from aulib.io import atomic_write_csv, atomic_write_text
 from aulib.method.align import FRAME_SIZE, scale_matrix, transform_points
@@ -55,17 +57,33 @@ def run_data(run_dir: str | os.PathLike) -> str:
     return json.loads((Path(run_dir) / "config.json").read_text())["data"]
 
 
+def evaluation_split(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) -> str:
+    """The split a run is scored on: its dataset's specification (:func:`aulib.data.splits.split_spec`) for the
+    run's fold: SynthAU ``test``, BP4D ``dev`` (FERA2015), DISFA the held-out fold.
+
+    Raises:
+        FileNotFoundError: naming the file when the prepared dataset's ``meta.json`` is missing.
+    """
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    meta_path = Path(data or config["data"]) / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} not found: give the prepared dataset with data= (--data)")
+    return split_spec(json.loads(meta_path.read_text())["dataset"], config.get("fold")).evaluation
+
+
 @torch.inference_mode()
 def predict_frames(
-    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
+    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] | None = None,
     checkpoint: str = "best.pt", device: str = "auto", batch_size: int = 128, readout_window: float | None = None,
 ) -> tuple[pd.DataFrame, tuple[int, ...]]:
-    """Predict every frame of ``split``; returns the per-frame table (see the module docstring) and the AUs.
+    """Predict every frame of ``split`` (default: :func:`evaluation_split`); returns the per-frame table (see the
+    module docstring) and the AUs. The model runs in fp32 on a CPU whatever the CPU's flags, so the metrics do not
+    depend on the machine kind (bf16 on CUDA).
 
     ``readout_window`` overrides the run's readout with the local one (the RQ5 readout ablation needs no retraining).
     """
     model = AUModel.from_run(run_dir, checkpoint=checkpoint, device=device)
-    dataset = PreparedDataset(data or run_data(run_dir), split=split)
+    dataset = PreparedDataset(data or run_data(run_dir), split=split or evaluation_split(run_dir, data))
     if tuple(dataset.aus) != model.aus:
         raise ValueError(f"the run was trained on AUs {model.aus} but {dataset.path} has {tuple(dataset.aus)}")
     aus = model.aus
@@ -119,7 +137,7 @@ def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.Da
 
 
 def evaluate(
-    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] = "test",
+    run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] | None = None,
     checkpoint: str = "best.pt", device: str = "auto", readout_window: float | None = None, suffix: str = "",
     out: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
@@ -137,3 +155,32 @@ def evaluate(
     atomic_write_csv(out / f"metrics{suffix}.csv", metrics, index=True)
     atomic_write_text(out / f"metrics{suffix}.md", markdown_table(metrics))
     return metrics
+
+
+def fold_runs(root: str | os.PathLike) -> list[Path]:
+    """The runs of a cross-validation (``ROOT/fold0``, ``ROOT/fold1``, …, as ``aulib train --fold all`` writes them)."""
+    return sorted(p for p in Path(root).glob("fold[0-9]*") if (p / "config.json").is_file())
+
+
+def evaluate_folds(root: str | os.PathLike, data: str | os.PathLike | None = None, checkpoint: str = "best.pt",
+                   device: str = "auto") -> pd.DataFrame:
+    """Evaluate every fold's run on its own held-out fold, and their mean: DISFA's 3-fold protocol.
+
+    Writes each fold's files (:func:`evaluate`) and, in ``root``, ``folds.csv`` (every fold and AU) and
+    ``metrics.csv`` / ``metrics.md`` (the mean over folds of each AU's metrics, as papers report DISFA).
+
+    Raises:
+        FileNotFoundError: when ``root`` holds no fold runs.
+    """
+    runs = fold_runs(root)
+    if not runs:
+        raise FileNotFoundError(f"{root} holds no fold runs (fold0/, fold1/, …): train with `aulib train --fold all`")
+    tables = {run.name: evaluate(run, data=data, checkpoint=checkpoint, device=device) for run in runs}
+    long = pd.concat(tables, names=["fold", "AU"]).reset_index()
+    mean = long.groupby("AU", sort=False).mean(numeric_only=True)
+    mean["N"] = long.groupby("AU", sort=False)["N"].sum()
+    root = Path(root)
+    atomic_write_csv(root / "folds.csv", long, index=False)
+    atomic_write_csv(root / "metrics.csv", mean, index=True)
+    atomic_write_text(root / "metrics.md", markdown_table(mean))
+    return mean

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aulib.data.dataset import PreparedDataset
+from aulib.data.splits import split_spec
 from aulib.method.aus import MAX_INTENSITY
 from aulib.method.metrics import au_table
 
@@ -49,21 +50,23 @@ def landmark_features(dataset: PreparedDataset) -> np.ndarray:
     return dataset.landmarks_array().reshape(len(dataset), -1).astype(np.float64)
 
 
-def geometry_baseline(data: str | os.PathLike, *, train_split: str | list[str] = ("train", "val"),
-                      test_split: str = "test", alpha: float = 10.0) -> pd.DataFrame:
-    """Fit ridge on the training subjects' landmarks and score it on the test subjects.
+def geometry_baseline(data: str | os.PathLike, *, fold: int | None = None, alpha: float = 10.0) -> pd.DataFrame:
+    """Fit ridge on the training subjects' landmarks and score it on the held-out subjects.
 
     Args:
         data: a prepared dataset.
-        train_split: split(s) to fit on (the training and validation subjects by default).
-        test_split: the held-out split.
+        fold: DISFA's held-out fold (:func:`aulib.data.splits.split_spec`); the split specification decides the
+            rest: fit on its training and validation subjects, score on its evaluation split.
         alpha: the ridge penalty.
 
     Returns:
         The per-AU ICC, PCC and MAE table of :func:`aulib.method.metrics.au_table`, with a mean row.
     """
-    train = PreparedDataset(data, split=list(train_split) if not isinstance(train_split, str) else train_split)
-    test = PreparedDataset(data, split=test_split)
+    everything = PreparedDataset(data)
+    spec = split_spec(everything.meta["dataset"], fold)
+    present = set(everything.splits.values())
+    train = PreparedDataset(data, split=[name for name in (*spec.train, spec.validation) if name in present])
+    test = PreparedDataset(data, split=spec.evaluation)
     labels = np.nan_to_num(train.labels_array(), nan=0.0)  # uncodeable labels are masked when scoring, not fitted
     model = fit_ridge(landmark_features(train), labels, alpha)
     return au_table(test.labels_array(), predict_ridge(model, landmark_features(test)), test.aus)

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aulib.data.dataset import PreparedDataset
-from aulib.evaluation.evaluate import run_data
+from aulib.evaluation.evaluate import evaluation_split, run_data
 from aulib.inference.model import AUModel
 from aulib.io import atomic_write_csv
 from aulib.method.align import (
@@ -76,7 +76,7 @@ def predict_with_noise(model: AUModel, dataset: PreparedDataset, sigma: float, u
 
 def robustness(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, sigmas: Sequence[float] = DEFAULT_SIGMAS,
-    unit: str = "px", split: str = "test", seed: int = 0, model_name: str | None = None, device: str = "auto",
+    unit: str = "px", split: str | None = None, seed: int = 0, model_name: str | None = None, device: str = "auto",
     progress: bool = True, out: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Run the noise study for one run; writes ``robustness.csv`` in the run folder (or ``out``) and returns it.
@@ -87,7 +87,7 @@ def robustness(
         sigmas: noise levels, in pixels of the original image (``unit="px"``) or fractions of the inter-ocular
             distance (``unit="iod"``).
         unit: ``"px"`` or ``"iod"``.
-        split: the held-out split.
+        split: the held-out split (default: the dataset's, :func:`aulib.evaluation.evaluate.evaluation_split`).
         seed: noise seed (the same noise for every model, so curves are comparable).
         model_name: the name in the table (default: the run folder's name).
         device: where to run the model.
@@ -97,8 +97,8 @@ def robustness(
     Returns:
         Tidy table: ``model, sigma, unit, sigma_iod, AU, ICC, MAE`` (``AU == "Mean"`` rows average the AUs).
     """
-    model = AUModel.from_run(run_dir, device=device)
-    dataset = PreparedDataset(data or run_data(run_dir), split=split)
+    model = AUModel.from_run(run_dir, device=device)  # fp32 on any CPU (the inference rule)
+    dataset = PreparedDataset(data or run_data(run_dir), split=split or evaluation_split(run_dir, data))
     truth = dataset.labels_array()
     mean_iod = float(inter_ocular_distance(dataset.landmarks_original_array().astype(np.float64)).mean())
     name = model_name or Path(run_dir).name

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aulib.inference.precision import autocast_dtype, resolve_device, resolve_precision, without_tf32
+from aulib.inference.precision import resolve_device, resolve_precision, without_tf32
 from aulib.method.align import FRAME_SIZE
 from aulib.method.aus import BP4D_AUS, resolve_aus
 from aulib.method.crops import resize_batch
@@ -255,15 +255,16 @@ class AUModel:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, checkpoint: str = "best.pt", device: str | torch.device = "auto",
-                 precision: str | None = None, backend: str = "torch") -> AUModel:
+                 precision: str = "auto", backend: str = "torch") -> AUModel:
         """A run folder of ``aulib train``, from its own files only (``config.json`` and the checkpoint).
 
         Args:
             run_dir: the run folder.
             checkpoint: ``best.pt`` (the selected epoch) or ``last.pt``.
             device: where it runs.
-            precision: ``"auto"``, ``"bf16"`` or ``"fp32"`` by the training rule; default: the run's own setting,
-                so that a run is scored exactly as it was validated.
+            precision: ``"auto"``, ``"bf16"`` or ``"fp32"`` by the inference rule
+                (:func:`aulib.inference.precision.resolve_precision`): ``"auto"`` is fp32 on any CPU, so that a run
+                scores the same on a CPU with native bf16 and on one without (bf16 on CUDA).
             backend: see :meth:`from_module`.
         """
         from aulib.models import create_model
@@ -284,7 +285,7 @@ class AUModel:
         if not alignment and meta_path.is_file():  # a checkpoint from before runs recorded their alignment
             alignment = json.loads(meta_path.read_text()).get("alignment", {})
         resolved = resolve_device(device)
-        amp = autocast_dtype(precision or config.get("precision", "auto"), resolved)
+        amp = resolve_precision(precision, resolved)
         return cls.from_module(network, aus=aus, heatmap=config.get("heatmap", {}),
                                alignment=alignment.get("method", "paper"),
                                crop_size=int(alignment.get("size", FRAME_SIZE)),

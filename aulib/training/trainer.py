@@ -48,6 +48,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from aulib.data.dataset import PreparedDataset
+from aulib.data.splits import split_spec
 from aulib.inference.model import AUModel
 from aulib.inference.precision import autocast_dtype, resolve_device
 from aulib.io import atomic_open, atomic_save_npy, atomic_write_csv, atomic_write_json
@@ -58,8 +59,6 @@ from aulib.method.metrics import icc
 from aulib.models import create_model
 from aulib.options import check_options
 from aulib.training.augment import AugmentConfig, augment_batch
-
-VALIDATION_SPLIT = "val"
 
 
 class TrainingDiverged(RuntimeError):
@@ -83,8 +82,12 @@ class TrainConfig:
         heatmap: :class:`aulib.method.heatmaps.HeatmapConfig` options (size comes from the model).
         readout_window: ``None`` for the paper's global-max readout, or the local readout's radius (frame px).
         augment: :class:`aulib.training.augment.AugmentConfig` options.
-        train_split: split name(s) of the prepared dataset to train on.
-        val_fraction: share of training subjects held out for model selection when the dataset has no ``val``.
+        train_split: split name(s) of the prepared dataset to train on; ``None`` (the default) takes them from the
+            dataset's split specification (:func:`aulib.data.splits.split_spec`: SynthAU ``train``, BP4D FERA2015
+            ``train``, DISFA the two folds other than ``fold``).
+        fold: DISFA's fold to hold out for evaluation (0–2; ``None`` is fold 0); ``None`` for other datasets.
+        val_fraction: share of training subjects held out for model selection when the specification names no
+            validation split (BP4D, DISFA) or the dataset has none.
         seed: seed of initialisation, sampling and augmentation.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         precision: ``"auto"`` (bf16 autocast where supported), ``"bf16"`` or ``"fp32"``.
@@ -108,7 +111,8 @@ class TrainConfig:
     heatmap: dict = field(default_factory=dict)
     readout_window: float | None = None
     augment: dict = field(default_factory=dict)
-    train_split: str = "train"
+    train_split: str | list[str] | None = None
+    fold: int | None = None
     val_fraction: float = 0.15
     seed: int = 0
     device: str = "auto"
@@ -146,13 +150,21 @@ class TrainConfig:
 
 
 def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[list[str], list[str]]:
-    """Training and validation subjects, both drawn from the training split only (never the test subjects)."""
+    """Training and validation subjects, both drawn from the training splits only (never the evaluated subjects).
+
+    The splits come from the dataset's specification (:func:`aulib.data.splits.split_spec`) unless the config names
+    them. Validation subjects are the specification's validation split where the dataset has one (SynthAU's
+    ``val``), otherwise a seeded ``val_fraction`` of the training subjects.
+    """
+    spec = split_spec(dataset.meta.get("dataset", ""), config.fold)
+    names = spec.train if config.train_split is None else (
+        (config.train_split,) if isinstance(config.train_split, str) else tuple(config.train_split))
     splits = dataset.meta.get("splits", {})
-    train = sorted(s for s, name in splits.items() if name == config.train_split)
+    train = sorted(s for s, name in splits.items() if name in names)
     if not train:
-        raise ValueError(f"{config.data} has no subjects in split {config.train_split!r}; splits: "
+        raise ValueError(f"{config.data} has no subjects in split(s) {list(names)} ({spec.protocol}); its splits: "
                          f"{sorted(set(splits.values()))}")
-    validation = sorted(s for s, name in splits.items() if name == VALIDATION_SPLIT)
+    validation = sorted(s for s, name in splits.items() if spec.validation is not None and name == spec.validation)
     if validation:
         return train, validation
     rng = np.random.default_rng(config.seed)
@@ -262,12 +274,24 @@ class Trainer:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
     # ---------------------------------------------------------------- state
-    def state(self) -> dict:
+    def generator_states(self) -> list[torch.Tensor]:
+        """Every rank's augmentation generator state, in rank order (a collective call under DDP: every rank calls
+        it), so that a resumed run gives each rank its own stream back."""
+        state = self.generator.get_state()
+        if self.world_size == 1:
+            return [state]
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, state)
+        return gathered
+
+    def state(self, generators: list[torch.Tensor] | None = None) -> dict:
+        generators = generators if generators is not None else [self.generator.get_state()]
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "generator": self.generator.get_state(),
+            "generator": generators[0],  # rank 0's, for older readers
+            "generators": generators,
             "step": self.step,
             "best_icc": self.best_icc,
             "step_losses": list(self.step_losses),
@@ -283,16 +307,20 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"].cpu())  # map_location may have moved it
+        generators = state.get("generators") or [state["generator"]]
+        if len(generators) != self.world_size:
+            raise ValueError(f"the checkpoint holds the generators of {len(generators)} process(es), but this run has "
+                             f"{self.world_size}: resume with the same number of processes")
+        self.generator.set_state(generators[self.rank].cpu())  # map_location may have moved it
         self.step = int(state["step"])
         self.best_icc = float(state["best_icc"])
         self.step_losses = list(state["step_losses"])
         self.history = list(state["history"])
 
-    def save(self, name: str) -> Path:
+    def save(self, name: str, generators: list[torch.Tensor] | None = None) -> Path:
         path = self.out / name
         with atomic_open(path, "wb") as handle:  # a crash mid-write never leaves a broken checkpoint behind
-            torch.save(self.state(), handle)
+            torch.save(self.state(generators), handle)
         steps = pd.DataFrame({"step": np.arange(1, len(self.step_losses) + 1), "loss": self.step_losses})
         atomic_write_csv(self.out / "steps.csv", steps, index=False)
         return path
@@ -352,7 +380,7 @@ class Trainer:
         while self.step < self.total_steps:
             epoch, position = divmod(self.step, self.steps_per_epoch)
             order = self.epoch_order(epoch)
-            started, images_seen, losses = time.perf_counter(), 0, []
+            started, images_seen = time.perf_counter(), 0
             for k in range(position, self.steps_per_epoch):
                 if self.step >= self.total_steps:
                     break
@@ -371,14 +399,20 @@ class Trainer:
                 self.scheduler.step()
                 self.step += 1
                 self.step_losses.append(float(loss.item()))
-                losses.append(self.step_losses[-1])
                 images_seen += len(indices)
                 bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.4f}", epoch=epoch + 1)
-                if self.step % self.config.checkpoint_every == 0 and self.rank == 0:
-                    self.save("last.pt")
-            if (self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps) and self.rank == 0:
-                self._end_epoch(epoch, losses, self.world_size * images_seen / max(1e-9, time.perf_counter() - started))
+                bar.set_postfix(loss=f"{self.step_losses[-1]:.4f}", epoch=epoch + 1)
+                if self.step % self.config.checkpoint_every == 0:
+                    generators = self.generator_states()  # every rank takes part
+                    if self.rank == 0:
+                        self.save("last.pt", generators)
+            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
+                generators = self.generator_states()
+                if self.rank == 0:
+                    # the epoch's losses from its first step, also when the run was resumed in the middle of it
+                    epoch_losses = self.step_losses[epoch * self.steps_per_epoch:]
+                    self._end_epoch(epoch, epoch_losses, self.world_size * images_seen / max(1e-9, time.perf_counter()
+                                                                                               - started), generators)
         bar.close()
         if self.world_size > 1:
             dist.barrier()  # the other ranks wait for rank 0's last checkpoint
@@ -398,7 +432,8 @@ class Trainer:
                 raise FileExistsError(f"{self.out} already holds this run; pass --resume to continue it")
         atomic_write_json(path, self.config.to_json())
 
-    def _end_epoch(self, epoch: int, losses: list[float], images_per_second: float) -> None:
+    def _end_epoch(self, epoch: int, losses: list[float], images_per_second: float,
+                   generators: list[torch.Tensor]) -> None:
         row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step,
                                "train_loss": float(np.mean(losses)) if losses else float("nan"),
                                "lr": float(self.optimizer.param_groups[0]["lr"]),
@@ -411,12 +446,16 @@ class Trainer:
         self.history.append(row)
         atomic_write_csv(self.out / "training.csv", pd.DataFrame(self.history), index=False)
         self._save_snapshot(epoch)
-        self.save("last.pt")
+        # Model selection first, then last.pt: a run resumed from last.pt must know this epoch's score, or the
+        # next epoch could replace best.pt with a worse model.
         score = row.get("val_icc_mean", float("nan"))
-        improved = np.isfinite(score) and score > self.best_icc
-        if self.val_set is None or improved or not (self.out / "best.pt").exists():
-            self.best_icc = float(score) if np.isfinite(score) else self.best_icc
-            self.save("best.pt")
+        improved = bool(np.isfinite(score) and score > self.best_icc)
+        keep_best = self.val_set is None or improved or not (self.out / "best.pt").exists()
+        if keep_best and np.isfinite(score):
+            self.best_icc = float(score)
+        self.save("last.pt", generators)
+        if keep_best:
+            self.save("best.pt", generators)
         self.model.train()
 
 
