@@ -57,3 +57,40 @@ def prepared_synthau(root, subjects: int, frames: int, seed: int):
     generate(root / "synth", subjects=subjects, frames=frames, seed=seed, progress=False, workers=1)
     prepare("synthau", root / "synth", root / "prepared", progress=False)
     return root / "prepared"
+
+
+def pingouin_icc3(ratings: np.ndarray) -> float:
+    """ICC(3,1) of an (N targets, k raters) matrix according to pingouin, the independent oracle of every ICC check.
+
+    pingouin >= 0.7 labels the row "ICC(C,1)" (McGraw & Wong naming); older versions "ICC3". NaN rows are dropped
+    (pingouin would refuse them), as aulib's masks do.
+    """
+    import warnings
+
+    import pandas as pd
+    import pingouin
+
+    ratings = np.asarray(ratings, dtype=float)
+    ratings = ratings[np.isfinite(ratings).all(axis=1)]
+    n, k = ratings.shape
+    long = pd.DataFrame({"target": np.repeat(np.arange(n), k), "rater": np.tile(np.arange(k), n),
+                         "rating": ratings.ravel()})
+    with warnings.catch_warnings():
+        # pingouin 0.7 + pandas 3 emit deprecation noise from inside pingouin.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        out = pingouin.intraclass_corr(data=long, targets="target", raters="rater", ratings="rating")
+    row = out[out["Type"].isin(["ICC3", "ICC(C,1)"])]
+    assert len(row) == 1, out
+    return float(row["ICC"].iloc[0])
+
+
+def pingouin_icc_columns(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """:func:`pingouin_icc3` of each AU column of ``(N, A)`` truth and predictions (NaN for a constant pair)."""
+    scores = []
+    for a in range(truth.shape[1]):
+        pair = np.column_stack([truth[:, a], prediction[:, a]])
+        constant = np.nanstd(pair[:, 0]) == 0 and np.nanstd(pair[:, 1]) == 0
+        scores.append(np.nan if constant else pingouin_icc3(pair))
+    return np.array(scores)

@@ -26,9 +26,17 @@ def test_synth_then_prepare(tmp_path, capsys):
     exact = dataset.exact_landmarks_array()[5]
     # Tracker-like landmarks stay within a few pixels of the exact ones after alignment.
     assert 0 < np.abs(exact - item["landmarks"].numpy()).mean() < 6
-    # A rerun of a finished preparation is a no-op, and generation refuses to mix settings.
-    assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
     assert "SynthAU: 3 subjects x 8 frames" in capsys.readouterr().out
+    # A rerun of a finished preparation is a no-op, and generation refuses to mix settings in one folder.
+    stamp = (prepared / "meta.json").stat().st_mtime_ns
+    assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
+    assert (prepared / "meta.json").stat().st_mtime_ns == stamp  # nothing was rewritten
+    labels = (synth / "labels.csv").read_bytes()
+    assert main(["synth", "--out", str(synth), "--subjects", "4", "--frames", "8", "--seed", "3",
+                 "--workers", "1"]) == 2
+    error = capsys.readouterr().err
+    assert f"{synth} already holds a SynthAU set generated with other settings" in error and "subjects" in error
+    assert (synth / "labels.csv").read_bytes() == labels  # the existing set is untouched
 
 
 def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
