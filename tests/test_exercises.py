@@ -45,16 +45,17 @@ def test_affine_and_its_mistakes():
 
 
 def test_strong_share_and_its_mistakes():
-    frames = pd.DataFrame({"split": ["train"] * 4 + ["test"] * 2, "AU12": [0, 3, 4, 1, 5, 5]})
-    assert check.strong_share(lambda f: ((f.split == "train") & (f.AU12 >= 3)).sum() / (f.split == "train").sum(),
-                              frames)
+    # DISFA-like splits: the training frames are those of two folds (2 of 4 at AU12 >= 3: 0.5 by hand)
+    frames = pd.DataFrame({"split": ["fold1", "fold1", "fold2", "fold2", "fold0", "fold0"],
+                           "AU12": [0, 3, 4, 1, 5, 5]})
+    train = ("fold1", "fold2")
+    assert check.strong_share(lambda f, splits: 0.5, frames, train)
     with pytest.raises(ExerciseFeedback, match="every split"):
-        check.strong_share(lambda f: (f.AU12 >= 3).mean(), frames)
+        check.strong_share(lambda f, splits: (f.AU12 >= 3).mean(), frames, train)
     with pytest.raises(ExerciseFeedback, match=">= 3"):
-        check.strong_share(lambda f: (f[f.split == "train"].AU12 > 3).mean(), frames)
+        check.strong_share(lambda f, splits: (f[f.split.isin(splits)].AU12 > 3).mean(), frames, train)
     with pytest.raises(ExerciseFeedback, match="percentage"):
-        check.strong_share(lambda f: 100 * (f[f.split == "train"].AU12 >= 3).mean(), frames)
-
+        check.strong_share(lambda f, splits: 100 * (f[f.split.isin(splits)].AU12 >= 3).mean(), frames, train)
 
 def test_gaussian_and_its_mistakes():
     def target(centre, intensity, sigma, size):

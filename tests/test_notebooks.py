@@ -25,7 +25,7 @@ from aulib.training.experiments import RUN_NAMES
 NOTEBOOKS = pipeline.notebook_paths()
 REFERENCE = pipeline.ROOT / "models" / "reference"
 COMMON = {"PROFILE", "DATASET", "DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR", "SEED", "DEVICE",
-          "INTERACTIVE"}
+          "FOLD", "INTERACTIVE"}
 SECTIONS = ("## Overview", "## Prerequisites", "## Summary", "## What's next")
 
 

@@ -122,15 +122,18 @@ def affine(function: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
     return _passed("Your affine maps the three landmarks exactly as the released code's alignment does.")
 
 
-def strong_share(function: Callable[[pd.DataFrame], float], frames: pd.DataFrame) -> bool:
-    """Exercise 1.2: ``function(frames) -> float``, the share of training-split frames with AU12 at 3 or more."""
-    train = frames[frames["split"] == "train"]["AU12"]
+def strong_share(function: Callable[[pd.DataFrame, tuple[str, ...]], float], frames: pd.DataFrame,
+                 train_splits: tuple[str, ...]) -> bool:
+    """Exercise 1.2: ``function(frames, train_splits) -> float``, the share of training frames with AU12 at 3 or
+    more (the training splits come from the dataset's split specification)."""
+    train = frames[frames["split"].isin(train_splits)]["AU12"]
     expected = float((train >= 3).mean())
-    got = float(_call("strong_share", function, frames.copy()))
+    got = float(_call("strong_share", function, frames.copy(), tuple(train_splits)))
     if math.isclose(got, expected, abs_tol=1e-9):
         return _passed(f"{got:.1%} of the training frames show AU12 at C (marked) or stronger.")
     if math.isclose(got, float((frames["AU12"] >= 3).mean()), abs_tol=1e-9):
-        raise ExerciseFeedback("That is the share over every split: keep only the rows whose split is 'train'.")
+        raise ExerciseFeedback(f"That is the share over every split: keep only the rows whose split is in "
+                               f"{list(train_splits)}.")
     if math.isclose(got, float((train > 3).mean()), abs_tol=1e-9):
         raise ExerciseFeedback("Intensity 3 counts too: use >= 3, not > 3.")
     if math.isclose(got, 100 * expected, abs_tol=1e-6):

@@ -113,6 +113,31 @@ def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, 
     return declared
 
 
+# The folders that hold one dataset's course: when DATASET is changed and these are not, they move to folders named
+# after the dataset, so that a BP4D course never mixes with the SynthAU one (its runs, its figures).
+DATASET_FOLDERS = {"PREPARED_DIR": "../data/{dataset}-prepared", "RUN_DIR": "../runs/{profile}-{dataset}",
+                   "FIG_DIR": "../figures/{dataset}"}
+
+
+def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """The folders of a course whose ``DATASET`` is overridden and whose folders are not (:data:`DATASET_FOLDERS`).
+
+    Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA.
+
+    Example:
+        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"DATASET": "bp4d", "FIG_DIR": "figs"})
+        {'PREPARED_DIR': '../data/bp4d-prepared', 'RUN_DIR': '../runs/smoke-bp4d'}
+        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1})
+        {}
+    """
+    dataset = overrides.get("DATASET", common.get("DATASET"))
+    if dataset == common.get("DATASET"):
+        return {}
+    profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
+    return {key: pattern.format(dataset=dataset, profile=profile) for key, pattern in DATASET_FOLDERS.items()
+            if key not in overrides}
+
+
 def run_notebooks(
     profile: str = "smoke",
     *,
@@ -129,7 +154,9 @@ def run_notebooks(
     Args:
         profile: ``"smoke"`` (CPU, minutes) or ``"full"`` (the paper's network on a GPU).
         only: notebook names or number prefixes to run (e.g. ``["03", "04"]``); default: all.
-        overrides: parameters that replace the params file's for every notebook that declares them.
+        overrides: parameters that replace the params file's for every notebook that declares them. When they
+            change ``DATASET`` but not ``PREPARED_DIR``, ``RUN_DIR`` or ``FIG_DIR``, those move to folders named
+            after the dataset (:func:`dataset_folders`).
         params_file: another params file (default ``params/<profile>.yaml``).
         notebooks_dir: where the notebooks are; they run with it as the working directory.
         output_dir: where executed copies go (default ``notebooks/executed/<profile>``).
@@ -155,10 +182,11 @@ def run_notebooks(
     out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
+    overrides = {**dataset_folders(params["common"], overrides or {}), **(overrides or {})}
     records = []
     for path in paths:
         values = notebook_parameters(params, path.stem)
-        values.update({k: v for k, v in (overrides or {}).items() if k in declared[path.stem]})
+        values.update({k: v for k, v in overrides.items() if k in declared[path.stem]})
         output = out_dir / path.name
         started = time.perf_counter()
         print(f"[aulib] {path.name} ...", flush=True)

@@ -203,7 +203,8 @@ def overlay_aus(image: np.ndarray, maps: np.ndarray, colours: np.ndarray, *, max
 
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:
-    """Write RGB frames as a video with PyAV, atomically: H.264 for ``.mp4``, raw 4:2:0 for ``.y4m``.
+    """Write RGB frames as a video with PyAV, atomically: H.264 for ``.mp4``, MPEG-4 part 2 for ``.avi`` (DISFA's
+    kind), raw 4:2:0 for ``.y4m``.
 
     A ``.y4m`` is what Chromium's fake camera plays (``--use-file-for-fake-video-capture``); its sides must be even.
 
@@ -219,10 +220,11 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: floa
     height, width = frames[0].shape[:2]
     if any(f.shape != frames[0].shape for f in frames) or frames[0].ndim != 3 or height % 2 or width % 2:
         raise ValueError(f"{path}: frames must share one H×W×3 shape with even sides; got {frames[0].shape}")
-    formats = {".mp4": ("mp4", "libx264"), ".y4m": ("yuv4mpegpipe", "rawvideo")}
+    formats = {".mp4": ("mp4", "libx264"), ".avi": ("avi", "mpeg4"), ".y4m": ("yuv4mpegpipe", "rawvideo")}
     if path.suffix.lower() not in formats:
-        raise ValueError(f"{path}: write .mp4 or .y4m, not {path.suffix!r}")
+        raise ValueError(f"{path}: write {', '.join(formats)}, not {path.suffix!r}")
     container_format, codec = formats[path.suffix.lower()]
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial{path.suffix}")
     from fractions import Fraction
 
