@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from aulib.cli.common import CHECKPOINT, DEVICE, INFERENCE_PRECISIONS, QUIET, add_command, arg
+from aulib.inference.backends import BACKENDS
 from aulib.inference.convert import ALIGNMENTS, convert_checkpoint, load_model_file
-from aulib.inference.model import BACKENDS
 from aulib.predict import STATUSES, predict
 
 

@@ -13,8 +13,8 @@ no training configuration and no training data:
 - what it does: :meth:`AUModel.predict` on a batch of input-sized images, :meth:`AUModel.predict_crops` on aligned
   crops, both returning a :class:`Prediction` (maps, intensities, peaks).
 
-A backend is the only part that runs the network: :class:`TorchBackend` (eager PyTorch under autocast) by default.
-Another runtime plugs in by giving the same call, ``backend(images) -> outputs``.
+A backend is the only part that runs the network (:mod:`aulib.inference.backends`: eager PyTorch under autocast, or
+ONNX Runtime); which one, and in what precision, is decided there and in :mod:`aulib.inference.precision`.
 
 Example:
     >>> import torch
@@ -27,135 +27,25 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from aulib.inference.precision import resolve_device, resolve_precision, without_tf32
+from aulib.inference.backends import Backend, TorchBackend, make_backend
+from aulib.inference.precision import resolve_device, resolve_precision
 from aulib.method.align import FRAME_SIZE
 from aulib.method.aus import BP4D_AUS, resolve_aus
 from aulib.method.crops import resize_batch
 from aulib.method.heatmaps import HeatmapConfig, heatmap_to_frame, read_intensities, read_peaks
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with each eval-mode BatchNorm folded into the convolution before it.
-
-    In eval mode a BatchNorm is an affine map per channel, so ``BN(conv(x))`` is a convolution with rescaled
-    weights and a new bias. Folding removes one full pass over every activation (about a sixth of the
-    ``paper`` network's CPU time) and changes fp32 outputs by ~1e-6. Folded: the three pairs and the projection
-    of each :class:`~aulib.models.blocks.Bottleneck`, and the stem and head pairs of each
-    :class:`~aulib.models.hourglass.Hourglass`. FAN's pre-activation ``ConvBlock`` (BN *before* its convolutions,
-    whose raw outputs are also concatenated) has nothing to fold, and other modules are copied unchanged.
-
-    Args:
-        model: a network in eval mode.
-
-    Returns:
-        A folded deep copy (the argument is not modified).
-
-    Example:
-        >>> import torch
-        >>> from aulib.models import create_model
-        >>> model = create_model("tiny").eval()
-        >>> x = torch.rand(1, 3, 96, 96)
-        >>> folded = fold_batchnorm(model)
-        >>> sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
-        0
-        >>> bool(torch.allclose(folded(x), model(x), atol=1e-5))
-        True
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    from aulib.models.blocks import Bottleneck
-    from aulib.models.hourglass import Hourglass
-
-    if model.training:
-        raise ValueError("fold_batchnorm needs a model in eval mode (BatchNorm then uses its running statistics)")
-    folded = copy.deepcopy(model)
-
-    def fold(owner: nn.Module, conv_name: str, bn_name: str) -> None:
-        conv, bn = owner._modules[conv_name], owner._modules[bn_name]
-        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-            fused = fuse_conv_bn_eval(conv, bn)
-            # keep the layout: fuse_conv_bn_eval returns contiguous weights
-            owner._modules[conv_name] = fused.to(memory_format=torch.channels_last)
-            owner._modules[bn_name] = nn.Identity()
-
-    for module in list(folded.modules()):
-        if isinstance(module, Bottleneck):
-            for conv_name, bn_name in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
-                fold(module, conv_name, bn_name)
-            if module.downsample is not None:
-                fold(module.downsample, "0", "1")
-        elif isinstance(module, Hourglass):
-            fold(module.stem, "0", "1")
-            for head in module.heads:
-                fold(head, "1", "2")
-    return folded
-
-
-class Backend(Protocol):
-    """What runs a network: ``backend(images) -> outputs`` on float ``(B, 3, S, S)`` images in [0, 1]."""
-
-    name: str
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
-
-
-class TorchBackend:
-    """Eager PyTorch: the module in eval mode, channels-last, under ``inference_mode`` and autocast.
-
-    Args:
-        network: the module (not copied: the trainer's validation runs its training module this way).
-        device: where it runs.
-        amp_dtype: autocast dtype (``torch.bfloat16``) or ``None`` for fp32 (TF32 off on CUDA).
-    """
-
-    name = "torch"
-
-    def __init__(self, network: nn.Module, device: torch.device, amp_dtype: torch.dtype | None) -> None:
-        self.network, self.device, self.amp_dtype = network, device, amp_dtype
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        self.network.eval()
-        images = images.to(self.device).contiguous(memory_format=torch.channels_last)
-        exact = without_tf32() if self.amp_dtype is None and self.device.type == "cuda" else contextlib.nullcontext()
-        with torch.inference_mode(), exact, torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                                                           enabled=self.amp_dtype is not None):
-            return self.network(images).float()
-
-
-BACKENDS = ("auto", "torch", "onnxruntime")
-
-
-def _backend(name: str, network: nn.Module, input_size: int, device: torch.device, amp_dtype: torch.dtype | None,
-             source: str | os.PathLike | None, share: bool) -> Backend:
-    """The backend ``name`` for ``network``: eager PyTorch, or ONNX Runtime on the cached exported graph."""
-    from aulib.inference import onnx
-
-    if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}")
-    if name == "auto":
-        name = "onnxruntime" if amp_dtype is None and not share and onnx.available() else "torch"
-    if name == "torch":
-        return TorchBackend(network, device, amp_dtype)
-    if amp_dtype is not None:
-        raise ValueError("the onnxruntime backend runs fp32 only; use precision fp32, or the torch backend for bf16")
-    if not onnx.available():
-        raise ImportError("the onnxruntime backend needs the onnxruntime and onnxscript packages "
-                          "(pip install onnxruntime onnxscript); or use backend='torch'")
-    graph = onnx.cached_graph(copy.deepcopy(network).cpu(), input_size, next_to=source)
-    return onnx.OnnxBackend(graph, device)
+from aulib.models import fold_batchnorm
 
 
 @dataclass(frozen=True)
@@ -247,7 +137,7 @@ class AUModel:
             options = heatmap if isinstance(heatmap, dict) else ({} if heatmap is None else asdict(heatmap))
             size = int(getattr(module, "heatmap_size", options.get("size", 64)))
             design = HeatmapConfig.from_options(**{**options, "size": size, "max_intensity": None})
-        runner = _backend(backend, network, int(getattr(module, "input_size", FRAME_SIZE)), resolved, amp_dtype,
+        runner = make_backend(backend, network, int(getattr(module, "input_size", FRAME_SIZE)), resolved, amp_dtype,
                           source, share)
         return cls(backend=runner, module=module, aus=chosen,
                    input_size=int(getattr(module, "input_size", FRAME_SIZE)), output_kind=kind, heatmap=design,

@@ -11,7 +11,7 @@ Example:
     (256, 64)
 """
 
-from aulib.models.blocks import BLOCKS, Bottleneck, ConvBlock, make_block
+from aulib.models.blocks import BLOCKS, Bottleneck, ConvBlock, fold_batchnorm, make_block
 from aulib.models.complexity import count_parameters, gflops
 from aulib.models.hourglass import Hourglass, HourglassLevel, fan_to_aulib_state_dict
 from aulib.models.per_au import PerAUHourglass
@@ -32,6 +32,7 @@ __all__ = [
     "count_parameters",
     "create_model",
     "fan_to_aulib_state_dict",
+    "fold_batchnorm",
     "gflops",
     "make_block",
     "preset_table",

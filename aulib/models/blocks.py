@@ -18,7 +18,62 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BLOCKS", "Bottleneck", "ConvBlock", "make_block"]
+__all__ = ["BLOCKS", "Bottleneck", "ConvBlock", "fold_batchnorm", "fuse_conv_bn", "make_block"]
+
+
+def fuse_conv_bn(owner: nn.Module, conv_name: str, bn_name: str) -> None:
+    """Fold ``owner.<bn_name>`` (an eval-mode BatchNorm) into the convolution ``owner.<conv_name>`` before it, in
+    place: the convolution gets rescaled weights and a new bias, and the BatchNorm becomes an identity.
+
+    In eval mode a BatchNorm is an affine map per channel, so ``BN(conv(x))`` is one convolution. Pairs that are not
+    a ``Conv2d`` followed by a ``BatchNorm2d`` are left alone.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    conv, bn = owner._modules[conv_name], owner._modules[bn_name]
+    if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+        # keep the layout: fuse_conv_bn_eval returns contiguous weights
+        owner._modules[conv_name] = fuse_conv_bn_eval(conv, bn).to(memory_format=torch.channels_last)
+        owner._modules[bn_name] = nn.Identity()
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every BatchNorm that follows a convolution folded into it.
+
+    Each network knows its own convolution–BatchNorm pairs: every module with a ``fold_batchnorm_`` method folds
+    them in place (:class:`Bottleneck`, :class:`aulib.models.hourglass.Hourglass`,
+    :class:`aulib.models.resnet.ResNetRegressor`). Folding removes one pass over every activation (about a sixth of
+    the ``paper`` network's CPU time) and changes fp32 outputs by ~1e-6. FAN's pre-activation :class:`ConvBlock`
+    (BN *before* its convolutions, whose raw outputs are also concatenated) has nothing to fold.
+
+    Args:
+        model: a network in eval mode.
+
+    Returns:
+        A folded deep copy (the argument is not modified).
+
+    Raises:
+        ValueError: for a model in training mode (BatchNorm then normalises with batch statistics).
+
+    Example:
+        >>> from aulib.models import create_model
+        >>> model = create_model("tiny").eval()
+        >>> x = torch.rand(1, 3, 96, 96)
+        >>> folded = fold_batchnorm(model)
+        >>> sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        0
+        >>> bool(torch.allclose(folded(x), model(x), atol=1e-5))
+        True
+    """
+    import copy
+
+    if model.training:
+        raise ValueError("fold_batchnorm needs a model in eval mode (BatchNorm then uses its running statistics)")
+    folded = copy.deepcopy(model)
+    for module in list(folded.modules()):
+        if hasattr(module, "fold_batchnorm_"):
+            module.fold_batchnorm_()
+    return folded
 
 
 class Bottleneck(nn.Module):
@@ -63,6 +118,13 @@ class Bottleneck(nn.Module):
                           nn.BatchNorm2d(out_channels))
             if in_channels != out_channels else None
         )
+
+    def fold_batchnorm_(self) -> None:
+        """Fold the three BatchNorms (and the projection's) into their convolutions, in place (eval mode)."""
+        for conv_name, bn_name in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            fuse_conv_bn(self, conv_name, bn_name)
+        if self.downsample is not None:
+            fuse_conv_bn(self.downsample, "0", "1")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))  # (B, in, H, W) -> (B, out/2, H, W)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aulib.models.blocks import BLOCKS, make_block
+from aulib.models.blocks import BLOCKS, fuse_conv_bn, make_block
 
 __all__ = ["Hourglass", "HourglassLevel", "fan_to_aulib_state_dict"]
 
@@ -157,6 +157,13 @@ class Hourglass(nn.Module):
             nn.Conv2d(width, width, kernel_size=1) for _ in range(stacks - 1)
         )
         self.merge_maps = nn.ModuleList(nn.Conv2d(num_maps, width, kernel_size=1) for _ in range(stacks - 1))
+
+    def fold_batchnorm_(self) -> None:
+        """Fold the stem's and the heads' BatchNorms into their convolutions, in place (eval mode); the blocks fold
+        their own (:func:`aulib.models.blocks.fold_batchnorm` visits every module)."""
+        fuse_conv_bn(self.stem, "0", "1")
+        for head in self.heads:
+            fuse_conv_bn(head, "1", "2")
 
     def extra_repr(self) -> str:
         return (f"num_maps={self.num_maps}, stacks={self.stacks}, depth={self.depth}, width={self.width}, "

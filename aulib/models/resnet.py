@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aulib.models.blocks import fuse_conv_bn
+
 __all__ = ["BasicBlock", "ResNetRegressor", "torchvision_to_aulib_state_dict"]
 
 
@@ -64,6 +66,13 @@ class BasicBlock(nn.Module):
                           nn.BatchNorm2d(out_channels))
             if stride != 1 or in_channels != out_channels else None
         )
+
+    def fold_batchnorm_(self) -> None:
+        """Fold both BatchNorms (and the projection's) into their convolutions, in place (eval mode)."""
+        fuse_conv_bn(self, "conv1", "bn1")
+        fuse_conv_bn(self, "conv2", "bn2")
+        if self.downsample is not None:
+            fuse_conv_bn(self.downsample, "0", "1")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))  # (B, in, H, W) -> (B, out, H/s, W/s)
@@ -171,6 +180,10 @@ class ResNetRegressor(nn.Module):
         for stage in self.stages:
             x = stage(x)  # -> (B, C, H/32, W/32) after the last stage of ResNet-18
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # -> (B, C)
+
+    def fold_batchnorm_(self) -> None:
+        """Fold the stem's BatchNorm into its convolution, in place (eval mode); the blocks fold their own."""
+        fuse_conv_bn(self.stem, "0", "1")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw intensities, :math:`(B, 3, H, W) \\to (B, A)`."""
