@@ -40,12 +40,12 @@ from skimage import data
 from timing import median_seconds
 
 from aulib.course.reference import cpu_flags
+from aulib.detect import create_detector
 from aulib.inference.convert import save_model_file
 from aulib.inference.precision import cpu_supports_bf16
 from aulib.inference.quantize import cpu_has_vnni
 from aulib.method.align import PAPER_LANDMARKS, PAPER_TEMPLATE
 from aulib.method.aus import BP4D_AUS, au_label
-from aulib.method.landmarks import create_detector
 from aulib.models import create_model
 from aulib.predict import predict
 

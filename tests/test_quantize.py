@@ -14,15 +14,15 @@ import torch
 
 from aulib.data.calibration import calibration_crops
 from aulib.data.synthau import SynthConfig, render_still, subject_identity
+from aulib.detect import create_detector
 from aulib.inference import onnx
 from aulib.inference.convert import save_model_file
 from aulib.inference.model import AUModel
 from aulib.inference.quantize import int8_path
 from aulib.method.align import alignment_matrix, transform_points, warp_face
-from aulib.method.landmarks import create_detector
 from aulib.models import create_model
 from aulib.predict.explain import real_face
-from aulib.predict.loop import load_model
+from aulib.predict.loop import load_inference_model
 
 pytestmark = pytest.mark.skipif(not onnx.available(), reason="onnxruntime / onnxscript not installed")
 
@@ -112,7 +112,7 @@ def test_the_int8_graph_is_cached_beside_the_weights_and_rebuilt_when_they_chang
 def test_int8_is_refused_where_it_cannot_run(tmp_path):
     path = save_model_file(tmp_path / "tiny.pt", realistic("tiny").state_dict(), preset="tiny")
     with pytest.raises(ValueError, match="not on the torch backend"):
-        load_model(path, device="cpu", precision="int8", backend="torch")
+        load_inference_model(path, device="cpu", precision="int8", backend="torch")
     model = AUModel.load(path, device="cpu")
     object.__setattr__(model, "device", torch.device("cuda"))  # what a GPU-loaded model reports
     with pytest.raises(ValueError, match="CPU only"):

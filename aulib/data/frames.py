@@ -47,7 +47,7 @@ class FrameReader(Protocol):
 
 
 class Detector(Protocol):
-    """What :func:`prepare` needs from a face/landmark detector (:mod:`aulib.method.landmarks`)."""
+    """What :func:`prepare` needs from a face/landmark detector (:mod:`aulib.detect`)."""
 
     def detect_largest(self, rgb: np.ndarray) -> Any: ...
 
@@ -80,12 +80,12 @@ def describe_detector(detector: str | Detector) -> str:
     return str(getattr(detector, "name", None) or type(detector).__name__)
 
 
-def create_detector(detector: str | Detector) -> Detector | None:
-    if describe_detector(detector) == GIVEN:  # also aulib.method.landmarks' GivenLandmarks object: it detects nothing
+def resolve_detector(detector: str | Detector) -> Detector | None:
+    if describe_detector(detector) == GIVEN:  # also aulib.detect's GivenLandmarks object: it detects nothing
         return None
     if isinstance(detector, str):
         # Lazily: dlib and face-alignment are heavy, and "given" needs neither.
-        return importlib.import_module("aulib.method.landmarks").create_detector(detector)
+        return importlib.import_module("aulib.detect").create_detector(detector)
     if not hasattr(detector, "detect_largest"):
         raise TypeError(f"detector must be a name or have a detect_largest(rgb) method; got {detector!r}")
     return detector

@@ -1,6 +1,6 @@
 """AU intensities and locations on real faces: images, folders of images and videos (``aulib predict``).
 
-For every frame: find the faces and their 68 landmarks (:func:`aulib.method.landmarks.create_detector`), align
+For every frame: find the faces and their 68 landmarks (:func:`aulib.detect.create_detector`), align
 each face exactly as the training data was aligned (:func:`aulib.method.align.alignment_matrix` with the run's
 method, warped into the prepared crop size by :func:`aulib.method.align.warp_face`, then resized to the network's
 input), run the network on batches of faces (:meth:`aulib.inference.model.AUModel.predict_crops`), read each AU's

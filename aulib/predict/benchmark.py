@@ -40,10 +40,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aulib.data.london import CONDITIONS, london_pairs
+from aulib.detect import LandmarkDetector, create_detector
 from aulib.method.aus import au_label
 from aulib.method.bootstrap import mean_difference, paired_bootstrap, share_higher, wilson_interval
-from aulib.method.landmarks import LandmarkDetector, as_rgb_uint8, create_detector
-from aulib.predict.loop import OK, align_faces, load_model
+from aulib.method.landmarks import as_rgb_uint8
+from aulib.predict.loop import OK, align_faces, load_inference_model
 from aulib.predict.sources import Frame, read_image
 
 NEUTRAL, SMILING = tuple(CONDITIONS)
@@ -70,7 +71,7 @@ def read_photos(models: Mapping[str, Any], photos: pd.DataFrame, *, detector: st
         Columns ``model, face_id, condition, status`` (``ok`` or ``no_face``) and one intensity column per AU of
         each model (NaN without a face).
     """
-    loaded = {name: load_model(model, device=device, precision=precision, backend=backend)
+    loaded = {name: load_inference_model(model, device=device, precision=precision, backend=backend)
               for name, model in models.items()}
     landmarks = create_detector(detector) if isinstance(detector, str) else detector
     rows = []

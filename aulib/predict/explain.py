@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aulib.detect import LandmarkDetector, create_detector
 from aulib.method.align import heatmap_to_image, invert_affine, transform_points
 from aulib.method.aus import au_label
-from aulib.method.landmarks import Face, LandmarkDetector, as_rgb_uint8, create_detector
-from aulib.predict.loop import align_frame_faces, load_model
+from aulib.method.landmarks import Face, as_rgb_uint8
+from aulib.predict.loop import align_frame_faces, load_inference_model
 from aulib.predict.sources import Frame
 from aulib.predict.tracking import FaceTracker
 
@@ -63,7 +64,7 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
     Args:
         image: ``H×W×3`` uint8 RGB (or grayscale).
         model: what :meth:`aulib.inference.model.AUModel.load` takes: a run folder, a model file, a module.
-        detector: a backend name or object (:func:`aulib.method.landmarks.create_detector`).
+        detector: a backend name or object (:func:`aulib.detect.create_detector`).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         precision: as in :func:`aulib.predict.predict`.
 
@@ -75,7 +76,8 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
     """
     image = as_rgb_uint8(image)
     # eager PyTorch, the reference, unless int8 is asked for (it exists only as an ONNX Runtime graph)
-    loaded = load_model(model, device=device, precision=precision, backend="auto" if precision == "int8" else "torch")
+    loaded = load_inference_model(model, device=device, precision=precision,
+                                  backend="auto" if precision == "int8" else "torch")
     backend = create_detector(detector) if isinstance(detector, str) else detector
     frame = Frame(source="image", frame=0, timestamp=float("nan"), image=image)
     pending = align_frame_faces(frame, FaceTracker(backend, track=False), loaded, new_sequence=True)

@@ -30,10 +30,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from aulib.detect import LandmarkDetector, create_detector
 from aulib.method.align import compose_affine, invert_affine, scale_matrix, transform_points
 from aulib.method.aus import MAX_INTENSITY, au_label
-from aulib.method.landmarks import LandmarkDetector, as_rgb_uint8, create_detector
-from aulib.predict.loop import NO_FACE, OK, align_faces, load_model
+from aulib.method.landmarks import as_rgb_uint8
+from aulib.predict.loop import NO_FACE, OK, align_faces, load_inference_model
 from aulib.predict.outputs import BOX_COLUMNS, au_colours, au_tint, blend_tint
 from aulib.predict.sources import Frame
 from aulib.predict.tracking import FaceTracker
@@ -77,7 +78,7 @@ class LiveAU:
 
     def __init__(self, model: Any, *, detector: str | LandmarkDetector = "dlib", precision: str = "int8",
                  track: bool = True, redetect_every: int = 30, device: str = "cpu") -> None:
-        self.model = load_model(model, device=device, precision=precision, backend="auto")
+        self.model = load_inference_model(model, device=device, precision=precision, backend="auto")
         if self.model.output_kind != "heatmap":
             raise ValueError("live reading draws each AU's heatmap: give a heatmap model")
         landmarks = create_detector(detector) if isinstance(detector, str) else detector

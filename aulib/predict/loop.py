@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aulib.data.calibration import calibration_crops
+from aulib.detect import LandmarkDetector, create_detector
 from aulib.inference.model import AUModel
 from aulib.method.align import (
     alignment_matrix,
@@ -24,7 +25,7 @@ from aulib.method.align import (
     warp_face,
 )
 from aulib.method.aus import au_label
-from aulib.method.landmarks import Face, LandmarkDetector, create_detector
+from aulib.method.landmarks import Face
 from aulib.predict.outputs import BOX_COLUMNS, Outputs, columns
 from aulib.predict.sources import Frame, count_frames, iter_frames
 from aulib.predict.tracking import FaceTracker
@@ -77,7 +78,7 @@ def predict(
         model: a run folder of ``aulib train``, a standalone model file (``aulib convert-checkpoint``), an
             :class:`~aulib.inference.model.AUModel` or an ``nn.Module`` (:meth:`AUModel.load`).
         detector: ``"dlib"`` (offline, CPU), ``"face-alignment"`` (needs its weights), or a backend object with
-            ``detect(image)`` (:func:`aulib.method.landmarks.create_detector`).
+            ``detect(image)`` (:func:`aulib.detect.create_detector`).
         batch_size: faces per forward pass; default 2 on a CPU (the fastest there: larger batches spill out of
             the cache) and 64 on a GPU.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``.
@@ -110,7 +111,8 @@ def predict(
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    loaded = load_model(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus, backend=backend)
+    loaded = load_inference_model(model, device=device, precision=precision, checkpoint=checkpoint, aus=aus,
+                                  backend=backend)
     if loaded.output_kind != "heatmap":
         raise ValueError(f"{type(loaded.module).__name__} regresses intensities directly; predict needs a heatmap "
                          "model (its peaks give the AU locations)")
@@ -140,7 +142,7 @@ def predict(
     return table
 
 
-def load_model(model: Any, *, device: str = "auto", precision: str = "auto", backend: str = "auto",
+def load_inference_model(model: Any, *, device: str = "auto", precision: str = "auto", backend: str = "auto",
                checkpoint: str = "best.pt", aus: Sequence[int] | None = None) -> AUModel:
     """:meth:`AUModel.load` with the predict precisions: ``"int8"`` too (:meth:`AUModel.quantized`, calibrated on
     SynthAU crops the first time a model is quantised).

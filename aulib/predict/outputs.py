@@ -100,28 +100,63 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 
 
 
+def blend_heatmap(image: np.ndarray, heatmap: np.ndarray, *, vmax: float = 5.0, cmap: str = "inferno",
+                  opacity: str = "value", min_peak: float = 0.0) -> np.ndarray:
+    """Blend one heatmap over an image: the one drawing of a map over a face in aulib (photos, videos, the
+    course's figures and explorer).
+
+    The colour says the value (``cmap`` over 0–``vmax``); the opacity (at most 0.75) follows either the value itself
+    (``opacity="value"``: 0 stays invisible, ``vmax`` is strongest) or its share of the map's peak
+    (``opacity="peak"``: a faint intensity-1 Gaussian stays visible; ``min_peak`` keeps a near-flat network map of,
+    say, 0.1 everywhere faint instead of painting the whole face).
+
+    Args:
+        image: ``H×W×3`` uint8 RGB.
+        heatmap: ``H×W`` values on the image's pixels.
+        vmax: the value of the colour map's top.
+        cmap: a matplotlib colour map.
+        opacity: ``"value"`` or ``"peak"``.
+        min_peak: with ``opacity="peak"``, the smallest peak the opacity is measured against.
+
+    Returns:
+        ``H×W×3`` float64 RGB in [0, 1]; equal to ``image / 255`` where the map is zero.
+
+    Example:
+        >>> face = np.full((2, 2, 3), 128, np.uint8)
+        >>> bool(np.allclose(blend_heatmap(face, np.zeros((2, 2))), 128 / 255))  # an empty map changes nothing
+        True
+    """
+    from matplotlib import colormaps
+
+    if opacity not in ("value", "peak"):
+        raise ValueError(f"opacity must be 'value' or 'peak'; got {opacity!r}")
+    values = np.asarray(heatmap, dtype=np.float64)
+    if values.shape != image.shape[:2]:
+        raise ValueError(f"the heatmap must cover the image's pixels {image.shape[:2]}; got {values.shape}")
+    face = image.astype(np.float64) / 255.0
+    scale = vmax if opacity == "value" else max(float(values.max()), min_peak)
+    if scale <= 0:
+        return face
+    colours = colormaps[cmap](np.clip(values / vmax, 0, 1))[..., :3]
+    alpha = 0.75 * np.clip(values / scale, 0, 1)[..., None]
+    return (1 - alpha) * face + alpha * colours
+
+
 def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray | None, text: str = "",
                     max_intensity: float = 5.0) -> np.ndarray:
-    """Blend a heatmap (image pixels, 0–5) onto an RGB image in colour, with an optional caption.
+    """A heatmap (image pixels, 0–5) blended onto an RGB image by :func:`blend_heatmap`, with an optional caption.
 
     Args:
         image: ``H×W×3`` uint8 RGB.
         heatmap: ``H×W`` values; ``None`` draws the caption only.
         text: caption drawn in the top-left corner.
-        max_intensity: the value drawn fully opaque.
+        max_intensity: the value drawn most opaque.
 
     Returns:
         A new ``H×W×3`` uint8 image.
     """
-    from matplotlib import colormaps
-
-    out = image.astype(np.float32)
-    if heatmap is not None:
-        level = np.clip(np.asarray(heatmap, dtype=np.float32) / max_intensity, 0, 1)
-        colour = colormaps["inferno"](level)[..., :3] * 255
-        alpha = 0.75 * level[..., None]
-        out = out * (1 - alpha) + colour * alpha
-    out = out.round().astype(np.uint8)
+    out = image.copy() if heatmap is None else (blend_heatmap(image, heatmap, vmax=max_intensity) * 255).round(
+    ).astype(np.uint8)
     if text:
         scale = max(0.4, image.shape[0] / 700)
         for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any background
@@ -147,11 +182,14 @@ def au_colours(count: int) -> np.ndarray:
 
 def au_tint(maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0,
             opacity: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
-    """What :func:`overlay_aus` does to each pixel: ``overlay = image · keep + tint``.
+    """Every AU's map drawn at once, each in its own colour (the live view): ``overlay = image · keep + tint``
+    (:func:`blend_tint`).
 
-    Blending the maps one after another (``out ← out + α_k (c_k − out)``, with ``α_k`` proportional to map ``k``)
-    has this closed form: ``keep = Π_k (1 − α_k)`` and ``tint = Σ_k c_k α_k Π_{j>k} (1 − α_j)``. Both are smooth
-    where the maps are, so a live view can compute them at a lower resolution and resize them.
+    Each map is blended in turn with an opacity proportional to its value (``opacity`` at ``max_intensity``), so an
+    absent AU leaves the image untouched and a strong one tints the skin where it shows. Blending one after another
+    (``out ← out + α_k (c_k − out)``) has this closed form: ``keep = Π_k (1 − α_k)`` and
+    ``tint = Σ_k c_k α_k Π_{j>k} (1 − α_j)``. Both are smooth where the maps are, so a live view computes them at a
+    lower resolution and resizes them.
 
     Args:
         maps: ``(A, H, W)`` heatmaps in image pixels, values 0–5.
@@ -159,6 +197,13 @@ def au_tint(maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0
 
     Returns:
         ``keep`` ``(H, W)`` and ``tint`` ``(H, W, 3)``, float32.
+
+    Example:
+        >>> face = np.full((2, 2, 3), 100, np.uint8)
+        >>> maps = np.zeros((1, 2, 2)); maps[0, 0, 0] = 5.0
+        >>> keep, tint = au_tint(maps, np.array([[200, 0, 0]]))
+        >>> blend_tint(face, keep, tint)[:, :, 0].tolist()  # 0.8·200 + 0.2·100 at the peak
+        [[180, 100], [100, 100]]
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 3 or len(colours) != len(maps):
@@ -173,33 +218,6 @@ def au_tint(maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0
 def blend_tint(image: np.ndarray, keep: np.ndarray, tint: np.ndarray) -> np.ndarray:
     """``image · keep + tint`` as uint8 (:func:`au_tint`)."""
     return np.clip((image.astype(np.float32) * keep[..., None] + tint).round(), 0, 255).astype(np.uint8)
-
-
-def overlay_aus(image: np.ndarray, maps: np.ndarray, colours: np.ndarray, *, max_intensity: float = 5.0,
-                opacity: float = 0.8) -> np.ndarray:
-    """Draw every AU's map over an image at once, each in its own colour.
-
-    Each map is blended in turn with an opacity proportional to its value (``opacity`` at ``max_intensity``), so
-    an absent AU leaves the image untouched and a strong one tints the skin where it shows (:func:`au_tint`).
-
-    Args:
-        image: ``H×W×3`` uint8 RGB.
-        maps: ``(A, H, W)`` heatmaps in image pixels, values 0–5.
-        colours: ``(A, 3)`` RGB colours (:func:`au_colours`).
-
-    Returns:
-        A new ``H×W×3`` uint8 image.
-
-    Example:
-        >>> face = np.full((2, 2, 3), 100, np.uint8)
-        >>> maps = np.zeros((1, 2, 2)); maps[0, 0, 0] = 5.0
-        >>> overlay_aus(face, maps, np.array([[200, 0, 0]]))[:, :, 0].tolist()  # 0.8·200 + 0.2·100 at the peak
-        [[180, 100], [100, 100]]
-    """
-    if np.shape(maps)[1:] != image.shape[:2]:
-        raise ValueError(f"maps must be (A, H, W) for an image of {image.shape[:2]}; got {np.shape(maps)}")
-    keep, tint = au_tint(maps, colours, max_intensity=max_intensity, opacity=opacity)
-    return blend_tint(image, keep, tint)
 
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:

@@ -3,7 +3,7 @@
 **Tracking** (videos, ``track=True``): after a full-frame detection, the next frames look for each face only
 in a region around its previous box (twice the box side), shrunk so the face is about ``TRACK_FACE_SIDE`` pixels
 high, and then place the 68 landmarks with the shape predictor alone in the found box, on the full-resolution
-frame (:meth:`aulib.method.landmarks.DlibLandmarks.landmarks_in_box`). The whole frame is searched again every
+frame (:meth:`aulib.detect.DlibLandmarks.landmarks_in_box`). The whole frame is searched again every
 ``redetect_every`` frames and whenever a face is lost (no detection in its region, or the landmarks leave the
 image). The trade-off: a 640×480 frame costs ~23 ms of full detection but ~3 ms tracked, and the region search
 still confirms there *is* a face in every frame (a blank frame gives ``no_face`` at once, which a landmark-only
@@ -23,7 +23,8 @@ import math
 import cv2
 import numpy as np
 
-from aulib.method.landmarks import Face, LandmarkDetector
+from aulib.detect import LandmarkDetector
+from aulib.method.landmarks import Face
 
 TRACK_FACE_SIDE = 110  # px: dlib's HOG window is 80 px, so a face this size is found at the first pyramid level
 
