@@ -29,7 +29,8 @@ from aulib.inference.precision import autocast_dtype
 from aulib.method.crops import resize_batch
 from aulib.method.heatmaps import render_targets
 from aulib.models import count_parameters, create_model, gflops
-from aulib.training.trainer import TrainConfig, Trainer
+from aulib.training.config import TrainConfig
+from aulib.training.trainer import Trainer
 
 
 class NaiveItems(Dataset):

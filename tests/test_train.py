@@ -11,7 +11,9 @@ import torch
 from helpers import pingouin_icc_columns, prepared_synthau
 
 from aulib.evaluation.evaluate import evaluate
-from aulib.training.trainer import TrainConfig, Trainer, TrainingDiverged, masked_loss, split_validation, train
+from aulib.training.config import TrainConfig, split_validation
+from aulib.training.loss import masked_loss
+from aulib.training.trainer import Trainer, TrainingDiverged, train
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +237,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(prepared, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_runs_load_and_resume_on_cuda(prepared, tmp_path):
     # torch.load(map_location="cuda") also moves the saved RNG state, which Generator.set_state refuses
-    from aulib.training.trainer import load_run
+    from aulib.training.runs import load_run
 
     run = tmp_path / "run"
     train(config(prepared, run, epochs=1), progress=False)

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from aulib.course.explorer import ExplorerParams, explorer_arrays
-from aulib.course.faces import PreparedFaces, SynthFaces, load_faces, load_model
-from aulib.course.targets import au_table, centres_figure, combine_maps, extent_figure, extent_maps
+from aulib.course.faces import PreparedFaces, SynthFaces, load_faces, load_trained_model
+from aulib.course.targets import catalogue_table, centres_figure, combine_maps, extent_figure, extent_maps
 from aulib.course.widget import HeatmapExplorer
-from aulib.method.aus import AUS, BP4D_AUS
-from aulib.method.heatmaps import HeatmapConfig, au_centres, heatmap_to_frame, read_peaks
+from aulib.method.aus import AUS, BP4D_AUS, au_centres
+from aulib.method.heatmaps import HeatmapConfig, heatmap_to_frame, read_peaks
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def explorer(faces) -> HeatmapExplorer:
 
 
 def exact_centres(explorer: HeatmapExplorer) -> np.ndarray:
-    """The AU's centres computed independently, by aulib.method.heatmaps.au_centres on the face's landmarks."""
+    """The AU's centres computed independently, by aulib.method.aus.au_centres on the face's landmarks."""
     p = explorer.params
     face = explorer.faces.face(p.index, {p.au: p.intensity})
     centres, valid = au_centres(torch.as_tensor(face.landmarks)[None], (p.au,))
@@ -147,14 +147,15 @@ def test_displaying_carries_a_static_png_for_headless_outputs(explorer):
 
 def test_missing_data_and_run_fall_back_to_synthau_and_targets_only(tmp_path):
     assert isinstance(load_faces(tmp_path / "none", count=2), SynthFaces)
-    assert load_model(tmp_path / "none") is None
+    assert load_trained_model(tmp_path / "none") is None
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from aulib.data.prepare import prepare
     from aulib.data.synthau import generate
-    from aulib.training.trainer import TrainConfig, train
+    from aulib.training.config import TrainConfig
+    from aulib.training.trainer import train
 
     root = tmp_path_factory.mktemp("viz")
     generate(root / "synth", subjects=4, frames=8, seed=3, progress=False, workers=1)
@@ -168,7 +169,7 @@ def tiny_run(tmp_path_factory):
 def test_prepared_faces_and_a_trained_model_add_the_prediction_and_readout(tiny_run):
     faces = PreparedFaces(tiny_run / "prepared", split="test", count=3)
     assert len(faces) == 3
-    model = load_model(tiny_run / "run", device="cpu")
+    model = load_trained_model(tiny_run / "run", device="cpu")
     explorer = HeatmapExplorer(faces, model)
     state = explorer.state
     assert set(state.readouts) == set(model.aus) and state.label is not None
@@ -192,7 +193,7 @@ def test_a_prepared_synthau_set_is_rendered_live_so_the_slider_changes_the_expre
     tested = PreparedDataset(tiny_run / "prepared", split="test").subjects
     assert [faces.face(i, {}).name.removeprefix("SynthAU ") for i in range(len(faces))] == tested
     assert faces.config.seed == 3  # the set's own people, from its synthau.json
-    explorer = HeatmapExplorer(faces, load_model(tiny_run / "run", device="cpu"),
+    explorer = HeatmapExplorer(faces, load_trained_model(tiny_run / "run", device="cpu"),
                                params=ExplorerParams(au=12, intensity=0.0))
     neutral, readout = explorer.state.face, explorer.state.readouts[12]
     explorer.controls["intensity"].value = 5.0
@@ -216,7 +217,7 @@ def test_notebook_figures_and_their_arrays(faces):
     assert combined["centres"].shape[0] == 3
     assert combined["max"].max() == pytest.approx(3.0) and combined["sum"].max() > 3.5  # overlapping centres
     np.testing.assert_allclose(combined["max"], combined["centres"].max(axis=0), atol=1e-9)
-    assert list(au_table().index) == ["AU06", "AU10", "AU12", "AU14", "AU17"]
+    assert list(catalogue_table().index) == ["AU06", "AU10", "AU12", "AU14", "AU17"]
     assert len(centres_figure(face).axes) >= 1 and len(extent_figure(face).axes) == 14
     with pytest.raises(ValueError, match="intensity"):
         explorer_arrays(faces, ExplorerParams(intensity=6.0))

@@ -12,7 +12,8 @@ def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aulib.training.augment import AugmentConfig
-    from aulib.training.trainer import TrainConfig, TrainingDiverged, train
+    from aulib.training.config import TrainConfig
+    from aulib.training.trainer import TrainingDiverged, train
 
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loss": args.loss,
                  "seed": args.seed, "max_steps": args.max_steps, "compile": args.compile or None,

@@ -18,13 +18,12 @@ provenance is kept beside them, and this module rebuilds all of it:
 Every step resumes: a rerun skips finished data, runs and evaluations.
 
 Example:
-    >>> sorted(reference_layout())
-    ['comparison', 'hourglass', 'provenance']
+    >>> reference_model(seed=1).relative_to(REFERENCE_DIR).as_posix()
+    'hourglass/seed1'
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -50,13 +49,6 @@ LOCAL_WINDOW = 24.0  # the local readout's radius (aligned-frame pixels), as in 
 SIGMAS = (0, 2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)
 WEIGHTS_RUNS = ("hourglass",)  # runs whose weights are committed (small enough)
 ANALYSIS_FILES = ("config.json", "training.csv", "metrics.csv", "robustness.csv")
-
-
-def reference_layout(reference_dir: str | os.PathLike = REFERENCE_DIR) -> dict[str, Path]:
-    """Where the committed reference files live."""
-    root = Path(reference_dir)
-    return {"comparison": root / "comparison.csv", "hourglass": root / "hourglass" / "seed0",
-            "provenance": root / "provenance.json"}
 
 
 def reference_model(reference_dir: str | os.PathLike = REFERENCE_DIR, seed: int = 0) -> Path:
@@ -111,7 +103,7 @@ def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True) -> t
 
 
 def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
-    from aulib.training.trainer import slim_checkpoint
+    from aulib.training.runs import slim_checkpoint
 
     target.mkdir(parents=True, exist_ok=True)
     for name in ANALYSIS_FILES:
@@ -248,8 +240,3 @@ def london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR) -> pd.Data
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `aulib reference --london-only` (or `make weights`)")
     return pd.read_csv(path, dtype={"face_id": str})
-
-
-def load_provenance(reference_dir: str | os.PathLike = REFERENCE_DIR) -> dict[str, Any]:
-    """The committed ``provenance.json``."""
-    return json.loads(Path(reference_dir, "provenance.json").read_text())

@@ -16,7 +16,7 @@ name               what it is                                              quest
 The local-readout ablation (RQ5) needs no training: it re-reads the ``hourglass`` maps near each AU's centre.
 
 Example:
-    >>> configs = comparison_configs("smoke", data="prep", runs_dir="runs", epochs=8)
+    >>> configs = {name: run_config(name, "smoke", data="prep", runs_dir="runs", epochs=8) for name in RUN_NAMES}
     >>> {name: config.model for name, config in configs.items()}  # doctest: +NORMALIZE_WHITESPACE
     {'hourglass': 'tiny', 'per-au': 'per-au-tiny', 'resnet18': 'resnet18-small', 'fixed-extent': 'tiny',
      'l2': 'tiny'}
@@ -30,7 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from aulib.training.trainer import TrainConfig, Trainer
+from aulib.training.config import TrainConfig
+from aulib.training.trainer import Trainer
 
 RUN_NAMES = ("hourglass", "per-au", "resnet18", "fixed-extent", "l2")
 LOCAL_READOUT_SUFFIX = "_local"
@@ -65,12 +66,6 @@ def run_config(name: str, profile: str, *, data: str | os.PathLike, runs_dir: st
         options["loss"] = "l2"
     options.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_profile(profile, data=str(data), out=str(Path(runs_dir) / name), **options)
-
-
-def comparison_configs(profile: str, *, data: str | os.PathLike, runs_dir: str | os.PathLike,
-                       names: tuple[str, ...] = RUN_NAMES, **overrides: Any) -> dict[str, TrainConfig]:
-    """Configs of the compared runs, all with the same ``overrides`` (same epochs and seed: a fair comparison)."""
-    return {name: run_config(name, profile, data=data, runs_dir=runs_dir, **overrides) for name in names}
 
 
 def train_or_load(config: TrainConfig, progress: bool = True) -> pd.DataFrame:

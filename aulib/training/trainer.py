@@ -22,10 +22,8 @@ Launched by ``torchrun --nproc_per_node N -m aulib train ...``, the same loop ru
 (DistributedDataParallel; NCCL on GPUs, gloo on CPUs): each process takes its share of every global batch, and
 process 0 validates and writes the files.
 
-Example:
-    >>> from aulib.training.trainer import TrainConfig
-    >>> TrainConfig.from_profile("smoke", data="data/synthau-prepared", out="runs/smoke").model
-    'tiny'
+The run's settings are :class:`aulib.training.config.TrainConfig`, its loss :func:`aulib.training.loss.masked_loss`,
+and reading a finished run back is :mod:`aulib.training.runs`.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +40,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from aulib.data.dataset import PreparedDataset
-from aulib.data.splits import split_spec
 from aulib.inference.model import AUModel
 from aulib.inference.precision import autocast_dtype, resolve_device
 from aulib.io import atomic_open, atomic_save_npy, atomic_write_csv, atomic_write_json
@@ -57,145 +53,13 @@ from aulib.method.crops import resize_batch
 from aulib.method.heatmaps import HeatmapConfig, render_targets
 from aulib.method.metrics import icc
 from aulib.models import create_model
-from aulib.options import check_options
 from aulib.training.augment import AugmentConfig, augment_batch
+from aulib.training.config import TrainConfig, split_validation
+from aulib.training.loss import masked_loss
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (saved as ``config.json``).
-
-    Attributes:
-        data: prepared dataset folder.
-        out: run folder.
-        model: preset name (:func:`aulib.models.create_model`).
-        epochs: passes over the training subjects.
-        batch_size: samples per step (the global batch when distributed).
-        lr: AdamW learning rate (cosine decay to 5% over the run).
-        weight_decay: AdamW weight decay.
-        loss: ``"huber"`` or ``"l2"`` on heatmaps; the intensity regressor always uses MSE.
-        foreground_weight: loss weight of pixels inside the target Gaussians (see :func:`masked_loss`).
-        heatmap: :class:`aulib.method.heatmaps.HeatmapConfig` options (size comes from the model).
-        readout_window: ``None`` for the paper's global-max readout, or the local readout's radius (frame px).
-        augment: :class:`aulib.training.augment.AugmentConfig` options.
-        train_split: split name(s) of the prepared dataset to train on; ``None`` (the default) takes them from the
-            dataset's split specification (:func:`aulib.data.splits.split_spec`: SynthAU ``train``, BP4D FERA2015
-            ``train``, DISFA the two folds other than ``fold``).
-        fold: DISFA's fold to hold out for evaluation (0–2; ``None`` is fold 0); ``None`` for other datasets.
-        val_fraction: share of training subjects held out for model selection when the specification names no
-            validation split (BP4D, DISFA) or the dataset has none.
-        seed: seed of initialisation, sampling and augmentation.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        precision: ``"auto"`` (bf16 autocast where supported), ``"bf16"`` or ``"fp32"``.
-        channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
-        compile: wrap the model in ``torch.compile``.
-        checkpoint_every: steps between checkpoints (besides each epoch's end).
-        snapshot_faces: validation faces whose predicted maps are saved at each epoch's end
-            (``snapshots/epoch_NNN.npy``), to watch the maps form; 0 to save none.
-        max_steps: stop after this many steps in total (``None``: run all epochs).
-    """
-
-    data: str
-    out: str
-    model: str = "tiny"
-    epochs: int = 6
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    loss: str = "huber"
-    foreground_weight: float = 1.0
-    heatmap: dict = field(default_factory=dict)
-    readout_window: float | None = None
-    augment: dict = field(default_factory=dict)
-    train_split: str | list[str] | None = None
-    fold: int | None = None
-    val_fraction: float = 0.15
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
-    checkpoint_every: int = 200
-    snapshot_faces: int = 4
-    max_steps: int | None = None
-
-    PROFILES = ("smoke", "full")
-
-    @classmethod
-    def from_profile(cls, profile: str, **overrides: Any) -> TrainConfig:
-        """``smoke``: the ``tiny`` preset for a few CPU minutes; ``full``: the paper's network on a GPU.
-
-        The smoke profile's 24×24 heatmaps would make the default Gaussians (σ 4–12 frame pixels) thinner than a
-        heatmap pixel, which the network cannot learn in minutes; it uses σ of 1–3 heatmap pixels instead. It also
-        weighs the pixels inside the target Gaussians 5× (``foreground_weight``): on mostly-zero maps plain
-        regression first spends epochs predicting almost zero everywhere, and a 3-epoch CPU run cannot afford that
-        (measured: validation ICC 0.59 after 2 epochs with the weight, 0.27 without; the same after 8).
-        """
-        if profile == "smoke":
-            base = {"model": "tiny", "epochs": 3, "batch_size": 32, "lr": 2e-3, "foreground_weight": 5.0,
-                    "heatmap": {"sigma_min": 10.7, "sigma_max": 32.0, "sigma_fixed": 21.3}}
-        elif profile == "full":
-            base = {"model": "paper", "epochs": 40, "batch_size": 64, "lr": 1e-3, "device": "cuda"}
-        else:
-            raise ValueError(f"Unknown profile {profile!r}; use one of {cls.PROFILES}")
-        check_options(cls, overrides, "training")
-        return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[list[str], list[str]]:
-    """Training and validation subjects, both drawn from the training splits only (never the evaluated subjects).
-
-    The splits come from the dataset's specification (:func:`aulib.data.splits.split_spec`) unless the config names
-    them. Validation subjects are the specification's validation split where the dataset has one (SynthAU's
-    ``val``), otherwise a seeded ``val_fraction`` of the training subjects.
-    """
-    spec = split_spec(dataset.meta.get("dataset", ""), config.fold)
-    names = spec.train if config.train_split is None else (
-        (config.train_split,) if isinstance(config.train_split, str) else tuple(config.train_split))
-    splits = dataset.meta.get("splits", {})
-    train = sorted(s for s, name in splits.items() if name in names)
-    if not train:
-        raise ValueError(f"{config.data} has no subjects in split(s) {list(names)} ({spec.protocol}); its splits: "
-                         f"{sorted(set(splits.values()))}")
-    validation = sorted(s for s, name in splits.items() if spec.validation is not None and name == spec.validation)
-    if validation:
-        return train, validation
-    rng = np.random.default_rng(config.seed)
-    n_val = max(1, round(config.val_fraction * len(train))) if len(train) > 1 else 0
-    held = set(rng.choice(train, size=n_val, replace=False).tolist()) if n_val else set()
-    return [s for s in train if s not in held], sorted(held)
-
-
-def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str,
-                foreground_weight: float = 1.0) -> torch.Tensor:
-    """Mean loss over valid (sample, AU) pairs; invalid labels contribute nothing.
-
-    Args:
-        prediction, target: ``(B, A, H, W)`` heatmaps or ``(B, A)`` intensities.
-        mask: ``(B, A)`` booleans, True where the label is valid.
-        kind: ``"huber"``, ``"l2"`` or ``"mse"``.
-        foreground_weight: weight of heatmap pixels inside a target Gaussian (background pixels weigh 1). A map
-            is mostly zeros, so plain pixel-wise regression learns peaks lower than the intensity; weighting the
-            Gaussians counters that.
-    """
-    if kind == "huber":
-        per_element = F.huber_loss(prediction, target, reduction="none", delta=1.0)
-    elif kind in ("l2", "mse"):
-        per_element = F.mse_loss(prediction, target, reduction="none")
-    else:
-        raise ValueError(f"loss must be 'huber' or 'l2'; got {kind!r}")
-    if foreground_weight != 1.0 and per_element.ndim == 4:
-        per_element = per_element * (1 + (foreground_weight - 1) * (target > 0))
-    per_label = per_element.flatten(2).mean(-1) if per_element.ndim == 4 else per_element  # (B, A)
-    weights = mask.to(per_label.dtype)
-    return (per_label * weights).sum() / weights.sum().clamp_min(1.0)
 
 
 class Trainer:
@@ -504,57 +368,3 @@ def predict_intensities(model: AUModel, dataset: PreparedDataset, batch_size: in
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> pd.DataFrame:
     """Train a run described by ``config``; see :class:`Trainer`."""
     return Trainer(config, progress=progress).fit(resume=resume)
-
-
-def load_snapshots(run_dir: str | os.PathLike) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """The maps saved at each epoch's end: ``(indices, {epoch: (K, A, h, w)})``.
-
-    ``indices`` are the faces' positions in the run's validation set (:meth:`Trainer.snapshot_indices`).
-    """
-    folder = Path(run_dir) / "snapshots"
-    indices = np.load(folder / "indices.npy") if (folder / "indices.npy").exists() else np.zeros(0, int)
-    maps = {int(p.stem.split("_")[1]): np.load(p).astype(np.float32) for p in sorted(folder.glob("epoch_*.npy"))}
-    return indices, maps
-
-
-def load_run(run_dir: str | os.PathLike, checkpoint: str = "best.pt", device: str = "auto",
-             data: str | os.PathLike | None = None) -> Trainer:
-    """Rebuild a run's trainer with the weights of ``checkpoint`` (for evaluation and notebooks).
-
-    Args:
-        run_dir: the run folder (``config.json`` and the checkpoint).
-        checkpoint: ``best.pt`` (the selected epoch) or ``last.pt``.
-        device: where to put the model.
-        data: a prepared dataset to use instead of the one the run was trained on (a run trained elsewhere, such as
-            a reference run, names a folder this machine may not have).
-
-    A checkpoint may hold the model's weights only (:func:`slim_checkpoint`): it loads for inference, not to resume.
-    """
-    run_dir = Path(run_dir)
-    path = run_dir / checkpoint
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: train first with `aulib train --out {run_dir}`")
-    config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
-    config = replace(config, device=device, **({"data": str(data)} if data is not None else {}))
-    trainer = Trainer(config, progress=False)
-    state = torch.load(path, map_location=trainer.device, weights_only=True)
-    if "optimizer" in state:
-        trainer.load_state(state)
-    else:
-        trainer.model.load_state_dict(state["model"])
-        trainer.history = list(state.get("history", []))
-    trainer.model.eval()
-    return trainer
-
-
-def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Write a copy of a checkpoint with the model's weights and history only (no optimiser: a third the size).
-
-    For shipping trained runs (the course's reference models); :func:`load_run` reads it.
-    """
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    keys = ("model", "step", "best_icc", "history", "config", "aus", "model_name", "alignment")
-    slim = {key: state[key] for key in keys if key in state}
-    with atomic_open(Path(target), "wb") as handle:
-        torch.save(slim, handle)
-    return Path(target)
