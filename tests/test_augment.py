@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from aulib.method.align import PAPER_LANDMARKS, frame_scale, scale_matrix, warp_affine
-from aulib.method.heatmaps import au_centres, heatmap_to_frame, read_peaks, render_targets
+from aulib.method.aus import au_centres
+from aulib.method.heatmaps import heatmap_to_frame, read_peaks, render_targets
 from aulib.method.shape import FLIP_68, flip_landmarks
 from aulib.training.augment import AugmentConfig, augment_batch, flip_permutation, resize_batch
 

@@ -12,8 +12,7 @@ from matplotlib.figure import Figure
 
 from aulib.course.photo_figures import detection_figure, heatmaps_figure, intensities_figure
 from aulib.method.align import alignment_matrix, transform_points
-from aulib.method.aus import BP4D_AUS
-from aulib.method.heatmaps import au_centres
+from aulib.method.aus import BP4D_AUS, au_centres
 from aulib.method.shape import mean_shape
 from aulib.predict.explain import explain_face
 

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from aulib.method.align import frame_scale
-from aulib.method.aus import BP4D_AUS
+from aulib.method.aus import BP4D_AUS, au_centres
 from aulib.method.heatmaps import (
     HeatmapConfig,
     HeatmapRenderer,
-    au_centres,
     heatmap_to_frame,
     localisation_error,
     read_intensities,

@@ -35,7 +35,8 @@ def test_the_course_runs_on_the_licensed_layout(dataset, tmp_path):
     data = make(tmp_path / dataset.upper())
     root = tmp_path / "course"
     overrides = {"DATASET": dataset, "DATA_DIR": str(data),  # the two parameters an instructor changes
-                 "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"), "FIG_DIR": str(root / "figures"),
+                 "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
+                 "FIG_DIR": str(root / "figures"),
                  "INTERACTIVE": False, "EPOCHS": 1, "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10],
                  "BASELINES": ["per-au", "resnet18"]}
     records = pipeline.run_notebooks("smoke", only=NOTEBOOKS, overrides=overrides, output_dir=root / "executed",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from aulib.method.metrics import au_table, icc, icc_31, mae, mask_invalid, pcc, two_way_anova
+from aulib.method.metrics import icc, icc_31, mae, metrics_table, pcc, two_way_anova
 
 # Any RuntimeWarning (division by zero, invalid value, mean of empty slice) leaking out of
 # the metrics is a bug: the contract is "NaN, silently".
@@ -182,25 +182,6 @@ def test_per_frame_mask_broadcasts_over_aus():
     np.testing.assert_array_equal(icc(y_true, y_pred, frame_ok), icc(y_true, y_pred, full))
 
 
-def test_mask_invalid_bp4d_codes():
-    labels = np.array([[0, 9], [3, 5], [9, 9]])
-    out = mask_invalid(labels)
-    np.testing.assert_array_equal(np.isnan(out), labels == 9)
-    assert out.dtype == np.float64
-    assert labels[0, 1] == 9  # input not modified
-    np.testing.assert_array_equal(
-        np.isnan(mask_invalid(labels, invalid_codes=(0, 5))), np.isin(labels, (0, 5))
-    )
-
-
-def test_mask_invalid_feeds_metrics():
-    y_true, y_pred = make_data(16, n=30, a=2)
-    codes = y_true.copy()
-    codes[::5, 0] = 9  # "not codeable"
-    expected = icc(y_true, y_pred, codes != 9)
-    np.testing.assert_array_equal(icc(mask_invalid(codes), y_pred), expected)
-
-
 # --------------------------------------------------------------------------------------
 # Edge cases
 # --------------------------------------------------------------------------------------
@@ -283,12 +264,12 @@ def test_integer_and_bool_inputs():
 
 
 # --------------------------------------------------------------------------------------
-# au_table
+# metrics_table
 # --------------------------------------------------------------------------------------
-def test_au_table_matches_metrics():
+def test_metrics_table_matches_metrics():
     y_true, y_pred = make_data(21, n=40, a=3)
     mask = np.random.default_rng(22).random(y_true.shape) > 0.2
-    table = au_table(y_true, y_pred, aus=[6, "AU12", "AU4"], mask=mask)
+    table = metrics_table(y_true, y_pred, aus=[6, "AU12", "AU4"], mask=mask)
     assert list(table.index) == ["AU06", "AU12", "AU04", "Mean"]
     assert list(table.columns) == ["ICC", "PCC", "MAE", "N"]
     np.testing.assert_array_equal(table["ICC"].to_numpy()[:3], icc(y_true, y_pred, mask))
@@ -301,24 +282,24 @@ def test_au_table_matches_metrics():
         assert table.loc["Mean", col] == pytest.approx(table[col].iloc[:3].mean(), abs=1e-15)
 
 
-def test_au_table_mean_skips_nan():
+def test_metrics_table_mean_skips_nan():
     y_true, y_pred = make_data(23, n=20, a=3)
     y_true[:, 1] = 2.0  # constant AU: PCC NaN
     y_pred[:, 2] = np.nan  # no valid frame at all: everything NaN
-    table = au_table(y_true, y_pred, aus=[1, 2, 4])
+    table = metrics_table(y_true, y_pred, aus=[1, 2, 4])
     assert np.isnan(table.loc["AU02", "PCC"]) and table.loc["AU04", "N"] == 0
     assert table.loc["Mean", "PCC"] == pytest.approx(table.loc["AU01", "PCC"])
     assert table.loc["Mean", "ICC"] == pytest.approx(table.loc[["AU01", "AU02"], "ICC"].mean())
     assert table.loc["Mean", "N"] == 40
     # All-NaN metric: Mean is NaN, without a "mean of empty slice" warning.
-    all_nan = au_table(np.full((5, 2), np.nan), np.zeros((5, 2)), aus=[6, 12])
+    all_nan = metrics_table(np.full((5, 2), np.nan), np.zeros((5, 2)), aus=[6, 12])
     assert all_nan.loc["Mean"].isna()[["ICC", "PCC", "MAE"]].all()
 
 
-def test_au_table_checks_labels():
+def test_metrics_table_checks_labels():
     y_true, y_pred = make_data(24, n=10, a=3)
     with pytest.raises(ValueError, match="2 AU labels for 3"):
-        au_table(y_true, y_pred, aus=[6, 12])
+        metrics_table(y_true, y_pred, aus=[6, 12])
 
 
 # --------------------------------------------------------------------------------------

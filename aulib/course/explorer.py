@@ -169,7 +169,7 @@ def explorer_arrays(
     Args:
         faces: where the faces come from (:func:`load_faces`).
         params: the view.
-        model: a trained model (:func:`aulib.course.faces.load_model`); its map and readouts are added.
+        model: a trained model (:func:`aulib.course.faces.load_trained_model`); its map and readouts are added.
         heatmap: the target design; defaults to the model's (so the target matches what it learnt) or
             :class:`aulib.method.heatmaps.HeatmapConfig`'s defaults. The view's extent and fixed σ override it.
         seed: seed of the landmark noise.

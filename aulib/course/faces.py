@@ -4,7 +4,7 @@
   slider changes the expression itself.
 - :class:`PreparedFaces` takes a few aligned frames of a prepared dataset (BP4D, DISFA): a photo cannot change its
   expression, so the intensity only sets the target.
-- :func:`load_faces` picks between them, and :func:`load_model` loads a trained run for the explorer.
+- :func:`load_faces` picks between them, and :func:`load_trained_model` loads a trained run for the explorer.
 
 Every face is aligned to the 256×256 frame; coordinates are pixels of that frame.
 
@@ -251,14 +251,14 @@ def load_faces(
 
 
 
-def load_model(run_dir: str | os.PathLike, device: str = "auto") -> AUModel | None:
+def load_trained_model(run_dir: str | os.PathLike, device: str = "auto") -> AUModel | None:
     """The trained run in ``run_dir``, ready to predict (:meth:`AUModel.from_run`), or ``None`` without one.
 
     Only the run's own files are read (``config.json``, ``best.pt``): a run trained elsewhere, such as the course's
     reference run, loads without its training data. It runs as ``aulib predict`` runs it (fp32 on a CPU).
 
     Example:
-        >>> load_model("/no/such/run") is None
+        >>> load_trained_model("/no/such/run") is None
         True
     """
     if not (Path(run_dir) / "best.pt").is_file():

@@ -177,7 +177,7 @@ def snapshots_figure(images: np.ndarray, snapshots: dict[int, np.ndarray], aus: 
 
     Args:
         images: ``(K, S, S, 3)`` uint8 faces.
-        snapshots: ``{epoch: (K, A, h, w)}`` (:func:`aulib.training.trainer.load_snapshots`).
+        snapshots: ``{epoch: (K, A, h, w)}`` (:func:`aulib.training.runs.load_snapshots`).
         aus: the AUs of the maps.
         au_index: which AU's map to show.
         epochs: how many epochs to show (evenly spread, always the last).

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 import torch
 
@@ -24,8 +23,8 @@ from aulib.method.align import (
     scale_matrix,
     warp_affine,
 )
-from aulib.method.aus import MAX_INTENSITY
-from aulib.method.heatmaps import au_centres
+from aulib.method.aus import MAX_INTENSITY, au_centres
+from aulib.predict.outputs import blend_heatmap
 
 # imshow extent that puts an image of any size onto the 256 frame's pixel coordinates (pixel centres at
 # integers, as in aulib.method.align), so landmarks, centres and heatmaps of any size overlay exactly.
@@ -46,27 +45,21 @@ def upsample_map(heatmap: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
 
 def overlay_rgb(image: np.ndarray, heatmap: np.ndarray, vmax: float = MAX_INTENSITY, min_peak: float = 0.0,
                 ) -> np.ndarray:
-    """Blend a heatmap over a uint8 face: colour encodes the value (0–``vmax``), opacity its share of the peak.
+    """A map of any size blended over a square uint8 face by :func:`aulib.predict.outputs.blend_heatmap`: colour
+    encodes the value (0–``vmax``), opacity its share of the peak (at least ``min_peak``).
 
-    ``min_peak`` sets the smallest peak opacity is measured against: 0 shows any map at full strength (targets);
-    1 keeps a network's near-flat map of, say, 0.1 everywhere faint instead of painting the whole face.
+    ``min_peak`` 0 shows any map at full strength (targets); 1 keeps a network's near-flat map of, say, 0.1
+    everywhere faint instead of painting the whole face.
 
     Returns:
         ``(S, S, 3)`` float RGB in [0, 1]; equal to ``image / 255`` where the map is zero.
     """
-    face = image.astype(np.float64) / 255.0
-    values = upsample_map(heatmap, image.shape[0]).astype(np.float64)
-    peak = values.max()
-    if peak <= 0:
-        return face
-    colours = mpl.colormaps[HEATMAP_CMAP](np.clip(values / vmax, 0, 1))[..., :3]
-    # Opacity relative to the peak, so a faint intensity-1 Gaussian stays visible; colour still says how high.
-    alpha = 0.75 * np.clip(values / max(peak, min_peak), 0, 1)[..., None]
-    return (1 - alpha) * face + alpha * colours
+    return blend_heatmap(image, upsample_map(heatmap, image.shape[0]), vmax=vmax, cmap=HEATMAP_CMAP, opacity="peak",
+                         min_peak=min_peak)
 
 
 def centres_of(landmarks: np.ndarray, au: int) -> np.ndarray:
-    """``(C, 2)`` centres of one AU from ``(L, 2)`` landmarks, via :func:`aulib.method.heatmaps.au_centres`."""
+    """``(C, 2)`` centres of one AU from ``(L, 2)`` landmarks, via :func:`aulib.method.aus.au_centres`."""
     centres, valid = au_centres(torch.as_tensor(np.asarray(landmarks, dtype=np.float64))[None], (au,))
     return centres[0, 0][valid[0]].numpy()
 

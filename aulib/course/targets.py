@@ -43,7 +43,7 @@ def describe_centre(centre: Centre) -> str:
 
 
 
-def au_table(aus: Sequence[int] = BP4D_AUS) -> pd.DataFrame:
+def catalogue_table(aus: Sequence[int] = BP4D_AUS) -> pd.DataFrame:
     """The AUs' FACS names, muscles, visible changes and centres (from :data:`aulib.method.aus.AUS`)."""
     rows = [
         {"AU": au_label(a), "name": AUS[a].name, "muscle": AUS[a].muscle,

@@ -42,7 +42,7 @@ class HeatmapExplorer:
 
     Args:
         faces: face source (:func:`load_faces`).
-        model: a trained model (:func:`aulib.course.faces.load_model`), or ``None`` to show targets only.
+        model: a trained model (:func:`aulib.course.faces.load_trained_model`), or ``None`` to show targets only.
         aus: AUs offered; the model's, else BP4D's five.
         params: the initial view.
         heatmap: target design (see :func:`explorer_arrays`).

@@ -277,7 +277,7 @@ def index_images(folder: Path) -> dict[int, Path]:
     return index
 
 
-def read_image(path: Path) -> np.ndarray | None:
+def read_frame_image(path: Path) -> np.ndarray | None:
     """Decode an image file to RGB uint8 ``(H, W, 3)``, or None if it cannot be decoded."""
     # np.fromfile + imdecode rather than imread: imread fails on non-ASCII paths on some platforms.
     data = np.fromfile(str(path), dtype=np.uint8)
@@ -344,7 +344,7 @@ def iter_frames(
             error = f"no image for frame {frame} in {folder}"
         else:
             try:
-                image = read_image(path)
+                image = read_frame_image(path)
             except (OSError, cv2.error) as exc:  # unreadable file (permissions, I/O error)
                 error = f"cannot read {path}: {exc}"
             else:

@@ -50,9 +50,9 @@ from aulib.data.frames import (
     METHODS,
     Detector,
     FrameReader,
-    create_detector,
     describe_detector,
     process_frame,
+    resolve_detector,
     resolve_reader,
 )
 from aulib.data.prepared import (
@@ -264,7 +264,7 @@ def prepare(
     }
     # Before anything is written: a missing dlib or model file must not leave a folder that then
     # refuses the rerun with another detector.
-    detector_obj = create_detector(detector)
+    detector_obj = resolve_detector(detector)
     out.mkdir(parents=True, exist_ok=True)
     # Written first, with "complete": false, so that a rerun with other settings is refused at once.
     atomic_write_json(out / META, meta)

@@ -250,7 +250,7 @@ class SplitSpec:
     Attributes:
         train: the split names whose subjects train the model.
         validation: the split that selects the epoch (``None``: a share of the training subjects is held out
-            instead, by :func:`aulib.training.trainer.split_validation`).
+            instead, by :func:`aulib.training.config.split_validation`).
         evaluation: the held-out split whose subjects are scored.
         protocol: the protocol in words, for tables and logs.
     """
@@ -298,8 +298,3 @@ def split_spec(dataset: str, fold: int | None = None) -> SplitSpec:
     if dataset == "bp4d":
         return SplitSpec(train=("train",), validation=None, evaluation="dev", protocol="FERA2015: train → dev")
     return SplitSpec(train=("train",), validation="val", evaluation="test", protocol="train / val → test")
-
-
-def dataset_folds(dataset: str) -> tuple[int | None, ...]:
-    """The folds a full evaluation of ``dataset`` loops over: ``(0, 1, 2)`` for DISFA, ``(None,)`` otherwise."""
-    return tuple(range(DISFA_N_FOLDS)) if dataset == "disfa" else (None,)

@@ -34,7 +34,7 @@ from aulib.method.align import FRAME_SIZE, scale_matrix, transform_points
 from aulib.method.aus import au_label
 from aulib.method.crops import resize_batch
 from aulib.method.heatmaps import localisation_error, read_peaks
-from aulib.method.metrics import au_table
+from aulib.method.metrics import metrics_table
 
 REFERENCE_MAP_SIZE = 64  # localisation is reported in pixels of the paper's 64×64 maps, whatever the model
 
@@ -126,7 +126,7 @@ def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.Da
     labels = [au_label(a) for a in aus]
     truth = table[[f"true_{label}" for label in labels]].to_numpy(float)
     prediction = table[[f"pred_{label}" for label in labels]].to_numpy(float)
-    metrics = au_table(truth, prediction, aus)
+    metrics = metrics_table(truth, prediction, aus)
     errors = table[[f"loc_err_{label}" for label in labels]].to_numpy(float)
     for column, least in (("LocErr64", 1), ("LocErr64_I2", 2)):
         present = (truth >= least) & np.isfinite(errors)  # direct regression has no maps, so no errors

@@ -26,7 +26,7 @@ import pandas as pd
 from aulib.data.dataset import PreparedDataset
 from aulib.data.splits import split_spec
 from aulib.method.aus import MAX_INTENSITY
-from aulib.method.metrics import au_table
+from aulib.method.metrics import metrics_table
 
 
 def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float = 10.0) -> dict[str, np.ndarray]:
@@ -60,7 +60,7 @@ def geometry_baseline(data: str | os.PathLike, *, fold: int | None = None, alpha
         alpha: the ridge penalty.
 
     Returns:
-        The per-AU ICC, PCC and MAE table of :func:`aulib.method.metrics.au_table`, with a mean row.
+        The per-AU ICC, PCC and MAE table of :func:`aulib.method.metrics.metrics_table`, with a mean row.
     """
     everything = PreparedDataset(data)
     spec = split_spec(everything.meta["dataset"], fold)
@@ -69,4 +69,4 @@ def geometry_baseline(data: str | os.PathLike, *, fold: int | None = None, alpha
     test = PreparedDataset(data, split=spec.evaluation)
     labels = np.nan_to_num(train.labels_array(), nan=0.0)  # uncodeable labels are masked when scoring, not fitted
     model = fit_ridge(landmark_features(train), labels, alpha)
-    return au_table(test.labels_array(), predict_ridge(model, landmark_features(test)), test.aus)
+    return metrics_table(test.labels_array(), predict_ridge(model, landmark_features(test)), test.aus)

@@ -49,7 +49,8 @@ def cpu_supports_bf16() -> bool:
 def _check(precision: str) -> None:
     if precision == "int8":
         raise ValueError("int8 is not an autocast precision: it is a quantised ONNX Runtime graph, built by "
-                         "AUModel.quantized (aulib predict --precision int8 and aulib.predict.loop.load_model do it)")
+                         "AUModel.quantized (aulib predict --precision int8 and "
+                         "aulib.predict.loop.load_inference_model do it)")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
 

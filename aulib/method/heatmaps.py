@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from aulib.method.align import FRAME_SIZE, frame_scale
-from aulib.method.aus import BP4D_AUS, MAX_INTENSITY, centre_tables, eye_corner_indices, resolve_aus
+from aulib.method.aus import BP4D_AUS, MAX_INTENSITY, au_centres, resolve_aus
 from aulib.options import from_options
 
 
@@ -115,35 +115,6 @@ def _check_batch(landmarks: torch.Tensor, intensities: torch.Tensor | None, n_au
             f"intensities must be (B, A) = ({landmarks.shape[0]}, {n_aus}) to match the landmarks and the "
             f"{n_aus} AUs; got {tuple(intensities.shape)}"
         )
-
-
-def au_centres(landmarks: torch.Tensor, aus: Sequence[int] = BP4D_AUS) -> tuple[torch.Tensor, torch.Tensor]:
-    """AU centres from batched landmarks (torch, differentiable, on the landmarks' device).
-
-    Args:
-        landmarks: ``(B, L, 2)`` with L = 68 or 66.
-        aus: AU numbers in channel order.
-
-    Returns:
-        ``(centres, valid)``: ``(B, A, C, 2)`` in the landmarks' frame, and ``(A, C)`` booleans marking
-        real centres (AUs with fewer than ``C`` centres are padded).
-    """
-    _check_batch(landmarks, None, 0)
-    weights, offsets, valid = centre_tables(aus, layout=landmarks.shape[1])
-    weights_t = torch.as_tensor(weights, dtype=landmarks.dtype, device=landmarks.device)
-    offsets_t = torch.as_tensor(offsets, dtype=landmarks.dtype, device=landmarks.device)
-    right, left = eye_corner_indices(landmarks.shape[1])
-    x_axis = landmarks[:, left] - landmarks[:, right]  # (B, 2), |x_axis| = IOD
-    y_axis = torch.stack([-x_axis[:, 1], x_axis[:, 0]], dim=-1)  # towards the chin
-    n_aus, n_centres = valid.shape
-    # (A·C, L) @ (B, L, 2) -> (B, A·C, 2): a plain matmul is much faster than einsum here.
-    centres = (weights_t.reshape(n_aus * n_centres, -1) @ landmarks).view(-1, n_aus, n_centres, 2)
-    centres = (
-        centres
-        + offsets_t[None, ..., 0:1] * x_axis[:, None, None, :]
-        + offsets_t[None, ..., 1:2] * y_axis[:, None, None, :]
-    )
-    return centres, torch.as_tensor(valid, device=landmarks.device)
 
 
 def render_gaussians(

@@ -11,7 +11,7 @@ vectorised: invalid entries are handled with boolean masks and masked sums, neve
 looping over AUs or frames. An entry ``(n, a)`` is *invalid*, and ignored, when
 
 * the user ``mask`` is ``False`` there, or
-* ``y_true`` is NaN there (e.g. BP4D's "9 = not codeable", see :func:`mask_invalid`), or
+* ``y_true`` is NaN there (e.g. BP4D's "9 = not codeable", which the dataset readers turn into NaN), or
 * ``y_pred`` is NaN there.
 
 Each AU column therefore uses its own set of valid frames, and columns may end up
@@ -42,11 +42,10 @@ import pandas as pd
 
 __all__ = [
     "TwoWayAnova",
-    "au_table",
     "icc",
     "icc_31",
     "mae",
-    "mask_invalid",
+    "metrics_table",
     "pcc",
     "two_way_anova",
 ]
@@ -132,30 +131,6 @@ def _is_constant(x: np.ndarray, valid: np.ndarray, axis: int = 0) -> np.ndarray:
     hi = np.where(valid, x, -np.inf).max(axis=axis, initial=-np.inf)
     lo = np.where(valid, x, np.inf).min(axis=axis, initial=np.inf)
     return hi == lo
-
-
-def mask_invalid(labels: object, invalid_codes: Sequence[float] = (9,)) -> np.ndarray:
-    """Replace "not codeable" codes by NaN.
-
-    BP4D (FERA 2015) codes AU intensity 0-5 and writes 9 where a frame could not be coded.
-    Turning those codes into NaN lets every metric of this module skip them automatically.
-
-    Args:
-        labels: array-like of numeric labels, any shape.
-        invalid_codes: codes that mean "no valid label".
-
-    Returns:
-        A new float64 array of the same shape, with ``invalid_codes`` replaced by NaN
-        (the input is never modified).
-
-    Example:
-        >>> mask_invalid([[0, 3], [9, 5]])
-        array([[ 0.,  3.],
-               [nan,  5.]])
-    """
-    out = _as_float_array(labels, "labels").copy()
-    out[np.isin(out, np.asarray(invalid_codes, dtype=np.float64))] = np.nan
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -422,7 +397,7 @@ def _au_label(au: object) -> str:
     return f"AU{int(digits):02d}" if digits.isdigit() else s
 
 
-def au_table(
+def metrics_table(
     y_true: object, y_pred: object, aus: Sequence[int | str], mask: object | None = None
 ) -> pd.DataFrame:
     """Per-AU ICC, PCC, MAE and number of valid frames, plus their mean over AUs.
@@ -443,7 +418,7 @@ def au_table(
 
     Example:
         >>> y = np.array([[0., 1.], [1., 2.], [2., 4.], [3., 3.]])
-        >>> au_table(y, y + 0.5, aus=[6, 12]).round(3)  # doctest: +NORMALIZE_WHITESPACE
+        >>> metrics_table(y, y + 0.5, aus=[6, 12]).round(3)  # doctest: +NORMALIZE_WHITESPACE
               ICC  PCC  MAE  N
         AU
         AU06  1.0  1.0  0.5  4
