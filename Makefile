@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_webcam.py
+	$(PY) benchmarks/bench_agreement.py
 
 figures: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib figures

@@ -1,0 +1,157 @@
+"""RESULTS.md's tables, generated from the committed result files: one script, so documents never disagree.
+
+Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the rest
+of the file is prose that quotes no number twice. Sources (all committed):
+
+- ``models/reference/comparison.csv`` and ``models/reference/*/seed*/robustness.csv``: the reference runs;
+- ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark.
+
+    python tools/results_tables.py            # rewrite the tables in RESULTS.md
+    python tools/results_tables.py --check    # exit 1 if RESULTS.md differs from what the files give (a test runs it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "RESULTS.md"
+REFERENCE = ROOT / "models" / "reference"
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
+ROWS = {  # run → what the table calls it
+    "hourglass": "Hourglass, one net for all AUs (`tiny`)",
+    "per-au": "one Hourglass per AU (`per-au-tiny`, RQ4)",
+    "resnet18": "ResNet-18 direct regression (`resnet18-small`, RQ1)",
+    "fixed-extent": "fixed Gaussian extent (RQ5)",
+    "l2": "L2 loss instead of Huber (RQ5)",
+    "hourglass-local": "local readout (RQ5, the Hourglass's maps)",
+}
+ROBUSTNESS_SIGMAS = (0, 4, 8, 13, 16, 20, 25, 30, 40)
+GROUP_NAMES = {"female": "female", "male": "male", "white": "white", "black": "Black", "east_asian": "East Asian",
+               "west_asian": "West Asian", "east_asian/white": "East Asian / white", "unknown": "age not given"}
+
+
+def reference_icc() -> str:
+    long = pd.read_csv(REFERENCE / "comparison.csv")
+    aus = [a for a in dict.fromkeys(long.AU) if a != "Mean"]
+    lines = [f"| run | {' | '.join(aus)} | **mean ICC ± sd (3 seeds)** | seeds 0, 1, 2 |",
+             "|---|" + "---|" * (len(aus) + 2)]
+    for run, name in ROWS.items():
+        part = long[long.run == run]
+        if part.empty:
+            continue
+        per_au = part[part.AU != "Mean"].groupby("AU").ICC.mean()
+        means = part[part.AU == "Mean"].sort_values("seed").ICC
+        cells = " | ".join(f"{per_au[a]:.2f}" for a in aus)
+        seeds = ", ".join(f"{v:.3f}" for v in means)
+        lines.append(f"| {name} | {cells} | **{means.mean():.3f} ± {means.std():.3f}** | {seeds} |")
+    return "\n".join(lines) + "\n"
+
+
+def reference_robustness() -> str:
+    frames = [pd.read_csv(p).assign(run=p.parent.parent.name) for p in sorted(REFERENCE.glob("*/seed*/robustness.csv"))]
+    table = pd.concat(frames)
+    mean = table[table.AU == "Mean"].groupby(["run", "sigma"]).ICC.mean().unstack("sigma")
+    lines = ["| σ (px) | " + " | ".join(str(s) for s in ROBUSTNESS_SIGMAS) + " |",
+             "|---|" + "---|" * len(ROBUSTNESS_SIGMAS)]
+    for run, name in (("hourglass", "Hourglass"), ("per-au", "per-AU Hourglasses"), ("resnet18", "ResNet-18"),
+                      ("fixed-extent", "fixed extent"), ("l2", "L2 loss")):
+        if run in mean.index:
+            lines.append(f"| {name} | " + " | ".join(f"{mean.loc[run, float(s)]:.2f}" for s in ROBUSTNESS_SIGMAS)
+                         + " |")
+    return "\n".join(lines) + "\n"
+
+
+def london_tables() -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from aulib.data.london import london_people
+    from aulib.predict.benchmark import anchor_readings, group_table, pair_table, split_summary
+
+    readings = pd.concat([pd.read_csv(REFERENCE / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed"),
+                          anchor_readings()], ignore_index=True)
+    pairs = pair_table(readings, london_people())
+    summary = split_summary(pairs, ["test", "dev"])
+    test = summary[summary.split == "test"].set_index(["model", "AU"])
+    seeds = [m for m in dict.fromkeys(readings.model) if m.startswith("reference")]
+    anchor = "MediaPipe blendshapes (5× proxy)"
+
+    def row(name: str, r: pd.Series) -> str:
+        return (f"| {name} | {100 * r.share_higher:.0f}% [{100 * r.share_low:.0f}, {100 * r.share_high:.0f}] | "
+                f"[{100 * r.wilson_low:.0f}, {100 * r.wilson_high:.0f}] | {r.mean_neutral:.2f} | {r.mean_smiling:.2f} | "
+                f"{r.mean_gap:.2f} [{r.gap_low:.2f}, {r.gap_high:.2f}] |")
+
+    header = ["| model | smiling reads higher (bootstrap) | Wilson | mean neutral | mean smiling | gap (bootstrap) |",
+              "|---|---|---|---|---|---|"]
+    au12 = [*header, *(row(m, test.loc[(m, "AU12")]) for m in seeds)]
+    three = test.loc[[(m, "AU12") for m in seeds]]
+    au12.append(f"| **three seeds, mean ± sd** | **{100 * three.share_higher.mean():.1f}% ± "
+                f"{100 * three.share_higher.std():.1f}** | | **{three.mean_neutral.mean():.2f} ± "
+                f"{three.mean_neutral.std():.2f}** | **{three.mean_smiling.mean():.2f} ± {three.mean_smiling.std():.2f}** | "
+                f"**{three.mean_gap.mean():.2f} ± {three.mean_gap.std():.2f}** |")
+    au12.append(row("MediaPipe blendshapes (5 × mouthSmile)", test.loc[(anchor, "AU12")]))
+    au06 = [*header, *(row(m, test.loc[(m, "AU06")]) for m in seeds)]
+    au06.append("| MediaPipe: cheekSquint (AU6-like) | no usable output: 0 on every photo | | | | |")
+    au06.append(row("MediaPipe: 5 × eyeSquint (AU7-like lid tightener, not AU6)", test.loc[(anchor, "AU07")]))
+
+    dev = summary[summary.split == "dev"].set_index(["model", "AU"])
+    others = {au: np.mean([test.loc[(m, au)].share_higher for m in seeds]) for au in ("AU14", "AU10", "AU17")}
+    prose = (f"The other AUs, reference Hourglasses (three-seed mean of the share): AU14 {100 * others['AU14']:.0f}%, "
+             f"AU10 {100 * others['AU10']:.0f}%, AU17 {100 * others['AU17']:.0f}%. **Dev people "
+             f"({int(dev.loc[(seeds[0], 'AU12')].n)})**, for comparison only: AU12 "
+             + ", ".join(f"{100 * dev.loc[(m, 'AU12')].share_higher:.0f}%" for m in seeds) + " (seeds 0–2), gap "
+             + ", ".join(f"{dev.loc[(m, 'AU12')].mean_gap:.2f}" for m in seeds) + "; AU6 "
+             + ", ".join(f"{100 * dev.loc[(m, 'AU06')].share_higher:.0f}%" for m in seeds)
+             + f"; MediaPipe AU12 {100 * dev.loc[(anchor, 'AU12')].share_higher:.0f}%.\n")
+
+    groups = pd.concat([group_table(pairs[(pairs.split == "test") & (pairs.model == m)]) for m in seeds])
+    groups = groups[groups.AU == "AU12"]
+    lines = ["| group | n | seed 0: smiling reads higher | seeds 1, 2 | seed 0: gap |", "|---|---|---|---|---|"]
+    for grouping in ("gender", "ethnicity", "age_band"):
+        part = groups[groups.group_by == grouping]
+        for group in dict.fromkeys(part.group):
+            rows = part[part.group == group].set_index("model").loc[seeds]
+            first = rows.iloc[0]
+            gap = (f"{first.mean_gap:.2f}" + (" (one person)" if first.n == 1 else
+                                              f" [{first.gap_low:.2f}, {first.gap_high:.2f}]")).replace("-", "−")
+            lines.append(f"| {GROUP_NAMES.get(group, group)} | {int(first.n)} | {100 * first.share_higher:.0f}% "
+                         f"[{100 * first.wilson_low:.0f}, {100 * first.wilson_high:.0f}] | "
+                         + ", ".join(f"{100 * v:.0f}%" for v in rows.share_higher.iloc[1:]) + f" | {gap} |")
+    return {"london-au12": "\n".join(au12) + "\n", "london-au06": "\n".join(au06) + "\n", "london-others": prose,
+            "london-groups": "\n".join(lines) + "\n"}
+
+
+def tables() -> dict[str, str]:
+    return {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
+
+
+def render(text: str, generated: dict[str, str]) -> str:
+    names = {m["name"] for m in BLOCK.finditer(text)}
+    missing = set(generated) - names
+    if missing:
+        raise SystemExit(f"{RESULTS} has no block for {sorted(missing)}: add <!-- generated: NAME --> … <!-- end: NAME -->")
+    return BLOCK.sub(lambda m: m.group(1) + generated[m["name"]] + m.group(4), text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that RESULTS.md is up to date")
+    args = parser.parse_args()
+    text = RESULTS.read_text()
+    updated = render(text, tables())
+    if args.check:
+        if updated != text:
+            sys.exit("RESULTS.md differs from the committed result files: run python tools/results_tables.py")
+        print("RESULTS.md matches the committed result files")
+        return
+    RESULTS.write_text(updated)
+    print(f"rewrote the generated tables of {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
