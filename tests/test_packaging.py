@@ -43,3 +43,19 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and re.search(r"^make test$", ci, re.M)
+
+
+def test_constraints_pin_every_dependency_and_the_suite_runs_with_them():
+    from importlib.metadata import version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {requirement_name(spec) for spec in [*project["dependencies"], *project["optional-dependencies"]["dev"]]}
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, pinned = line.partition("==")
+            pins[requirement_name(name)] = pinned.strip()
+    assert wanted - {"torch"} <= set(pins), f"not pinned: {sorted(wanted - {'torch'} - set(pins))}"
+    assert "torch" not in pins  # make installs TORCH_SPEC first (the CPU wheel, or a CUDA build)
+    for name in sorted(wanted - {"torch"}):
+        assert version(name) == pins[name], f"{name} {version(name)} is installed, constraints.txt pins {pins[name]}"
