@@ -142,3 +142,27 @@ def test_robustness_checks():
     assert check.iod_fraction(lambda s, t: s / 80, table)
     with pytest.raises(ExerciseFeedback, match="inter-ocular distance itself"):
         check.iod_fraction(lambda s, t: 80.0, table)
+
+
+def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():
+    # "Exercise 2.2" in a check's docstring is the exercise whose check cell calls it, in notebook 02
+    import ast
+    import inspect
+    import re
+
+    import nbformat
+
+    from aulib.course import pipeline
+
+    for path in pipeline.notebook_paths():
+        notebook = nbformat.read(path, as_version=4)
+        number = None
+        for cell in notebook.cells:
+            heading = re.search(r"### Exercise (\d+\.\d+)", cell.source) if cell.cell_type == "markdown" else None
+            if heading:
+                number = heading.group(1)
+            elif cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+                for node in ast.walk(ast.parse(cell.source)):
+                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "check":
+                        doc = inspect.getdoc(getattr(check, node.attr))
+                        assert doc.startswith(f"Exercise {number}:"), f"{path.name}: check.{node.attr} says {doc[:14]}"

@@ -172,7 +172,7 @@ def gaussian(function: Callable[[np.ndarray, float, float, int], np.ndarray]) ->
 
 
 def overlap_readout(function: Callable[[float], float]) -> bool:
-    """Exercise 2.2: ``function(intensity) -> float``, the readout of two overlapping Gaussians of one AU."""
+    """Exercise 2.3: ``function(intensity) -> float``, the readout of two overlapping Gaussians of one AU."""
     for intensity in (2.0, 4.0):
         got = float(_call("overlap_readout", function, intensity))
         if math.isclose(got, intensity, abs_tol=1e-6):
@@ -187,7 +187,7 @@ def overlap_readout(function: Callable[[float], float]) -> bool:
 
 
 def growing_sigma(function: Callable[[float], float]) -> bool:
-    """Exercise 2.3: ``function(intensity) -> float``, σ of the default growing extent in aligned-frame pixels."""
+    """Exercise 2.2: ``function(intensity) -> float``, σ of the default growing extent in aligned-frame pixels."""
     from aulib.method.heatmaps import HeatmapConfig
 
     config = HeatmapConfig()
@@ -207,7 +207,7 @@ def growing_sigma(function: Callable[[float], float]) -> bool:
 
 
 def optimiser_steps(function: Callable[[int, int, int], int], frames: int, batch_size: int, epochs: int) -> bool:
-    """Exercise 3.1: ``function(frames, batch_size, epochs) -> int``, the optimiser steps of a run."""
+    """Exercise 3.2: ``function(frames, batch_size, epochs) -> int``, the optimiser steps of a run."""
     expected = max(1, frames // batch_size) * epochs
     got = int(_call("optimiser_steps", function, frames, batch_size, epochs))
     if got == expected:
@@ -219,7 +219,7 @@ def optimiser_steps(function: Callable[[int, int, int], int], frames: int, batch
 
 
 def label_jitter(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Exercise 3.2: ``function(intensities, z) -> jittered``, the paper's label noise I ← I + 0.2·I·|z|."""
+    """Exercise 3.1: ``function(intensities, z) -> jittered``, the paper's label noise I ← I + 0.2·I·|z|."""
     intensities = torch.tensor([0.0, 1.0, 2.5, 5.0])
     z = torch.tensor([1.5, -2.0, 0.5, -0.1])
     expected = intensities + 0.2 * intensities * z.abs()
@@ -332,7 +332,7 @@ def iod_fraction(function: Callable[[float, pd.DataFrame], float], table: pd.Dat
 
 
 def peak_in_image(function: Callable[[np.ndarray, np.ndarray, int], np.ndarray], report: Any) -> bool:
-    """Exercise 6.1: ``function(peak (2,) in map pixels, matrix (2, 3), map_size) -> (2,)`` in image pixels."""
+    """Exercise 6.2: ``function(peak (2,) in map pixels, matrix (2, 3), map_size) -> (2,)`` in image pixels."""
     from aulib.method.heatmaps import read_peaks
 
     _, peaks = read_peaks(torch.as_tensor(report.maps)[None])
@@ -352,7 +352,7 @@ def peak_in_image(function: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
 
 
 def alignment_scale(function: Callable[[np.ndarray], float], report: Any) -> bool:
-    """Exercise 6.2: ``function(matrix (2, 3)) -> float``, crop pixels per image pixel of the alignment."""
+    """Exercise 6.1: ``function(matrix (2, 3)) -> float``, crop pixels per image pixel of the alignment."""
     expected = float(np.sqrt(abs(np.linalg.det(report.matrix[:, :2]))))
     got = float(_call("alignment_scale", function, report.matrix.copy()))
     if math.isclose(got, expected, rel_tol=1e-6):
