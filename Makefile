@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	MPLBACKEND=agg $(PY) -m pytest
+	MPLBACKEND=agg $(PY) -m pytest --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aulib tests benchmarks book tools
