@@ -28,32 +28,14 @@ from bench_predict import make_video, realistic_paper_model
 
 from aulib.course.reference import cpu_flags, machine_description
 from aulib.data.calibration import calibration_crops
-from aulib.data.synthau import SynthConfig, render_still, subject_identity
-from aulib.detect import create_detector
+from aulib.data.portraits import held_out_crops
 from aulib.inference.convert import save_model_file
 from aulib.inference.model import AUModel
-from aulib.method.align import alignment_matrix, transform_points, warp_face
 from aulib.predict import predict
-from aulib.predict.explain import real_face
 
 ROOT = Path(__file__).resolve().parents[1]
 HOURGLASS = ROOT / "models" / "reference" / "hourglass" / "seed0"
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def held_out_faces() -> tuple[np.ndarray, np.ndarray]:
-    detector = create_detector("dlib")
-    pairs = [(real_face(name), detector.detect_largest(real_face(name)).points)
-             for name in ("astronaut", "grace_hopper")]
-    config = SynthConfig(seed=3)
-    expressions = [{6: 3.0, 12: 4.0}, {10: 2.0, 14: 1.0}, {17: 5.0}, {12: 1.0}, {6: 5.0, 12: 5.0}, {}]
-    pairs += [render_still(subject_identity(config, k), aus, config) for k, aus in enumerate(expressions)]
-    crops, points = [], []
-    for image, landmarks in pairs:
-        matrix = alignment_matrix(landmarks)
-        crops.append(warp_face(image, matrix, 256))
-        points.append(transform_points(landmarks, matrix).astype(np.float32))
-    return np.stack(crops), np.stack(points)
 
 
 def random_paper(folder: Path) -> Path:
@@ -88,7 +70,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48, help="frames of the tracking video")
     args = parser.parse_args()
     started = time.perf_counter()
-    faces = held_out_faces()
+    faces = held_out_crops()
     with tempfile.TemporaryDirectory() as folder:
         result = {
             "int8_vs_fp32": {"trained course Hourglass": int8_agreement(HOURGLASS, faces)

@@ -163,6 +163,7 @@ def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():
                 number = heading.group(1)
             elif cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
                 for node in ast.walk(ast.parse(cell.source)):
-                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "check":
+                    called = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    if called and node.value.id == "check":
                         doc = inspect.getdoc(getattr(check, node.attr))
                         assert doc.startswith(f"Exercise {number}:"), f"{path.name}: check.{node.attr} says {doc[:14]}"

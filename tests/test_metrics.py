@@ -6,11 +6,9 @@ and the published worked example of Shrout & Fleiss (1979), Tables 2 and 3.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-import pandas as pd
 import pytest
+from helpers import pingouin_icc3
 from scipy import stats
 
 from aulib.method.metrics import icc, icc_31, mae, metrics_table, pcc, two_way_anova
@@ -28,29 +26,6 @@ SHROUT_FLEISS = np.array(
 @pytest.fixture(scope="module")
 def pg():
     return pytest.importorskip("pingouin")
-
-
-def pingouin_icc3(pg, ratings: np.ndarray) -> float:
-    """ICC(3,1) of an (N targets, k raters) matrix according to pingouin.
-
-    pingouin >= 0.7 labels the row "ICC(C,1)" (McGraw & Wong naming); older versions "ICC3".
-    """
-    n, k = ratings.shape
-    long = pd.DataFrame(
-        {
-            "target": np.repeat(np.arange(n), k),
-            "rater": np.tile(np.arange(k), n),
-            "rating": ratings.ravel(),
-        }
-    )
-    with warnings.catch_warnings():
-        # pingouin 0.7 + pandas 3 emit deprecation noise from inside pingouin.
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        warnings.simplefilter("ignore", category=FutureWarning)
-        out = pg.intraclass_corr(data=long, targets="target", raters="rater", ratings="rating")
-    row = out[out["Type"].isin(["ICC3", "ICC(C,1)"])]
-    assert len(row) == 1, out
-    return float(row["ICC"].iloc[0])
 
 
 def make_data(seed: int, n: int = 60, a: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +48,7 @@ def test_icc_matches_pingouin(pg, seed):
     got = icc(y_true, y_pred)
     assert got.shape == (y_true.shape[1],)
     for j in range(y_true.shape[1]):
-        ref = pingouin_icc3(pg, np.column_stack([y_true[:, j], y_pred[:, j]]))
+        ref = pingouin_icc3(np.column_stack([y_true[:, j], y_pred[:, j]]))
         assert got[j] == pytest.approx(ref, abs=1e-9)
 
 
@@ -96,7 +71,7 @@ def test_shrout_fleiss_published_example(pg):
     wms = (aov.ss_judges + aov.ss_error) / (aov.n * (aov.k - 1))  # within-target mean square
     assert wms == pytest.approx(6.26, abs=0.005)
     # And exactly, against pingouin.
-    assert float(icc_31(SHROUT_FLEISS)) == pytest.approx(pingouin_icc3(pg, SHROUT_FLEISS), abs=1e-9)
+    assert float(icc_31(SHROUT_FLEISS)) == pytest.approx(pingouin_icc3(SHROUT_FLEISS), abs=1e-9)
 
 
 def test_anova_sums_of_squares_add_up():
@@ -112,7 +87,7 @@ def test_icc_31_vectorised_over_trailing_dims(pg):
     assert got.shape == (2, 3)
     for i in range(2):
         for j in range(3):
-            assert got[i, j] == pytest.approx(pingouin_icc3(pg, x[:, :, i, j]), abs=1e-9)
+            assert got[i, j] == pytest.approx(pingouin_icc3(x[:, :, i, j]), abs=1e-9)
 
 
 def test_icc_accepts_1d_input():
@@ -157,7 +132,7 @@ def test_masked_entries_are_ignored(pg):
     assert len({int(c) for c in mask.sum(0)}) > 1  # columns really have different counts
     for j in range(y_true.shape[1]):
         t, p = y_true[mask[:, j], j], y_pred[mask[:, j], j]
-        assert got_icc[j] == pytest.approx(pingouin_icc3(pg, np.column_stack([t, p])), abs=1e-9)
+        assert got_icc[j] == pytest.approx(pingouin_icc3(np.column_stack([t, p])), abs=1e-9)
         assert got_pcc[j] == pytest.approx(stats.pearsonr(t, p)[0], abs=1e-12)
         assert got_mae[j] == pytest.approx(np.mean(np.abs(t - p)), abs=1e-12)
 
@@ -203,7 +178,7 @@ def test_one_constant_rater_gives_zero_icc(pg):
     y_true = np.zeros(20)
     assert icc(y_true, y_pred)[0] == pytest.approx(0.0, abs=1e-12)
     assert icc(y_true, y_pred)[0] == pytest.approx(
-        pingouin_icc3(pg, np.column_stack([y_true, y_pred])), abs=1e-9
+        pingouin_icc3(np.column_stack([y_true, y_pred])), abs=1e-9
     )
     assert np.isnan(pcc(y_true, y_pred)[0])
 
@@ -248,7 +223,7 @@ def test_consistency_ignores_offset_but_not_scale(pg):
     assert np.all(np.abs(scaled - base) > 1e-3)
     np.testing.assert_allclose(pcc(y_true, 2.5 * y_pred), pcc(y_true, y_pred), atol=1e-12)
     for j in range(3):
-        ref = pingouin_icc3(pg, np.column_stack([y_true[:, j], 2.5 * y_pred[:, j]]))
+        ref = pingouin_icc3(np.column_stack([y_true[:, j], 2.5 * y_pred[:, j]]))
         assert scaled[j] == pytest.approx(ref, abs=1e-9)
     # Exact scaling without noise: PCC = 1 but ICC = 2·s / (1 + s²) < 1.
     s = 2.0

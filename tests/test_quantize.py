@@ -13,15 +13,12 @@ import pytest
 import torch
 
 from aulib.data.calibration import calibration_crops
-from aulib.data.synthau import SynthConfig, render_still, subject_identity
-from aulib.detect import create_detector
+from aulib.data.portraits import held_out_crops, real_face
 from aulib.inference import onnx
 from aulib.inference.convert import save_model_file
 from aulib.inference.model import AUModel
 from aulib.inference.quantize import int8_path
-from aulib.method.align import alignment_matrix, transform_points, warp_face
 from aulib.models import create_model
-from aulib.predict.explain import real_face
 from aulib.predict.loop import load_inference_model
 
 pytestmark = pytest.mark.skipif(not onnx.available(), reason="onnxruntime / onnxscript not installed")
@@ -39,20 +36,8 @@ def realistic(preset: str, bias: float = 1.0) -> torch.nn.Module:
 
 @pytest.fixture(scope="module")
 def faces() -> tuple[np.ndarray, np.ndarray]:
-    """Aligned crops the calibration never saw: the astronaut and Grace Hopper (dlib landmarks) and six SynthAU
-    subjects of another seed showing AUs at several intensities."""
-    detector = create_detector("dlib")
-    pairs = [(real_face(name), detector.detect_largest(real_face(name)).points)
-             for name in ("astronaut", "grace_hopper")]
-    config = SynthConfig(seed=3)
-    expressions = [{6: 3.0, 12: 4.0}, {10: 2.0, 14: 1.0}, {17: 5.0}, {12: 1.0}, {6: 5.0, 12: 5.0}, {}]
-    pairs += [render_still(subject_identity(config, k), aus, config) for k, aus in enumerate(expressions)]
-    crops, points = [], []
-    for image, landmarks in pairs:
-        matrix = alignment_matrix(landmarks)
-        crops.append(warp_face(image, matrix, 256))
-        points.append(transform_points(landmarks, matrix).astype(np.float32))
-    return np.stack(crops), np.stack(points)
+    """Aligned crops the calibration never saw: the two portraits and six SynthAU faces of another seed."""
+    return held_out_crops()
 
 
 @pytest.fixture(scope="module")

@@ -83,8 +83,8 @@ def london_tables() -> dict[str, str]:
 
     def row(name: str, r: pd.Series) -> str:
         return (f"| {name} | {100 * r.share_higher:.0f}% [{100 * r.share_low:.0f}, {100 * r.share_high:.0f}] | "
-                f"[{100 * r.wilson_low:.0f}, {100 * r.wilson_high:.0f}] | {r.mean_neutral:.2f} | {r.mean_smiling:.2f} | "
-                f"{r.mean_gap:.2f} [{r.gap_low:.2f}, {r.gap_high:.2f}] |")
+                f"[{100 * r.wilson_low:.0f}, {100 * r.wilson_high:.0f}] | {r.mean_neutral:.2f} | "
+                f"{r.mean_smiling:.2f} | {r.mean_gap:.2f} [{r.gap_low:.2f}, {r.gap_high:.2f}] |")
 
     header = ["| model | smiling reads higher (bootstrap) | Wilson | mean neutral | mean smiling | gap (bootstrap) |",
               "|---|---|---|---|---|---|"]
@@ -92,7 +92,8 @@ def london_tables() -> dict[str, str]:
     three = test.loc[[(m, "AU12") for m in seeds]]
     au12.append(f"| **three seeds, mean ± sd** | **{100 * three.share_higher.mean():.1f}% ± "
                 f"{100 * three.share_higher.std():.1f}** | | **{three.mean_neutral.mean():.2f} ± "
-                f"{three.mean_neutral.std():.2f}** | **{three.mean_smiling.mean():.2f} ± {three.mean_smiling.std():.2f}** | "
+                f"{three.mean_neutral.std():.2f}** | **{three.mean_smiling.mean():.2f} ± "
+                f"{three.mean_smiling.std():.2f}** | "
                 f"**{three.mean_gap.mean():.2f} ± {three.mean_gap.std():.2f}** |")
     au12.append(row("MediaPipe blendshapes (5 × mouthSmile)", test.loc[(anchor, "AU12")]))
     au06 = [*header, *(row(m, test.loc[(m, "AU06")]) for m in seeds)]
@@ -134,7 +135,8 @@ def render(text: str, generated: dict[str, str]) -> str:
     names = {m["name"] for m in BLOCK.finditer(text)}
     missing = set(generated) - names
     if missing:
-        raise SystemExit(f"{RESULTS} has no block for {sorted(missing)}: add <!-- generated: NAME --> … <!-- end: NAME -->")
+        raise SystemExit(f"{RESULTS} has no block for {sorted(missing)}: "
+                         "add <!-- generated: NAME --> … <!-- end: NAME -->")
     return BLOCK.sub(lambda m: m.group(1) + generated[m["name"]] + m.group(4), text)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aulib.data.portraits import REAL_FACES, real_face
 from aulib.detect import LandmarkDetector, create_detector
 from aulib.method.align import heatmap_to_image, invert_affine, transform_points
 from aulib.method.aus import au_label
@@ -92,27 +93,6 @@ def explain_face(image: np.ndarray, model: Any, detector: str | LandmarkDetector
         maps=maps[0].numpy(), image_maps=image_maps[0].float().numpy(), intensities=result.intensities[0].cpu().numpy(),
         peaks=transform_points(crop_peaks[0], invert_affine(matrix)), aus=tuple(loaded.aus),
     )
-
-
-#: Public-domain real faces shipped with the course's dependencies, and what they show.
-REAL_FACES = {
-    "astronaut": "skimage.data.astronaut(): NASA portrait, a broad open smile (AU6, AU12 and parted lips)",
-    "grace_hopper": "matplotlib's sample grace_hopper.jpg: US Navy portrait, near-neutral with closed lips",
-}
-
-
-def real_face(name: str) -> np.ndarray:
-    """One of :data:`REAL_FACES` as an RGB uint8 image (both come with scikit-image and matplotlib: no download)."""
-    if name == "astronaut":
-        from skimage import data
-
-        return data.astronaut()
-    if name == "grace_hopper":
-        import matplotlib.cbook as cbook
-        import matplotlib.image as mpimg
-
-        return np.asarray(mpimg.imread(cbook.get_sample_data("grace_hopper.jpg")), dtype=np.uint8)
-    raise ValueError(f"unknown real face {name!r}; use one of {sorted(REAL_FACES)}")
 
 
 def real_faces_table(model: Any, detector: str | LandmarkDetector = "dlib", *, device: str = "auto") -> pd.DataFrame:
