@@ -1,6 +1,7 @@
 """How far the fast paths move the intensities: int8 against fp32, and tracked faces against full detection.
 
-Two measurements, written to ``benchmarks/results/agreement-<cpu kind>.json`` (committed; BENCHMARKS.md quotes it):
+Two measurements, written to ``benchmarks/results/agreement-vnni.json`` or ``agreement-no-vnni.json`` (by whether the
+CPU has VNNI, which decides the int8 kernels; committed, BENCHMARKS.md quotes them):
 
 1. **int8 against fp32 on crops the calibration never saw** (the astronaut and Grace Hopper with dlib's landmarks,
    six SynthAU faces of another seed at several AU intensities, as in ``tests/test_quantize.py``), for the trained
@@ -83,7 +84,8 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d"),
             "seconds": round(time.perf_counter() - started, 1),
         }
-    kind = "avx512" if "avx512_bf16" in cpu_flags() else "avx2"
+    # what decides the int8 kernels (and the 7-bit weights) is VNNI, not bf16
+    kind = "vnni" if "vnni" in cpu_flags() else "no-vnni"
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"agreement-{kind}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

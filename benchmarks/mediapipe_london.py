@@ -58,7 +58,8 @@ def main() -> None:
                     row[column] = round(5 * (scores[f"{pair}Left"] + scores[f"{pair}Right"]) / 2, 4)
             rows.append(row)
     with OUT.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=["face_id", "condition", "detected", "mp_au12_5x_mouthSmile",
+                                                    "mp_eyesquint_5x", "mp_cheeksquint_5x"])
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {OUT}: {len(rows)} photos in {time.perf_counter() - started:.1f} s (mediapipe {mp.__version__})")

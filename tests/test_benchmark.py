@@ -49,8 +49,22 @@ def test_the_set_ships_with_its_licence_and_attribution():
     for needed in ("DeBruine", "Jones", "10.6084/m9.figshare.5047666.v5", "CC BY 4.0", "consent",
                    "640×640", "quality 90"):
         assert needed in readme, needed
-    pyproject = (london.FOLDER.parents[2] / "pyproject.toml").read_text()
-    assert '"aulib.data.london" = ["photos/*.jpg", "*.csv", "*.md"]' in pyproject  # pip users get them too
+
+
+def test_a_wheel_ships_the_photos_their_licence_and_the_webcam_view(tmp_path):
+    # pip users get the benchmark and the live view: build the wheel as pip would and look inside
+    import zipfile
+
+    root = london.FOLDER.parents[2]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("aulib-*.whl"))).namelist()
+    photos = [n for n in names if n.startswith("aulib/data/london/photos/") and n.endswith(".jpg")]
+    assert len(photos) == 204
+    for needed in ("aulib/data/london/LICENSE.md", "aulib/data/london/README.md", "aulib/data/london/info.csv",
+                   "aulib/data/london/split.csv", "aulib/data/london/anchor_mediapipe.csv", "aulib/course/webcam.js",
+                   "aulib/course/webcam.css"):
+        assert needed in names, needed
 
 
 def test_every_person_has_a_neutral_and_a_smiling_640_pixel_photo():

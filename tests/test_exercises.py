@@ -167,3 +167,14 @@ def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():
                     if called and node.value.id == "check":
                         doc = inspect.getdoc(getattr(check, node.attr))
                         assert doc.startswith(f"Exercise {number}:"), f"{path.name}: check.{node.attr} says {doc[:14]}"
+
+
+def test_smile_direction_and_its_mistakes():
+    pairs = pd.DataFrame({"AU12_neutral": [0.5, 1.0, 0.2], "AU12_smiling": [2.0, 1.5, 0.1]})
+    assert check.smile_direction(lambda n, s: float(np.mean(s > n)), pairs)
+    with pytest.raises(ExerciseFeedback, match="a tie is not a smile read higher"):
+        check.smile_direction(lambda n, s: float(np.mean(s >= n)), pairs)
+    with pytest.raises(ExerciseFeedback, match="NaN reading cannot count as higher"):
+        check.smile_direction(lambda n, s: float(np.mean(s[~np.isnan(s)] > n[~np.isnan(s)])), pairs)
+    with pytest.raises(ExerciseFeedback, match="Not written yet"):
+        check.smile_direction(lambda n, s: (_ for _ in ()).throw(NotImplementedError()), pairs)

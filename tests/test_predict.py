@@ -258,9 +258,11 @@ def test_model_file_with_pickled_code_is_refused(tmp_path, tiny):
         AUModel.load(tmp_path / "evil.pt")
 
 
-@pytest.mark.parametrize("preset, options", [("tiny", {"stacks": 2}), ("tiny", {"block": "convblock", "pool": "avg"}),
-                                             ("resnet18-small", {})], ids=["bottleneck", "fan", "resnet"])
-def test_folded_network_computes_the_same_function(preset, options):
+@pytest.mark.parametrize("preset, options, tolerance", [
+    ("tiny", {"stacks": 2}, 1e-5), ("tiny", {"block": "convblock", "pool": "avg"}, 1e-5),
+    ("resnet18-small", {}, 1e-4),  # 18 folded layers in a row: float32 rounding adds up
+], ids=["bottleneck", "fan", "resnet"])
+def test_folded_network_computes_the_same_function(preset, options, tolerance):
     torch.manual_seed(0)
     model = create_model(preset, **options)
     randomise_batchnorm(model)  # fresh BatchNorms are identities and would hide a wrong fold
@@ -271,7 +273,7 @@ def test_folded_network_computes_the_same_function(preset, options):
     assert (len(batchnorms) == 0) == ("block" not in options)
     x = torch.rand(2, 3, model.input_size, model.input_size)
     with torch.inference_mode():
-        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(folded(x), model(x), rtol=tolerance, atol=tolerance)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
 
 

@@ -92,6 +92,30 @@ def test_best_checkpoint_is_the_best_validated_epoch_after_a_resume(prepared, tm
     assert best["best_icc"] == pytest.approx(history.val_icc_mean.max())
 
 
+def test_a_run_that_dies_while_validating_validates_that_epoch_after_the_resume(prepared, tmp_path, monkeypatch):
+    # checkpoint_every 4 falls on the epoch's last step: the epoch must still be validated and selected after a resume
+    import aulib.training.trainer as trainer_module
+
+    run = tmp_path / "validating"
+    original = trainer_module.predict_intensities
+    calls = {"n": 0}
+
+    def die_in_the_second_validation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "predict_intensities", die_in_the_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(prepared, run, epochs=3, checkpoint_every=4), progress=False)
+    monkeypatch.setattr(trainer_module, "predict_intensities", original)
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 4  # epoch 1's, not the unvalidated epoch 2's
+    train(config(prepared, run, epochs=3, checkpoint_every=4), resume=True, progress=False)
+    history = pd.read_csv(run / "training.csv")
+    assert history.epoch.tolist() == [1, 2, 3] and history.val_icc_mean.notna().all()
+
+
 def test_same_seed_same_run_and_other_runs_are_refused(prepared, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     train(config(prepared, first, max_steps=3), progress=False)
@@ -246,3 +270,17 @@ def test_runs_load_and_resume_on_cuda(prepared, tmp_path):
     on_gpu = config(prepared, tmp_path / "gpu", epochs=1, device="cuda")
     history = train(on_gpu, progress=False)
     assert train(on_gpu, resume=True, progress=False).equals(history)  # a finished run resumes to itself
+
+
+def test_evaluation_is_fp32_on_a_cpu_whatever_its_flags(prepared, tmp_path, monkeypatch):
+    # "auto" must not pick bf16 on a CPU with native bf16 (the training rule would): scores may not depend on the CPU.
+    # Pretend this CPU has native bf16, so that a wrong rule would show here whatever machine runs the test.
+    from aulib.inference import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    assert precision.autocast_dtype("auto", torch.device("cpu")) == torch.bfloat16  # the training rule: bf16
+    run = tmp_path / "precision"
+    train(config(prepared, run, max_steps=2, epochs=1), progress=False)
+    auto = evaluate(run, device="cpu", out=tmp_path / "auto")
+    fp32 = evaluate(run, device="cpu", precision="fp32", out=tmp_path / "fp32")
+    pd.testing.assert_frame_equal(auto, fp32)

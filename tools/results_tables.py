@@ -1,7 +1,7 @@
 """RESULTS.md's tables, generated from the committed result files: one script, so documents never disagree.
 
-Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the rest
-of the file is prose that quotes no number twice. Sources (all committed):
+Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the prose
+around them quotes from these tables. Sources (all committed):
 
 - ``models/reference/comparison.csv`` and ``models/reference/*/seed*/robustness.csv``: the reference runs;
 - ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark.

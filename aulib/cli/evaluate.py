@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from aulib.cli.common import CHECKPOINT, DEVICE, SPLIT, add_command, arg
+from aulib.cli.common import CHECKPOINT, DEVICE, PRECISIONS, SPLIT, add_command, arg
+
+PRECISION = arg("--precision", choices=PRECISIONS, default="auto",
+                help="auto (fp32 on any CPU, so scores do not depend on the CPU; bf16 on CUDA), fp32 or bf16")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -13,12 +16,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from aulib.evaluation.evaluate import evaluate, evaluate_folds, fold_runs, markdown_table
 
     if not (Path(args.run) / "config.json").is_file() and fold_runs(args.run):  # aulib train --fold all
-        metrics = evaluate_folds(args.run, data=args.data, checkpoint=args.checkpoint, device=args.device)
+        ignored = [flag for flag, value in (("--split", args.split), ("--suffix", args.suffix), ("--out", args.out),
+                                            ("--readout-window", args.readout_window)) if value]
+        if ignored:
+            print(f"error: {' '.join(ignored)} do not apply to a folder of fold runs (each fold is scored on its own "
+                  "held-out fold, in its own folder)")
+            return 2
+        metrics = evaluate_folds(args.run, data=args.data, checkpoint=args.checkpoint, device=args.device,
+                                 precision=args.precision)
         print(markdown_table(metrics))
         print(f"wrote each fold's files, {args.run}/folds.csv and the mean over folds in {args.run}/metrics.csv")
         return 0
     metrics = evaluate(args.run, data=args.data, split=args.split, checkpoint=args.checkpoint, device=args.device,
-                       readout_window=args.readout_window, suffix=args.suffix, out=args.out)
+                       readout_window=args.readout_window, suffix=args.suffix, out=args.out, precision=args.precision)
     print(markdown_table(metrics))
     folder = args.out or args.run
     print(f"wrote {folder}/predictions{args.suffix}.csv, metrics{args.suffix}.csv and metrics{args.suffix}.md")
@@ -33,7 +43,7 @@ def run_robustness(args: argparse.Namespace) -> int:
 
     sigmas = [float(x) for x in args.sigmas.split(",") if x.strip()]
     table = robustness(args.run, data=args.data, sigmas=sigmas, unit=args.unit, split=args.split, seed=args.seed,
-                       device=args.device)
+                       device=args.device, precision=args.precision)
     figure = save_figure(robustness_figure(table), f"{args.run}/robustness.png")
     plt.close("all")
     print(table[table.AU == "Mean"][["model", "sigma", "sigma_iod", "ICC", "MAE"]].to_string(index=False))
@@ -51,6 +61,7 @@ EVALUATE = [
     arg("--readout-window", type=float, help="use the local readout with this radius (frame px)"),
     arg("--suffix", default="", help="name suffix of the output files, e.g. _local"),
     arg("--out", help="folder for the output files (default: the run folder; give one for a reference run)"),
+    PRECISION,
 ]
 ROBUSTNESS = [
     arg("--run", required=True, help="run folder"),
@@ -60,6 +71,7 @@ ROBUSTNESS = [
     SPLIT,
     arg("--seed", type=int, default=0),
     DEVICE,
+    PRECISION,
 ]
 
 

@@ -12,14 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aulib.cli.common import DEVICE, QUIET, add_command, arg
+from aulib.cli.common import QUIET, add_command, arg
 
 
 def default_model() -> str:
-    """The reference Hourglass of seed 0 (``models/reference``), wherever the command runs from."""
+    """The reference Hourglass of seed 0 (``models/reference`` of the repository), wherever the command runs from.
+
+    Raises:
+        SystemExit: when it is not there (aulib installed from a wheel ships no reference runs): give ``--model``.
+    """
     from aulib.course.reference import reference_model
 
-    return str(reference_model())
+    path = reference_model()
+    if not (path / "best.pt").is_file():
+        raise SystemExit(f"error: no reference model at {path} (a pip install ships none): give --model with a run "
+                         "folder of `aulib train` or a model file of `aulib convert-checkpoint`")
+    return str(path)
 
 
 def _models(specs: list[str]) -> dict[str, str]:
@@ -54,7 +62,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     groups = group_table(pairs, n_boot=args.n_boot).assign(split=args.split)
     for name, table in (("readings", readings), ("summary", summary), ("groups", groups)):
         atomic_write_csv(out / f"{name}.csv", table, index=False)
-    aus = [au for au in ("AU12", "AU06") if f"{au}_neutral" in pairs.columns]
+    aus = [au for au in ("AU12", "AU06") if f"{au}_neutral" in pairs.columns] or \
+        [c.removesuffix("_neutral") for c in pairs.columns if c.endswith("_neutral")][:2]  # a model without them
     save_figure(pairs_figure(pairs, aus=aus), out / "pairs.png")
     save_figure(groups_figure(groups, au=aus[0]), out / "groups.png")
     plt.close("all")
@@ -64,41 +73,62 @@ def run_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+CAMERA_RETRIES = 30  # a camera may answer its first reads with no frame: give up after this many in a row
+
+
 def read_ahead(capture: Any, *, latest_only: bool) -> Iterator[Any]:
     """RGB frames of an OpenCV capture, decoded in a second thread while the main one reads and draws the last.
 
-    OpenCV decodes without the GIL, so decoding overlaps the work on the previous frame. A file gives every frame
-    (two decoded ahead); a camera gives the newest frame only, dropping older ones, so the view never lags behind.
+    OpenCV decodes without the GIL, so decoding overlaps the work on the previous frame. A file gives every frame,
+    at most two waiting; a camera gives the newest frame only, dropping older ones, so the view never lags, and a few
+    empty reads (a camera warming up) are retried. An error in the decoding thread is raised here, and the capture
+    is released only once that thread has stopped.
     """
     import cv2
 
     slots: queue.Queue = queue.Queue(maxsize=1 if latest_only else 2)
     stop = threading.Event()
+    end = object()
+
+    def hand_over(item: Any) -> None:
+        while not stop.is_set():
+            if latest_only and item is not end:
+                with contextlib.suppress(queue.Empty):
+                    slots.get_nowait()  # drop the stale frame the reader has not taken yet
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def decode() -> None:
-        while not stop.is_set():
-            ok, bgr = capture.read()
-            item = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None
+        misses = 0
+        try:
             while not stop.is_set():
-                if latest_only and item is not None:
-                    with contextlib.suppress(queue.Empty):
-                        slots.get_nowait()  # drop the stale frame the reader has not taken yet
-                try:
-                    slots.put(item, timeout=0.1)
-                    break
-                except queue.Full:
+                ok, bgr = capture.read()
+                if not ok:
+                    misses += 1
+                    if not latest_only or misses >= CAMERA_RETRIES:
+                        break
+                    time.sleep(0.03)
                     continue
-            if item is None:
-                return
+                misses = 0
+                hand_over(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        except BaseException as error:  # handed to the reader, which raises it
+            hand_over(error)
+        finally:
+            hand_over(end)
 
     worker = threading.Thread(target=decode, name="aulib-webcam-decode", daemon=True)
     worker.start()
     try:
-        while (item := slots.get()) is not None:
+        while (item := slots.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
             yield item
     finally:
         stop.set()
-        worker.join(timeout=5)
+        worker.join()  # the capture must not be released while the thread is inside read()
 
 
 def run_webcam(args: argparse.Namespace) -> int:
@@ -129,9 +159,10 @@ def run_webcam(args: argparse.Namespace) -> int:
                 break
             reading = live.process(rgb)
             count += 1
-            rows.append({"frame": reading.index, "face": reading.face, "seconds": reading.seconds,
-                         **({label: float(v) for label, v in zip(live.labels, reading.intensities, strict=True)}
-                            if reading.face else {})})
+            if args.record:  # readings only, never the frames
+                rows.append({"frame": reading.index, "face": reading.face, "seconds": reading.seconds,
+                             **({label: float(v) for label, v in zip(live.labels, reading.intensities, strict=True)}
+                                if reading.face else {})})
             if not args.no_window:
                 view = np.concatenate([reading.overlay, bars_panel(reading, live.labels, live.colours,
                                                                    fps=live.fps)], axis=1)
@@ -176,7 +207,7 @@ WEBCAM = [
     arg("--max-frames", type=int, help="stop after this many frames"),
     arg("--record", help="write each frame's readings to this CSV (never the frames)"),
     arg("--no-window", action="store_true", help="no window: measure and record only"),
-    DEVICE,
+    arg("--device", default="cpu", help="cpu (the default: the int8 fast path runs there) or cuda (with --exact)"),
 ]
 
 

@@ -115,18 +115,21 @@ def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, 
 
 # The folders that hold one dataset's course: when DATASET is changed and these are not, they move to folders named
 # after the dataset, so that a BP4D course never mixes with the SynthAU one (its runs, its figures).
-DATASET_FOLDERS = {"PREPARED_DIR": "../data/{dataset}-prepared", "RUN_DIR": "../runs/{profile}-{dataset}",
-                   "FIG_DIR": "../figures/{dataset}"}
+DATASET_FOLDERS = {"PREPARED_DIR": "../data/{dataset}-prepared", "RUN_DIR": "../runs/{profile}-{dataset}{fold}",
+                   "FIG_DIR": "../figures/{dataset}{fold}"}
 
 
 def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
     """The folders of a course whose ``DATASET`` is overridden and whose folders are not (:data:`DATASET_FOLDERS`).
 
-    Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA.
+    Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA; each DISFA fold
+    (``FOLD``) gets its own runs and figures, and they share the prepared data.
 
     Example:
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"DATASET": "bp4d", "FIG_DIR": "figs"})
         {'PREPARED_DIR': '../data/bp4d-prepared', 'RUN_DIR': '../runs/smoke-bp4d'}
+        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "full"}, {"DATASET": "disfa", "FOLD": 2})["RUN_DIR"]
+        '../runs/full-disfa-fold2'
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1})
         {}
     """
@@ -134,8 +137,10 @@ def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
     if dataset == common.get("DATASET"):
         return {}
     profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
-    return {key: pattern.format(dataset=dataset, profile=profile) for key, pattern in DATASET_FOLDERS.items()
-            if key not in overrides}
+    fold = overrides.get("FOLD", common.get("FOLD"))
+    suffix = "" if fold is None else f"-fold{fold}"
+    return {key: pattern.format(dataset=dataset, profile=profile, fold=suffix)
+            for key, pattern in DATASET_FOLDERS.items() if key not in overrides}
 
 
 def run_notebooks(

@@ -57,12 +57,14 @@ def reference_model(reference_dir: str | os.PathLike = REFERENCE_DIR, seed: int 
 
 
 def cpu_flags() -> str:
-    """The CPU's vector extensions that matter for speed here (``avx2``, ``avx512_bf16``), as ``lscpu`` lists them."""
+    """The CPU's vector extensions that matter for speed here (``avx2``, ``avx512_bf16``; VNNI for int8), as ``lscpu``
+    lists them."""
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     except OSError:
         return "unknown"
-    return " ".join(flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f" {flag}" in text) or "none"
+    flags = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile")
+    return " ".join(flag for flag in flags if f" {flag}" in text) or "none"
 
 
 def machine_description() -> dict[str, Any]:
@@ -192,8 +194,9 @@ def build_reference(
             _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
-    build_london_readings(out, [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()],
-                          progress=progress)
+    trained = [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()]
+    if trained:
+        build_london_readings(out, trained, progress=progress)
     atomic_write_json(out / "provenance.json", {
         "command": command,
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
@@ -227,10 +230,16 @@ def build_london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR, seed
     """
     from aulib.predict.benchmark import read_london
 
+    if not seeds:
+        raise ValueError("no reference seed to read: train the reference Hourglass first (make weights)")
     models = {reference_model_name(seed): reference_model(reference_dir, seed) for seed in seeds}
     readings = read_london(models, device="cpu", precision="fp32", progress=progress)
     readings.insert(1, "seed", readings["model"].map({reference_model_name(s): s for s in seeds}))
-    atomic_write_csv(Path(reference_dir) / LONDON_READINGS, readings, index=False)
+    path = Path(reference_dir) / LONDON_READINGS
+    if path.is_file():  # other seeds' readings stay (make weights SEEDS="0" refreshes seed 0 only)
+        kept = pd.read_csv(path, dtype={"face_id": str})
+        readings = pd.concat([kept[~kept.seed.isin(seeds)], readings]).sort_values("seed", kind="stable")
+    atomic_write_csv(path, readings, index=False)
     return readings
 
 

@@ -167,6 +167,7 @@ function render({ model, el }) {
   model.on("msg:custom", (content, buffers) => {
     if (content.type === "result") {
       if (content.id !== null && content.id !== undefined) inFlight = Math.max(0, inFlight - 1);
+      if (content.error) say(`a frame was not read: ${content.error}`);
       showResult(content, buffers);
       if (running) pump();
     } else if (content.type === "done") {
@@ -194,6 +195,10 @@ function render({ model, el }) {
     video.srcObject = stream;
     await video.play();
     say("Frames go to the kernel and are never stored. On a remote JupyterHub they travel to the server.");
+    // a new stream: the kernel detects the face afresh, and no answer of an earlier stream is awaited
+    model.send({ type: "start" });
+    inFlight = 0;
+    sentAt.clear();
     running = true;
     pump();
   }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from aulib.predict.sources import iter_frames
 
 HERE = Path(__file__).resolve().parent
 JPEG_QUALITY = 80
+PLAY_FPS = 15.0  # the most frames per second a played video sends (JupyterLab's message rate allows ~18)
 
 
 def decode_jpeg(data: bytes | memoryview) -> np.ndarray:
@@ -87,49 +89,73 @@ class WebcamWidget(anywidget.AnyWidget):
         self.video = Path(video) if video is not None else None
         self._playing = threading.Event()
         self._player: threading.Thread | None = None
+        # the reader keeps a tracker and a frame clock: one frame at a time, whether from the browser or the player
+        self._reading = threading.Lock()
         self.on_msg(self._on_message)
 
     def _on_message(self, _widget: Any, content: dict, buffers: list) -> None:
         kind = content.get("type")
-        if kind == "frame":
+        if kind == "start":  # a new camera stream: detect in full, restart the frame clock
+            self._stop_video()
+            with self._reading:
+                self.live.reset()
+        elif kind == "frame":
             self._stop_video()
             try:
                 image = decode_jpeg(buffers[0])
             except (ValueError, IndexError) as error:
-                self.send({"type": "done", "text": str(error)})
+                self._fail(content.get("id"), str(error))  # answered with its id: the browser keeps sending
                 return
-            if content.get("id") == 1:
-                self.live.reset()  # a new camera stream: detect in full
             self._answer(image, content.get("id"))
         elif kind == "play":
             self.play()
         elif kind == "stop":
             self._stop_video()
 
+    def _fail(self, frame_id: int | None, text: str) -> None:
+        self.send({"type": "result", "id": frame_id, "intensities": None, "seconds": 0.0, "error": text})
+
     def _answer(self, image: np.ndarray, frame_id: int | None) -> None:
-        reading = self.live.process(image)
+        try:
+            with self._reading:
+                reading = self.live.process(image)
+            overlay = encode_jpeg(reading.overlay)
+        except Exception as error:  # one bad frame must not stop the stream
+            self._fail(frame_id, f"{type(error).__name__}: {error}")
+            return
         intensities = None if reading.intensities is None else [round(float(v), 3) for v in reading.intensities]
         self.send({"type": "result", "id": frame_id, "intensities": intensities, "seconds": reading.seconds},
-                  buffers=[encode_jpeg(reading.overlay)])
+                  buffers=[overlay])
 
     def play(self, video: str | os.PathLike | None = None) -> None:
-        """Play a video file through the same view, in a background thread (the kernel stays free)."""
+        """Play a video file through the same view, in a background thread (the kernel stays free), at the video's
+        frame rate and never faster than :data:`PLAY_FPS` (JupyterLab delivers about 18 messages a second)."""
         path = Path(video) if video is not None else self.video
         if path is None or not path.is_file():
             self.send({"type": "done", "text": f"no video to play ({path}): pass video= to WebcamWidget"})
             return
         self._stop_video()
         self._playing.set()
-        self.live.reset()
+        with self._reading:
+            self.live.reset()
 
         def run() -> None:
-            for frame in iter_frames(path):
-                if not self._playing.is_set():
-                    return
-                if frame.image is not None:
+            started, shown = time.perf_counter(), 0
+            try:
+                for frame in iter_frames(path):
+                    if not self._playing.is_set():
+                        return
+                    if frame.image is None:
+                        continue
+                    fps = min(frame.fps, PLAY_FPS) if frame.fps > 0 else PLAY_FPS
+                    time.sleep(max(0.0, started + shown / fps - time.perf_counter()))
                     self._answer(frame.image, None)
-            self._playing.clear()
-            self.send({"type": "done", "text": f"played {path.name}"})
+                    shown += 1
+                self.send({"type": "done", "text": f"played {path.name}"})
+            except Exception as error:
+                self.send({"type": "done", "text": f"the video stopped: {type(error).__name__}: {error}"})
+            finally:
+                self._playing.clear()
 
         self._player = threading.Thread(target=run, name="aulib-webcam-video", daemon=True)
         self._player.start()

@@ -75,14 +75,15 @@ def evaluation_split(run_dir: str | os.PathLike, data: str | os.PathLike | None 
 def predict_frames(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] | None = None,
     checkpoint: str = "best.pt", device: str = "auto", batch_size: int = 128, readout_window: float | None = None,
+    precision: str = "auto",
 ) -> tuple[pd.DataFrame, tuple[int, ...]]:
     """Predict every frame of ``split`` (default: :func:`evaluation_split`); returns the per-frame table (see the
-    module docstring) and the AUs. The model runs in fp32 on a CPU whatever the CPU's flags, so the metrics do not
-    depend on the machine kind (bf16 on CUDA).
+    module docstring) and the AUs. ``precision="auto"`` runs fp32 on a CPU whatever the CPU's flags, so the metrics
+    do not depend on the machine kind (bf16 on CUDA); ``"bf16"`` or ``"fp32"`` ask for one.
 
     ``readout_window`` overrides the run's readout with the local one (the RQ5 readout ablation needs no retraining).
     """
-    model = AUModel.from_run(run_dir, checkpoint=checkpoint, device=device)
+    model = AUModel.from_run(run_dir, checkpoint=checkpoint, device=device, precision=precision)
     dataset = PreparedDataset(data or run_data(run_dir), split=split or evaluation_split(run_dir, data))
     if tuple(dataset.aus) != model.aus:
         raise ValueError(f"the run was trained on AUs {model.aus} but {dataset.path} has {tuple(dataset.aus)}")
@@ -139,7 +140,7 @@ def metrics_from_predictions(table: pd.DataFrame, aus: tuple[int, ...]) -> pd.Da
 def evaluate(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, split: str | list[str] | None = None,
     checkpoint: str = "best.pt", device: str = "auto", readout_window: float | None = None, suffix: str = "",
-    out: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None, precision: str = "auto",
 ) -> pd.DataFrame:
     """Evaluate a run: writes ``predictions.csv``, ``metrics.csv`` and ``metrics.md`` and returns the metrics.
 
@@ -147,7 +148,8 @@ def evaluate(
     where they go (default: the run folder; give another for a run that must stay as it is, such as a shipped
     reference run).
     """
-    table, aus = predict_frames(run_dir, data, split, checkpoint, device, readout_window=readout_window)
+    table, aus = predict_frames(run_dir, data, split, checkpoint, device, readout_window=readout_window,
+                                precision=precision)
     metrics = metrics_from_predictions(table, aus)
     out = Path(out) if out is not None else Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +165,7 @@ def fold_runs(root: str | os.PathLike) -> list[Path]:
 
 
 def evaluate_folds(root: str | os.PathLike, data: str | os.PathLike | None = None, checkpoint: str = "best.pt",
-                   device: str = "auto") -> pd.DataFrame:
+                   device: str = "auto", precision: str = "auto") -> pd.DataFrame:
     """Evaluate every fold's run on its own held-out fold, and their mean: DISFA's 3-fold protocol.
 
     Writes each fold's files (:func:`evaluate`) and, in ``root``, ``folds.csv`` (every fold and AU) and
@@ -175,7 +177,8 @@ def evaluate_folds(root: str | os.PathLike, data: str | os.PathLike | None = Non
     runs = fold_runs(root)
     if not runs:
         raise FileNotFoundError(f"{root} holds no fold runs (fold0/, fold1/, …): train with `aulib train --fold all`")
-    tables = {run.name: evaluate(run, data=data, checkpoint=checkpoint, device=device) for run in runs}
+    tables = {run.name: evaluate(run, data=data, checkpoint=checkpoint, device=device, precision=precision)
+              for run in runs}
     long = pd.concat(tables, names=["fold", "AU"]).reset_index()
     mean = long.groupby("AU", sort=False).mean(numeric_only=True)
     mean["N"] = long.groupby("AU", sort=False)["N"].sum()

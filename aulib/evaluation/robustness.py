@@ -77,7 +77,7 @@ def predict_with_noise(model: AUModel, dataset: PreparedDataset, sigma: float, u
 def robustness(
     run_dir: str | os.PathLike, data: str | os.PathLike | None = None, sigmas: Sequence[float] = DEFAULT_SIGMAS,
     unit: str = "px", split: str | None = None, seed: int = 0, model_name: str | None = None, device: str = "auto",
-    progress: bool = True, out: str | os.PathLike | None = None,
+    progress: bool = True, out: str | os.PathLike | None = None, precision: str = "auto",
 ) -> pd.DataFrame:
     """Run the noise study for one run; writes ``robustness.csv`` in the run folder (or ``out``) and returns it.
 
@@ -93,11 +93,12 @@ def robustness(
         device: where to run the model.
         progress: a progress bar over σ.
         out: the folder for ``robustness.csv`` (default: the run folder).
+        precision: ``"auto"`` (fp32 on any CPU, bf16 on CUDA), ``"bf16"`` or ``"fp32"``.
 
     Returns:
         Tidy table: ``model, sigma, unit, sigma_iod, AU, ICC, MAE`` (``AU == "Mean"`` rows average the AUs).
     """
-    model = AUModel.from_run(run_dir, device=device)  # fp32 on any CPU (the inference rule)
+    model = AUModel.from_run(run_dir, device=device, precision=precision)  # auto: fp32 on any CPU
     dataset = PreparedDataset(data or run_data(run_dir), split=split or evaluation_split(run_dir, data))
     truth = dataset.labels_array()
     mean_iod = float(inter_ocular_distance(dataset.landmarks_original_array().astype(np.float64)).mean())

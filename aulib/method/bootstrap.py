@@ -9,7 +9,7 @@ variation cancels out of the difference.
 
 Caveats, stated where the numbers are shown:
 
-- With few units (10 or fewer) the interval is too narrow: it cannot see beyond the sample.
+- With few units (fewer than 10) the interval is too narrow: it cannot see beyond the sample.
 - A share of 0% or 100% gives a zero-width interval (every resample agrees); :func:`wilson_interval` gives the
   interval a binomial model implies instead.
 

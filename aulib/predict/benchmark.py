@@ -116,8 +116,10 @@ def pair_table(readings: pd.DataFrame, people: pd.DataFrame | None = None) -> pd
     Returns:
         Columns ``model, face_id``, ``<AU>_neutral``, ``<AU>_smiling`` per AU, and the people's columns.
 
+    A person with one photo missing gets NaN for it (read as not higher by :func:`summarise`).
+
     Raises:
-        ValueError: naming the person when a photo is missing or appears twice.
+        ValueError: when a photo appears twice, or when no photo of a condition is there at all.
     """
     aus = reading_aus(readings)
     counts = readings.groupby(["model", "face_id", "condition"]).size()

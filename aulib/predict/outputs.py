@@ -102,8 +102,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 
 def blend_heatmap(image: np.ndarray, heatmap: np.ndarray, *, vmax: float = 5.0, cmap: str = "inferno",
                   opacity: str = "value", min_peak: float = 0.0) -> np.ndarray:
-    """Blend one heatmap over an image: the one drawing of a map over a face in aulib (photos, videos, the
-    course's figures and explorer).
+    """Blend one heatmap over an image: the one single-map drawing in aulib (photos, videos, the course's figures
+    and explorer; the live view's all-AUs-at-once tint is :func:`au_tint`).
 
     The colour says the value (``cmap`` over 0–``vmax``); the opacity (at most 0.75) follows either the value itself
     (``opacity="value"``: 0 stays invisible, ``vmax`` is strongest) or its share of the map's peak

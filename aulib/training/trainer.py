@@ -266,7 +266,10 @@ class Trainer:
                 images_seen += len(indices)
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.step_losses[-1]:.4f}", epoch=epoch + 1)
-                if self.step % self.config.checkpoint_every == 0:
+                # (an epoch's last step is checkpointed by _end_epoch, after validation: a checkpoint here would let a
+                # run that dies during validation resume past an epoch that was never validated)
+                if self.step % self.config.checkpoint_every == 0 and self.step % self.steps_per_epoch \
+                        and self.step < self.total_steps:
                     generators = self.generator_states()  # every rank takes part
                     if self.rank == 0:
                         self.save("last.pt", generators)
@@ -310,16 +313,17 @@ class Trainer:
         self.history.append(row)
         atomic_write_csv(self.out / "training.csv", pd.DataFrame(self.history), index=False)
         self._save_snapshot(epoch)
-        # Model selection first, then last.pt: a run resumed from last.pt must know this epoch's score, or the
-        # next epoch could replace best.pt with a worse model.
+        # Model selection first (best.pt), then last.pt, which records the best score: a run that dies between the
+        # two resumes from the previous last.pt and redoes this epoch, and one resumed from the new last.pt knows this
+        # epoch's score, so a later, worse epoch can never replace best.pt.
         score = row.get("val_icc_mean", float("nan"))
         improved = bool(np.isfinite(score) and score > self.best_icc)
         keep_best = self.val_set is None or improved or not (self.out / "best.pt").exists()
         if keep_best and np.isfinite(score):
             self.best_icc = float(score)
-        self.save("last.pt", generators)
         if keep_best:
             self.save("best.pt", generators)
+        self.save("last.pt", generators)
         self.model.train()
 
 
