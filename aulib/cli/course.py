@@ -44,7 +44,8 @@ def run_reference(args: argparse.Namespace) -> int:
         return 0
 
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
-                           device=args.device, command="aulib " + " ".join(args.argv))
+                           device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
+                           sigmas=args.sigmas)
     print(seed_summary(long).round(3).to_string())
     print(f"wrote {args.out}")
     return 0
@@ -81,7 +82,7 @@ def run_book(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS
+    from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS, SIGMAS
     from aulib.training.experiments import RUN_NAMES
 
     add_command(commands, "run-notebooks", run_cli, "execute the course notebooks in order with papermill", [
@@ -99,6 +100,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--seeds", type=int, nargs="+", default=list(SEEDS)),
         arg("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES)),
         arg("--epochs", type=int, default=EPOCHS),
+        arg("--renderer", choices=["2d", "3d"], default="2d",
+            help="the SynthAU renderer of both data sets (3d: SynthAU-3D; give it another --out)"),
+        arg("--sigmas", type=float, nargs="+", default=list(SIGMAS),
+            help="landmark-noise levels of the robustness study (pixels)"),
         DEVICE,
         arg("--london-only", action="store_true",
             help="only read the London set with the committed reference Hourglasses (no training)"),

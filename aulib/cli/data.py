@@ -20,8 +20,9 @@ def run_synth(args: argparse.Namespace) -> int:
         pass  # a named level: easy, default, hard
     try:
         config = generate(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed, aus=args.aus,
-                          difficulty=difficulty, image_size=args.image_size, workers=args.workers)
-    except ValueError as error:  # bad arguments, or a folder that holds a set made with other settings
+                          difficulty=difficulty, image_size=args.image_size, workers=args.workers,
+                          renderer=args.renderer)
+    except (ValueError, RuntimeError) as error:  # bad arguments, a folder made with other settings, or no OpenGL
         print(f"aulib synth: error: {error}", file=sys.stderr)
         return 2
     print(f"SynthAU: {config.subjects} subjects x {config.frames} frames in {args.out}")
@@ -52,7 +53,9 @@ SYNTH = [
     arg("--aus", choices=["bp4d", "disfa"], default="bp4d", help="default label set"),
     arg("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]"),
     arg("--image-size", type=int, default=256),
-    arg("--workers", type=int, default=None, help="processes (default: one per CPU)"),
+    arg("--workers", type=int, default=None, help="processes (default: one per CPU; 1 for --renderer 3d)"),
+    arg("--renderer", choices=["2d", "3d"], default="2d",
+        help="2d: SynthAU v2's procedural faces; 3d: SynthAU-3D, the ICT face model rendered with OpenGL"),
 ]
 PREPARE = [
     arg("dataset", choices=DATASETS, help="which reader to use"),

@@ -82,23 +82,28 @@ def machine_description() -> dict[str, Any]:
     return description
 
 
-def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True) -> tuple[Path, Path]:
+def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, renderer: str = "2d",
+                 ) -> tuple[Path, Path]:
     """Generate and prepare the reference runs' training set and the course's set (both resumable).
+
+    ``renderer="3d"`` makes both sets with SynthAU-3D, in folders of their own (``synthau3d-…``).
 
     Returns:
         ``(training prepared folder, course prepared folder)``.
     """
-    from aulib.data.prepare import assign_subject_splits, prepare
+    from aulib.data.prepare import prepare
+    from aulib.data.splits import assign_subject_splits
     from aulib.data.synthau import generate, read_labels
 
     size = {"subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
-            "difficulty": course["DIFFICULTY"]}
-    train_raw, train_prepared = work / "synthau-reference", work / "synthau-reference-prepared"
+            "difficulty": course["DIFFICULTY"], "renderer": renderer}
+    name = "synthau3d" if renderer == "3d" else "synthau"
+    train_raw, train_prepared = work / f"{name}-reference", work / f"{name}-reference-prepared"
     generate(train_raw, seed=TRAIN_SEED, progress=progress, **size)
     names = read_labels(train_raw).subject.unique()
     everyone_trains = assign_subject_splits(names, test=0.0, val=0.15, seed=TRAIN_SEED)
     prepare("synthau", train_raw, train_prepared, splits=everyone_trains, progress=progress)
-    course_raw, course_prepared = work / "synthau", work / "synthau-prepared"
+    course_raw, course_prepared = work / name, work / f"{name}-prepared"
     generate(course_raw, seed=int(course["SEED"]), progress=progress, **size)
     prepare("synthau", course_raw, course_prepared, progress=progress)
     return train_prepared, course_prepared
@@ -148,6 +153,7 @@ def build_reference(
     course: dict[str, Any] | None = None,
     sigmas: Sequence[float] = SIGMAS,
     progress: bool = True,
+    renderer: str = "2d",
 ) -> pd.DataFrame:
     """Train, evaluate and export every reference run (see the module docstring); returns the long table.
 
@@ -163,6 +169,7 @@ def build_reference(
             parameters in ``params/smoke.yaml``; the reference set has the same size).
         sigmas: landmark-noise levels of the robustness study (pixels).
         progress: progress bars.
+        renderer: ``"2d"`` (SynthAU v2, the course's data) or ``"3d"`` (SynthAU-3D; give it its own ``out``).
     """
     from aulib.course.pipeline import load_params
     from aulib.evaluation.evaluate import evaluate
@@ -173,11 +180,12 @@ def build_reference(
         smoke = load_params("smoke")
         course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
     started = time.perf_counter()
-    train_prepared, course_prepared = prepare_sets(work, course, progress)
+    train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
+    runs_root = work / ("runs-reference-3d" if renderer == "3d" else "runs-reference")
     timings: dict[str, float] = {}
     for seed in seeds:
         for name in runs:
-            config = run_config(name, "smoke", data=train_prepared, runs_dir=work / "runs-reference" / f"seed{seed}",
+            config = run_config(name, "smoke", data=train_prepared, runs_dir=runs_root / f"seed{seed}",
                                 epochs=epochs, seed=seed, device=device)
             run_dir = Path(config.out)
             began = time.perf_counter()
@@ -200,6 +208,7 @@ def build_reference(
     atomic_write_json(out / "provenance.json", {
         "command": command,
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
+        "renderer": renderer,
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
                       "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),

@@ -126,6 +126,10 @@ def render_sequence(config: SynthConfig, subject: int, sequence: int, length: in
     """
     if not 0 <= sequence < len(TASKS):
         raise ValueError(f"sequence must be a task index 0..{len(TASKS) - 1}; got {sequence}")
+    if config.renderer == "3d":
+        from aulib.data.face3d.sequence import render_sequence_3d
+
+        return render_sequence_3d(config, subject, sequence, length)
     identity = subject_identity(config, subject)
     rng = _generator(config, subject, sequence + 1)
     task = TASKS[sequence]
@@ -194,6 +198,7 @@ def generate(
     image_size: int = 256,
     workers: int | None = None,
     progress: bool = True,
+    renderer: str = "2d",
 ) -> SynthConfig:
     """Generate a SynthAU set under ``root`` (resumable: rerunning finishes an interrupted run).
 
@@ -208,6 +213,8 @@ def generate(
         image_size: side of the square frames.
         workers: processes (default: the CPU count).
         progress: show a progress bar.
+        renderer: ``"2d"`` (SynthAU v2's procedural faces) or ``"3d"`` (SynthAU-3D, OpenGL; one process, whose
+            renderer's threads use every core, unless ``workers`` says otherwise).
 
     Returns:
         The :class:`SynthConfig` written to ``synthau.json``.
@@ -222,7 +229,7 @@ def generate(
         raise ValueError(f"image_size must be at least 64; got {image_size}")
     level = difficulty if isinstance(difficulty, Difficulty) else Difficulty.from_level(difficulty)
     config = SynthConfig(subjects=subjects, frames=frames, seed=seed, image_size=image_size, aus=resolve_aus(aus),
-                         difficulty=level)
+                         difficulty=level, renderer=renderer)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     settings_path = root / "synthau.json"
@@ -243,9 +250,10 @@ def generate(
     lengths = clip_lengths(frames)
     jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(lengths)]
     todo = [job for job in jobs if not _sequence_dir(root, job[2], job[3]).exists()]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    default_workers = 1 if renderer == "3d" else os.cpu_count() or 1
+    workers = max(1, min(workers or default_workers, len(todo) or 1))
     with tqdm(total=subjects * frames, initial=subjects * frames - sum(j[4] for j in todo), unit="frame",
-              desc="SynthAU", disable=not progress) as bar:
+              desc="SynthAU-3D" if renderer == "3d" else "SynthAU", disable=not progress) as bar:
         if workers == 1:
             for job in todo:
                 bar.update(_write_sequence(job))

@@ -146,6 +146,9 @@ class Difficulty:
         )
 
 
+RENDERERS = ("2d", "3d")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Everything that determines a SynthAU set (stored in ``synthau.json``).
@@ -157,6 +160,8 @@ class SynthConfig:
         image_size: side of the square frames.
         aus: the label set read back by default.
         difficulty: the :class:`Difficulty`.
+        renderer: ``"2d"`` (the procedural OpenCV faces) or ``"3d"`` (SynthAU-3D: the ICT face model rendered with
+            OpenGL, :mod:`aulib.data.face3d`).
     """
 
     subjects: int = 120
@@ -165,6 +170,11 @@ class SynthConfig:
     image_size: int = 256
     aus: tuple[int, ...] = BP4D_AUS
     difficulty: Difficulty = field(default_factory=lambda: Difficulty.from_level("default"))
+    renderer: str = "2d"
+
+    def __post_init__(self):
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {RENDERERS}; got {self.renderer!r}")
 
     def to_json(self) -> dict:
         return {**asdict(self), "aus": list(self.aus), "difficulty": asdict(self.difficulty)}

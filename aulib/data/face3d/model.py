@@ -1,0 +1,197 @@
+"""The 3D face model of SynthAU-3D: ICT-FaceKit's Face Model Light, and FACS AUs as its expression shapes.
+
+The mesh, its identity modes and its expression shapes come from ICT-FaceKit (MIT licence, USC Institute for
+Creative Technologies; ``LICENSE-ICT-FaceKit.md`` beside this module), converted once by ``tools/ict_facekit.py``
+into ``ict_face_light.npz``. Everything here is numpy: for a fixed seed the vertices, and so the 68 landmarks and
+the labels, are the same on every machine, whatever renders the pixels.
+
+**AUs as shapes** (:data:`AU_SHAPES`). Intensity ``I`` in [0, 5] sets each listed shape's weight to
+``I / 5 * gain``:
+
+- AU6 (cheek raiser): ``cheekRaiser_L/R`` and ``cheekSquint_L/R`` (ICT's own FACS table maps both to AU6).
+  ``eyeSquint_L/R``, which ICT maps to AU7 (lid tightener), is a distractor;
+- AU10 (upper lip raiser): ``mouthUpperUp_L/R``. Measured on the mesh at weight 1, it raises the upper lip
+  (landmarks 49/53 by 0.091 IOD, 50/52 by 0.064) and the nostril wings (31/35 by 0.057): FACS's AU10 signs.
+  ``mouthShrugUpper`` (ICT's table's AU10) lifts the middle of the lip by 0.06 without the nostril wings; it stays
+  a distractor;
+- AU12 (lip corner puller): ``mouthSmile_L/R``, gain 1.55. At weight 1 the corners (48, 54) rise 0.118 IOD and
+  move out 0.079; py-feat's real-video AU model moves them up 0.11 IOD at intensity 3
+  (``../shared/notes/facs-magnitudes.md``), so intensity 3 gets weight 0.93 and intensity 5 weight 1.55;
+- AU14 (dimpler): ``mouthDimple_L/R``;
+- AU17 (chin raiser): ``mouthShrugLower`` (chin, landmark 8, up 0.091 IOD at weight 1).
+
+AUs without a real-face reference keep ICT's full activation (weight 1) at FACS E (intensity 5). IOD here is the
+distance between the outer eye corners (landmarks 36 and 45), 8.92 cm on the neutral mesh.
+
+Example:
+    >>> from aulib.data.face3d.model import FaceModel3D
+    >>> model = FaceModel3D.load()
+    >>> neutral = model.vertices(model.mean_identity(), {})
+    >>> smile = model.vertices(model.mean_identity(), model.au_weights({12: 5.0}))
+    >>> rise = (smile - neutral)[model.landmarks[[48, 54]], 1] / model.iod(neutral)
+    >>> [round(float(r), 3) for r in rise]  # the lip corners rise by about 1.55 x 0.118 IOD
+    [0.182, 0.182]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+ASSET = Path(__file__).with_name("ict_face_light.npz")
+
+# AU -> ((shape, gain), ...): the weight of a shape at intensity I is I / 5 * gain (module docstring: why).
+AU_SHAPES: dict[int, tuple[tuple[str, float], ...]] = {
+    6: (("cheekRaiser_L", 1.0), ("cheekRaiser_R", 1.0), ("cheekSquint_L", 1.0), ("cheekSquint_R", 1.0)),
+    10: (("mouthUpperUp_L", 1.0), ("mouthUpperUp_R", 1.0)),
+    12: (("mouthSmile_L", 1.55), ("mouthSmile_R", 1.55)),
+    14: (("mouthDimple_L", 1.0), ("mouthDimple_R", 1.0)),
+    17: (("mouthShrugLower", 1.0),),
+}
+
+# Movements that are not labelled: sampled independently of the AUs, so that no AU can be read from them.
+# name -> the largest weight sampled (symmetric pairs share one draw).
+DISTRACTORS: dict[str, float] = {
+    "eyeSquint": 0.8, "eyeBlink": 1.0, "jawOpen": 0.35, "mouthPucker": 0.6, "browInnerUp": 0.8,
+    "browDown": 0.7, "browOuterUp": 0.7, "mouthShrugUpper": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class FaceModel3D:
+    """The mesh and its shape bases (arrays from ``ict_face_light.npz``).
+
+    Attributes:
+        neutral: ``(V, 3)`` the generic neutral mesh, centimetres, y up, +z towards the viewer.
+        triangles: ``(T, 3)`` vertex indices.
+        uv: ``(V, 2)`` texture coordinates (ICT's UV layout; the face lies in the unit square).
+        region: ``(V,)`` region codes, named by :attr:`region_names`.
+        region_names: the regions' names (face, head_neck, mouth_socket, …).
+        identity: ``(K, V, 3)`` identity modes (deltas; weights ~ N(0, 1)).
+        expression: ``(E, V, 3)`` expression shapes (deltas; weights 0–1).
+        expression_names: the shapes' ARKit-style names.
+        landmarks: ``(68,)`` the vertices of the 68 Multi-PIE landmarks.
+    """
+
+    neutral: np.ndarray
+    triangles: np.ndarray
+    uv: np.ndarray
+    region: np.ndarray
+    region_names: tuple[str, ...]
+    identity: np.ndarray
+    expression: np.ndarray
+    expression_names: tuple[str, ...]
+    landmarks: np.ndarray
+
+    @staticmethod
+    def load(path: str | Path | None = None) -> FaceModel3D:
+        """Read the converted model (cached: every caller in a process shares one copy)."""
+        return _load(str(path or ASSET))
+
+    @property
+    def identity_modes(self) -> int:
+        return self.identity.shape[0]
+
+    def region_mask(self, *names: str) -> np.ndarray:
+        """``(V,)`` bool: the vertices of the named regions."""
+        unknown = set(names) - set(self.region_names)
+        if unknown:
+            raise ValueError(f"unknown region(s) {sorted(unknown)}; the model has {list(self.region_names)}")
+        codes = [self.region_names.index(name) for name in names]
+        return np.isin(self.region, codes)
+
+    def mean_identity(self) -> np.ndarray:
+        """The identity weights of ICT's generic face (all zero)."""
+        return np.zeros(self.identity_modes, np.float32)
+
+    def shape_index(self, name: str) -> int:
+        try:
+            return self.expression_names.index(name)
+        except ValueError:
+            known = list(self.expression_names)
+            raise ValueError(f"unknown expression shape {name!r}; the model has {known}") from None
+
+    def au_weights(self, intensities: Mapping[int, float]) -> dict[str, float]:
+        """Expression-shape weights of AU intensities (0–5), by :data:`AU_SHAPES`.
+
+        Raises:
+            ValueError: an AU without a shape, or an intensity outside [0, 5].
+        """
+        weights: dict[str, float] = {}
+        for au, intensity in intensities.items():
+            if au not in AU_SHAPES:
+                raise ValueError(f"AU{au} has no expression shape; SynthAU-3D renders AUs {sorted(AU_SHAPES)}")
+            if not 0.0 <= float(intensity) <= 5.0:
+                raise ValueError(f"AU{au} intensity {intensity} is outside [0, 5]")
+            for shape, gain in AU_SHAPES[au]:
+                weights[shape] = weights.get(shape, 0.0) + float(intensity) / 5.0 * gain
+        return weights
+
+    def identity_vertices(self, identity_weights: np.ndarray) -> np.ndarray:
+        """``(V, 3)`` float32: the neutral mesh of one identity."""
+        identity_weights = np.asarray(identity_weights, np.float32)
+        if identity_weights.shape != (self.identity_modes,):
+            raise ValueError(f"identity weights must have shape ({self.identity_modes},), got {identity_weights.shape}")
+        flat = self.identity.reshape(self.identity_modes, -1)
+        return self.neutral + (identity_weights @ flat).reshape(self.neutral.shape)
+
+    def vertices(self, identity: np.ndarray, shape_weights: Mapping[str, float]) -> np.ndarray:
+        """``(V, 3)`` float32: a face, from identity weights (or an identity's vertices) and expression weights."""
+        base = identity if np.ndim(identity) == 2 else self.identity_vertices(identity)
+        active = [(self.shape_index(name), weight) for name, weight in shape_weights.items() if weight != 0.0]
+        if not active:
+            return np.array(base, np.float32)
+        indices, weights = zip(*active, strict=True)
+        delta = np.tensordot(np.asarray(weights, np.float32), self.expression[list(indices)], axes=1)
+        return (base + delta).astype(np.float32)
+
+    def landmark_points(self, vertices: np.ndarray) -> np.ndarray:
+        """``(68, 3)``: the landmark vertices of a face."""
+        return vertices[self.landmarks]
+
+    def iod(self, vertices: np.ndarray) -> float:
+        """Outer-eye-corner distance (landmarks 36 and 45) of a face, in its units."""
+        points = self.landmark_points(vertices)
+        return float(np.linalg.norm(points[36] - points[45]))
+
+
+@lru_cache(maxsize=2)
+def _load(path: str) -> FaceModel3D:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: the converted ICT face model is missing (make it with tools/ict_facekit.py)")
+    with np.load(path) as data:
+        return FaceModel3D(
+            neutral=data["neutral"].astype(np.float32),
+            triangles=data["triangles"].astype(np.int32),
+            uv=data["uv"].astype(np.float32),
+            region=data["region"],
+            region_names=tuple(str(name) for name in data["region_names"]),
+            # float16 on disk (half the size); float32 in memory, where the arithmetic happens.
+            identity=data["identity"].astype(np.float32),
+            expression=data["expression"].astype(np.float32),
+            expression_names=tuple(str(name) for name in data["expression_names"]),
+            landmarks=data["landmarks"].astype(np.int64),
+        )
+
+
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """``(V, 3)`` unit normals: the area-weighted mean of the normals of the triangles round each vertex.
+
+    Example:
+        >>> square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32)
+        >>> vertex_normals(square, np.array([[0, 1, 2], [0, 2, 3]])).round(3).tolist()[0]
+        [0.0, 0.0, 1.0]
+    """
+    corners = vertices[triangles]
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])  # length = 2 x area
+    normals = np.zeros_like(vertices, dtype=np.float32)
+    flat = triangles.reshape(-1)
+    for axis in range(3):
+        # bincount is several times faster than np.add.at for scatter-adding.
+        normals[:, axis] = np.bincount(flat, np.repeat(face_normals[:, axis], 3), minlength=len(vertices))
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals / np.maximum(length, 1e-12)

@@ -1,0 +1,113 @@
+"""SynthAU-3D task clips: the 2D generator's protocol, rendered from the 3D face model.
+
+:func:`render_sequence_3d` returns what :func:`aulib.data.synthau.render_sequence` returns, so ``aulib synth
+--renderer 3d`` writes the same layout and every reader, split and notebook works on it unchanged. The protocol is
+SynthAU's: each subject performs the eight tasks, AU intensities follow :func:`intensity_trajectories`, and the
+tracker-like landmarks come from :func:`tracker_landmarks`. What changes is the face: a :mod:`aulib.data.face3d`
+person, posed in 3D (yaw up to +-30 degrees, pitch and roll up to +-20 at the hardest level), with unlabelled
+distractor movements (blinks, squints, jaw, brows, pucker) and the 2D generator's scene and camera.
+
+Only the AUs that have expression shapes (:data:`aulib.data.face3d.model.AU_SHAPES`: 6, 10, 12, 14, 17) are shown
+and labelled; the other simulated AUs' intensities and labels are 0, because the face does not show them.
+
+Landmarks and labels are numpy (identical on every machine for a seed); pixels depend on the OpenGL renderer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS
+from aulib.data.face3d.render import FaceParams, FaceRenderer
+from aulib.data.face3d.sample import sample_frame, sample_subject
+from aulib.data.synthau.faces import SIMULATED_AUS, smooth_noise, tracker_landmarks
+from aulib.data.synthau.protocol import CLIP_SPAN, TASKS, SynthConfig, intensity_trajectories
+from aulib.data.synthau.scene import Scene
+
+RENDERED_AUS = tuple(au for au in SIMULATED_AUS if au in AU_SHAPES)
+
+
+@lru_cache(maxsize=2)
+def shared_renderer(size: int) -> FaceRenderer:
+    """One renderer (one OpenGL context) per process and image size."""
+    return FaceRenderer(size)
+
+
+def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
+    # The 3D faces get streams of their own (key 3): the 2D generator's draws for the same seed stay untouched.
+    return np.random.default_rng([config.seed, 3, *keys])
+
+
+def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length: int) -> dict[str, np.ndarray]:
+    """One task clip of a SynthAU-3D subject (the return value of :func:`aulib.data.synthau.render_sequence`).
+
+    Returns:
+        ``images`` ``(F, S, S, 3)`` uint8, ``landmarks`` (tracked) and ``exact_landmarks`` ``(F, 68, 2)``,
+        ``intensities`` ``(F, 14)`` continuous, ``labels`` ``(F, 14)`` integer codes, ``task`` name.
+    """
+    if not 0 <= sequence < len(TASKS):
+        raise ValueError(f"sequence must be a task index 0..{len(TASKS) - 1}; got {sequence}")
+    difficulty = config.difficulty
+    renderer = shared_renderer(config.image_size)
+    person = sample_subject(_generator(config, subject, 0), renderer.model)
+    rng = _generator(config, subject, sequence + 1)
+    task = TASKS[sequence]
+    span = max(CLIP_SPAN, length)
+    performance = intensity_trajectories(config, task, span, rng)
+    times = np.sort(rng.choice(span, size=length, replace=False))
+    intensities = performance[times]
+    shown = np.isin(SIMULATED_AUS, RENDERED_AUS)
+    intensities[:, ~shown] = 0.0
+
+    # One clip: the same lights, camera and scene throughout (sampled once); the head and the distractors move.
+    clip = sample_frame(person, {}, rng, variation=min(1.0, difficulty.lighting_variation))
+    variation = difficulty.pose_variation / 1.2  # 1 at the hardest level
+    limits = np.array([30.0, 20.0, 20.0])
+    base_angles = np.clip(rng.standard_normal(3) * limits * 0.35 * variation, -limits, limits)
+    drift = smooth_noise(rng, length, (3,), correlation=0.95) * limits * 0.12 * variation
+    names = list(DISTRACTORS)
+    distractor_paths = np.clip(smooth_noise(rng, length, (len(names),), correlation=0.8) - 0.6, 0, None)
+    occluded = rng.random() < difficulty.occlusion_probability
+    scene = clip.scene
+    exact, neutral, images = [], [], []
+    for t in range(length):
+        yaw, pitch, roll = np.clip(base_angles + drift[t], -limits, limits)
+        distractors = {name: float(min(1.0, distractor_paths[t, k]) * DISTRACTORS[name])
+                       for k, name in enumerate(names)}
+        values = {au: float(intensities[t, SIMULATED_AUS.index(au)]) for au in RENDERED_AUS}
+        params = FaceParams(
+            subject=person, intensities=values, distractors=distractors, yaw=float(yaw), pitch=float(pitch),
+            roll=float(roll), scale=clip.scale, shift=clip.shift, key_light=clip.key_light,
+            key_strength=clip.key_strength, fill_strength=clip.fill_strength, ambient=clip.ambient,
+            light_colour=clip.light_colour, scene=scene)
+        if occluded and t == 0:  # the hand rests in one place for the whole clip
+            scene = params.scene = _with_hand(clip.scene, renderer.landmarks(params), config.image_size, rng)
+        image, landmarks = renderer.render(params, _generator(config, subject, sequence + 1, 2, t))
+        rest = FaceParams(subject=person, yaw=float(yaw), pitch=float(pitch), roll=float(roll), scale=clip.scale,
+                          shift=clip.shift)
+        exact.append(landmarks)
+        neutral.append(renderer.landmarks(rest))
+        images.append(image)
+    exact, neutral = np.stack(exact).astype(np.float64), np.stack(neutral).astype(np.float64)
+    iods = np.linalg.norm(exact[:, 36] - exact[:, 45], axis=1)
+    tracked = tracker_landmarks(exact, neutral, iods, rng, difficulty.tracker_noise, difficulty.tracker_shrink)
+    return {
+        "images": np.stack(images),
+        "landmarks": tracked,
+        "exact_landmarks": exact,
+        "intensities": intensities,
+        "labels": np.rint(intensities).astype(np.int8),
+        "task": np.array(task.name),
+    }
+
+
+def _with_hand(scene: Scene, landmarks: np.ndarray, size: int, rng: np.random.Generator) -> Scene:
+    """The clip's scene with a hand resting against one side of the lower face (drawn by the scene module)."""
+    from dataclasses import replace
+
+    anchor = landmarks[48 if rng.random() < 0.5 else 54]
+    hand = (float(anchor[0] + rng.normal(0, 0.02 * size)), float(anchor[1] + 0.1 * size), 0.09 * size,
+            0.15 * size, float(rng.uniform(-30, 30)))
+    return replace(scene, hand=hand)

@@ -1,0 +1,34 @@
+"""The reference runs' data sets (``make weights``): what ``aulib reference`` builds before it trains."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from aulib.course.reference import TRAIN_SEED, prepare_sets
+
+
+@pytest.mark.parametrize("renderer", ["2d", "3d"])
+def test_reference_sets_keep_their_people_apart(tmp_path, renderer):
+    if renderer == "3d":
+        pytest.importorskip("moderngl")
+        from aulib.data.face3d.render import gl_context
+
+        try:
+            gl_context().release()
+        except RuntimeError as error:
+            pytest.skip(str(error))
+    course = {"SUBJECTS": 7, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    train, evaluation = prepare_sets(tmp_path, course, progress=False, renderer=renderer)
+    prefix = "synthau3d" if renderer == "3d" else "synthau"
+    assert train.name == f"{prefix}-reference-prepared" and evaluation.name == f"{prefix}-prepared"
+    settings = json.loads((tmp_path / f"{prefix}-reference" / "synthau.json").read_text())["config"]
+    assert settings["seed"] == TRAIN_SEED and settings["renderer"] == renderer
+    train_splits = pd.Series(json.loads((train / "meta.json").read_text())["splits"])
+    course_splits = pd.Series(json.loads((evaluation / "meta.json").read_text())["splits"])
+    assert len(train_splits) == len(course_splits) == 7
+    # Every reference person trains (a few select the model); the course set keeps test people for evaluation.
+    assert set(train_splits) == {"train", "val"} and (train_splits == "val").sum() == 1  # 15% of 7
+    assert "test" in set(course_splits)
