@@ -2,10 +2,11 @@
 
 :func:`render_sequence_3d` returns what :func:`aulib.data.synthau.render_sequence` returns, so ``aulib synth
 --renderer 3d`` writes the same layout and every reader, split and notebook works on it unchanged. The protocol is
-SynthAU's: each subject performs the eight tasks, AU intensities follow :func:`intensity_trajectories`, and the
-tracker-like landmarks come from :func:`tracker_landmarks`. What changes is the face: a :mod:`aulib.data.face3d`
-person, posed in 3D (yaw up to +-30 degrees, pitch and roll up to +-20 at the hardest level), with unlabelled
-distractor movements (blinks, squints, jaw, brows, pucker) and the 2D generator's scene and camera.
+SynthAU's: each subject performs the eight tasks, AU intensities follow
+:func:`~aulib.data.synthau.protocol.clip_intensities`, and the tracker-like landmarks come from
+:func:`tracker_landmarks`. What changes is the face: a :mod:`aulib.data.face3d` person, posed in 3D (yaw up to
++-30 degrees, pitch and roll up to +-20 at the hardest level), with unlabelled distractor movements (blinks,
+squints, jaw, brows, pucker) and the 2D generator's scene and camera.
 
 Only the AUs that have expression shapes (:data:`aulib.data.face3d.model.AU_SHAPES`: 6, 10, 12, 14, 17) are shown
 and labelled; the other simulated AUs' intensities and labels are 0, because the face does not show them.
@@ -23,7 +24,7 @@ from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS
 from aulib.data.face3d.render import FaceParams, FaceRenderer
 from aulib.data.face3d.sample import sample_frame, sample_subject
 from aulib.data.synthau.faces import SIMULATED_AUS, smooth_noise, tracker_landmarks
-from aulib.data.synthau.protocol import CLIP_SPAN, TASKS, SynthConfig, intensity_trajectories
+from aulib.data.synthau.protocol import TASKS, SynthConfig, clip_intensities
 from aulib.data.synthau.scene import Scene
 
 RENDERED_AUS = tuple(au for au in SIMULATED_AUS if au in AU_SHAPES)
@@ -54,10 +55,7 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
     person = sample_subject(_generator(config, subject, 0), renderer.model)
     rng = _generator(config, subject, sequence + 1)
     task = TASKS[sequence]
-    span = max(CLIP_SPAN, length)
-    performance = intensity_trajectories(config, task, span, rng)
-    times = np.sort(rng.choice(span, size=length, replace=False))
-    intensities = performance[times]
+    intensities = clip_intensities(config, task, length, rng)
     shown = np.isin(SIMULATED_AUS, RENDERED_AUS)
     intensities[:, ~shown] = 0.0
 

@@ -34,12 +34,11 @@ from aulib.data.synthau.faces import (
     tracker_landmarks,
 )
 from aulib.data.synthau.protocol import (
-    CLIP_SPAN,
     TASKS,
     Difficulty,
     SynthConfig,
+    clip_intensities,
     clip_lengths,
-    intensity_trajectories,
     subject_name,
 )
 from aulib.data.synthau.render import Scene, render_face
@@ -133,10 +132,7 @@ def render_sequence(config: SynthConfig, subject: int, sequence: int, length: in
     identity = subject_identity(config, subject)
     rng = _generator(config, subject, sequence + 1)
     task = TASKS[sequence]
-    span = max(CLIP_SPAN, length)
-    performance = intensity_trajectories(config, task, span, rng)
-    times = np.sort(rng.choice(span, size=length, replace=False))
-    intensities = performance[times]
+    intensities = clip_intensities(config, task, length, rng)
     poses = _poses(config, length, rng)
     exact = np.stack([pose_points(expression_shape(identity, intensities[t]), DEPTH_68, poses[t])
                       for t in range(length)])

@@ -216,6 +216,15 @@ def _apex(rng: np.random.Generator, low_share: float) -> float:
     return rng.uniform(0.6, 2.2) if rng.random() < low_share else rng.uniform(2.0, 5.5)
 
 
+def clip_intensities(config: SynthConfig, task: Task, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Intensities ``(length, len(SIMULATED_AUS))`` of one clip: the task performed for :data:`CLIP_SPAN` frames (or
+    ``length`` if longer), of which the clip keeps ``length`` frames, in order, at random times."""
+    span = max(CLIP_SPAN, length)
+    performance = intensity_trajectories(config, task, span, rng)
+    times = np.sort(rng.choice(span, size=length, replace=False))
+    return performance[times]
+
+
 def intensity_trajectories(config: SynthConfig, task: Task, length: int, rng: np.random.Generator) -> np.ndarray:
     """Continuous intensities ``(length, len(SIMULATED_AUS))`` of one task performed for ``length`` frames.
 
