@@ -4,7 +4,9 @@ Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and
 around them quotes from these tables. Sources (all committed):
 
 - ``models/reference/comparison.csv`` and ``models/reference/*/seed*/robustness.csv``: the reference runs;
-- ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark.
+- ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark;
+- ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
+  ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
     python tools/results_tables.py            # rewrite the tables in RESULTS.md
     python tools/results_tables.py --check    # exit 1 if RESULTS.md differs from what the files give (a test runs it)
@@ -127,8 +129,70 @@ def london_tables() -> dict[str, str]:
             "london-groups": "\n".join(lines) + "\n"}
 
 
+REFERENCE_3D = ROOT / "models" / "reference-3d"
+
+
+def synthau3d_pilot() -> str:
+    """SynthAU v2 against the SynthAU-3D pilot: the London test people, held-out ICC, ridge, the two portraits."""
+    sys.path.insert(0, str(ROOT))
+    from aulib.data.london import london_people
+    from aulib.predict.benchmark import pair_table, split_summary
+
+    people = london_people()
+    lines = ["| training data | split | AU12 smiling higher (mean ± sd of 3 seeds) | lowest bound: bootstrap, Wilson | "
+             "AU12 neutral | AU12 smiling | AU12 gap | AU6 smiling higher | AU6 gap |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, folder in (("SynthAU v2 (drawn)", REFERENCE), ("SynthAU-3D (pilot)", REFERENCE_3D)):
+        readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed")
+        summary = split_summary(pair_table(readings, people), ["test", "dev"]).set_index(["split", "AU"])
+        for split in ("test", "dev"):
+            au12, au6 = summary.loc[(split, "AU12")], summary.loc[(split, "AU06")]
+
+            def spread(values: pd.Series, percent: bool = False) -> str:
+                scale = 100 if percent else 1
+                digits = 1 if percent else 2
+                return f"{scale * values.mean():.{digits}f} ± {scale * values.std():.{digits}f}"
+
+            lines.append(f"| {name} | {split} ({int(au12.n.iloc[0])}) | {spread(au12.share_higher, True)}% | "
+                         f"{100 * au12.share_low.min():.0f}%, {100 * au12.wilson_low.min():.0f}% | "
+                         f"{spread(au12.mean_neutral)} | {spread(au12.mean_smiling)} | {spread(au12.mean_gap)} | "
+                         f"{spread(au6.share_higher, True)}% | {spread(au6.mean_gap)} |")
+    long = pd.read_csv(REFERENCE_3D / "comparison.csv")
+    hourglass = long[(long.run == "hourglass")]
+    per_au = hourglass[hourglass.AU != "Mean"].groupby("AU").ICC.agg(["mean", "min"])
+    means = hourglass[hourglass.AU == "Mean"].sort_values("seed")
+    robustness = pd.concat(pd.read_csv(path).assign(seed=int(path.parent.name[4:]))
+                           for path in sorted((REFERENCE_3D / "hourglass").glob("seed*/robustness.csv")))
+    noise = robustness[robustness.AU == "Mean"].set_index(["sigma", "seed"]).ICC.unstack("seed")
+    appearance = pd.read_csv(REFERENCE_3D / "appearance.csv")
+    portraits = pd.read_csv(REFERENCE_3D / "portraits.csv").set_index(["face", "seed"])
+    icc = (f"\n**SynthAU-3D held-out subjects** (the course set's test people, rendered in 3D; three seeds): mean ICC "
+           f"**{means.ICC.mean():.3f} ± {means.ICC.std():.3f}** (seeds: "
+           + ", ".join(f"{v:.3f}" for v in means.ICC) + "); per AU "
+           + ", ".join(f"{au} {row['mean']:.2f}" for au, row in per_au.iterrows())
+           + f" (the lowest AU of any seed: {per_au['min'].idxmin()} {per_au['min'].min():.2f})"
+           + f"; localisation {means.LocErr64.mean():.2f} map pixels (AU present); under landmark noise, mean ICC "
+           + ", ".join(f"{noise.loc[sigma].mean():.2f} at σ = {sigma:.0f} px" for sigma in noise.index)
+           + " (the three seeds' mean). "
+           f"Ridge on the aligned tracked landmarks, fitted on the Hourglasses' training people: "
+           f"{appearance.ridge_icc.iloc[0]:.3f} (fitted on the course set's own training people, as for SynthAU v2: "
+           f"{appearance.ridge_course_icc.iloc[0]:.3f}); Hourglass minus ridge "
+           + ", ".join(f"{r.difference:.3f} [{r.difference_low:.3f}, {r.difference_high:.3f}]"
+                       for r in appearance.itertuples())
+           + " (seeds 0–2; paired bootstrap over the "
+           f"{int(appearance.subjects.iloc[0])} held-out subjects).\n\n**Two individual cases** (AU12, three seeds): "
+           f"astronaut {portraits.loc['astronaut'].AU12.mean():.2f} ± {portraits.loc['astronaut'].AU12.std():.2f}, "
+           f"Grace Hopper {portraits.loc['grace_hopper'].AU12.mean():.2f} ± "
+           f"{portraits.loc['grace_hopper'].AU12.std():.2f}; AU6 astronaut "
+           f"{portraits.loc['astronaut'].AU06.mean():.2f}, Hopper {portraits.loc['grace_hopper'].AU06.mean():.2f}.\n")
+    return "\n".join(lines) + "\n" + icc
+
+
 def tables() -> dict[str, str]:
-    return {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
+    generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
+    if (REFERENCE_3D / "appearance.csv").is_file():
+        generated["synthau3d-pilot"] = synthau3d_pilot()
+    return generated
 
 
 def render(text: str, generated: dict[str, str]) -> str:
