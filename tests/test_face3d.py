@@ -127,6 +127,19 @@ def test_same_seed_same_person_frame_and_landmarks(renderer):
     assert np.abs(first[1] - other[1]).max() > 1.0  # and another seed is another face
 
 
+def test_another_persons_landmarks_between_frames_change_nothing(renderer):
+    """The renderer caches a person's shape: asking for someone else's landmarks must not leak into the next frame."""
+    from aulib.data.face3d.sample import sample_frame, sample_subject
+
+    first = sample_frame(sample_subject(np.random.default_rng(11)), {12: 4.0}, np.random.default_rng(12))
+    second = sample_frame(sample_subject(np.random.default_rng(13)), {}, np.random.default_rng(14))
+    image, landmarks = renderer.render(first, np.random.default_rng(0))
+    renderer.landmarks(second)
+    again, landmarks_again = renderer.render(first, np.random.default_rng(0))
+    np.testing.assert_array_equal(landmarks_again, landmarks)
+    np.testing.assert_array_equal(again, image)
+
+
 def test_rendered_landmarks_land_where_dlib_finds_them(renderer):
     dlib = pytest.importorskip("dlib")
     from aulib.data.face3d.render import FaceParams

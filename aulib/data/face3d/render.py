@@ -162,15 +162,16 @@ class FaceRenderer:
         # Without multisampling the drawing framebuffer is read directly.
         self._resolved = (self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer((size, size), 4)])
                           if samples else self._msaa)
-        self._subject: Subject3D | None = None
-        self._subject_vertices: np.ndarray | None = None
+        self._default_subject: Subject3D | None = None
+        self._subject: Subject3D | None = None  # whose colours are in the buffers
+        self._identity_subject: Subject3D | None = None  # whose identity-shaped neutral vertices are cached
+        self._identity_cache: np.ndarray | None = None
 
     # --- geometry (numpy: identical on every machine) ---------------------------------------------------------
 
     def posed_vertices(self, params: FaceParams) -> np.ndarray:
         """``(V, 3)`` float32: the face of ``params`` in camera-centred world coordinates."""
-        subject = params.subject or Subject3D(self.model.mean_identity())
-        base = self._identity_vertices(subject)
+        base = self._identity_vertices(self._subject_of(params))
         weights = dict(self.model.au_weights(params.intensities))
         for name, weight in params.distractors.items():
             for shape in _shape_names(name, self.model):
@@ -226,7 +227,7 @@ class FaceRenderer:
         Returns:
             ``(size, size, 3)`` uint8 RGB and ``(68, 2)`` float32 landmark pixels.
         """
-        subject = params.subject or Subject3D(self.model.mean_identity())
+        subject = self._subject_of(params)
         vertices = self.posed_vertices(params)
         self._upload_subject(subject)
         self._positions.write(vertices.tobytes())
@@ -276,10 +277,20 @@ class FaceRenderer:
         """Free the OpenGL context (a renderer is unusable afterwards)."""
         self.ctx.release()
 
+    def _subject_of(self, params: FaceParams) -> Subject3D:
+        """The frame's subject, or the model's mean face (one object, so that the caches below hold)."""
+        if params.subject is not None:
+            return params.subject
+        if self._default_subject is None:
+            self._default_subject = Subject3D(self.model.mean_identity())
+        return self._default_subject
+
     def _identity_vertices(self, subject: Subject3D) -> np.ndarray:
-        if self._subject is not subject:
-            self._subject_vertices = self.model.identity_vertices(subject.identity)
-        return self._subject_vertices
+        # Cached by its own key: landmarks() of one subject between render() calls of another must not mix them.
+        if self._identity_subject is not subject:
+            self._identity_cache = self.model.identity_vertices(subject.identity)
+            self._identity_subject = subject
+        return self._identity_cache
 
     def _upload_subject(self, subject: Subject3D) -> None:
         if self._subject is subject:
