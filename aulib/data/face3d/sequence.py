@@ -24,7 +24,7 @@ from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS
 from aulib.data.face3d.render import FaceParams, FaceRenderer
 from aulib.data.face3d.sample import sample_frame, sample_subject
 from aulib.data.synthau.faces import SIMULATED_AUS, smooth_noise, tracker_landmarks
-from aulib.data.synthau.protocol import TASKS, SynthConfig, clip_intensities
+from aulib.data.synthau.protocol import TASKS, SynthConfig, clip_intensities, intensity_labels
 from aulib.data.synthau.scene import Scene
 
 RENDERED_AUS = tuple(au for au in SIMULATED_AUS if au in AU_SHAPES)
@@ -96,7 +96,7 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
         "landmarks": tracked,
         "exact_landmarks": exact,
         "intensities": intensities,
-        "labels": np.rint(intensities).astype(np.int8),
+        "labels": intensity_labels(intensities),
         "task": np.array(task.name),
     }
 

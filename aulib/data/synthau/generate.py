@@ -39,6 +39,7 @@ from aulib.data.synthau.protocol import (
     SynthConfig,
     clip_intensities,
     clip_lengths,
+    intensity_labels,
     subject_name,
 )
 from aulib.data.synthau.render import Scene, render_face
@@ -151,8 +152,7 @@ def render_sequence(config: SynthConfig, subject: int, sequence: int, length: in
         "landmarks": tracked,
         "exact_landmarks": exact,
         "intensities": intensities,
-        # FACS codes are integers; labelling the rounded value mimics human coding of a continuous change.
-        "labels": np.rint(intensities).astype(np.int8),
+        "labels": intensity_labels(intensities),
         "task": np.array(task.name),
     }
 

@@ -225,6 +225,12 @@ def clip_intensities(config: SynthConfig, task: Task, length: int, rng: np.rando
     return performance[times]
 
 
+def intensity_labels(intensities: np.ndarray) -> np.ndarray:
+    """Integer FACS codes (int8) of continuous intensities."""
+    # FACS codes are integers; labelling the rounded value mimics human coding of a continuous change.
+    return np.rint(intensities).astype(np.int8)
+
+
 def intensity_trajectories(config: SynthConfig, task: Task, length: int, rng: np.random.Generator) -> np.ndarray:
     """Continuous intensities ``(length, len(SIMULATED_AUS))`` of one task performed for ``length`` frames.
 
