@@ -4,6 +4,7 @@ difficulty guard."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def test_an_interrupted_run_resumes_to_the_same_result(small_set, tmp_path):
 def test_other_settings_in_the_same_folder_are_refused(small_set):
     with pytest.raises(ValueError, match="other settings"):
         generate(small_set, subjects=3, frames=20, seed=6, progress=False)
+
+
+def test_a_set_begun_by_another_renderer_version_is_refused(small_set, tmp_path):
+    # An interrupted set drawn by an older renderer must not be finished by a newer one: its faces would mix.
+    copy = tmp_path / "older"
+    shutil.copytree(small_set, copy)
+    settings = json.loads((copy / "synthau.json").read_text())
+    assert settings["renderer_version"] == 1  # what this aulib writes for the 2D generator
+    settings.update(renderer_version=0, complete=False)
+    (copy / "synthau.json").write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match="drawn by version 0 of the 2d renderer"):
+        generate(copy, subjects=3, frames=20, seed=5, progress=False, workers=1)
 
 
 def test_layout_labels_and_frames(small_set):

@@ -59,6 +59,11 @@ EXPRESSIONS = (
     "browInnerUp_L", "browInnerUp_R", "browDown_L", "browDown_R", "browOuterUp_L", "browOuterUp_R",
     "mouthShrugUpper", "eyeLookUp_L", "eyeLookUp_R", "eyeLookDown_L", "eyeLookDown_R",
     "eyeLookIn_L", "eyeLookIn_R", "eyeLookOut_L", "eyeLookOut_R",
+    # the other AUs SynthAU simulates (shown, labelled, not among BP4D's five): AU5, AU9, AU15, AU20, AU25
+    "eyeWide_L", "eyeWide_R", "noseSneer_L", "noseSneer_R", "mouthFrown_L", "mouthFrown_R",
+    "mouthStretch_L", "mouthStretch_R", "mouthLowerDown_L", "mouthLowerDown_R",
+    # more distractors at the lips (AU24-like press, AU28-like roll): they move the mouth's landmarks too
+    "mouthPress_L", "mouthPress_R", "mouthRollLower",
 )
 
 

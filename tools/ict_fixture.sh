@@ -11,7 +11,7 @@ echo "  \"_about\": \"Vertex coordinates copied from ICT-FaceKit commit $commit 
 echo "  \"vertices\": [$(echo $list | sed 's/ /, /g')],"
 echo '  "shapes": {'
 first=1
-for shape in generic_neutral_mesh mouthSmile_L mouthShrugLower cheekRaiser_R mouthUpperUp_R identity000 identity007 identity039; do
+for shape in generic_neutral_mesh mouthSmile_L mouthShrugLower cheekRaiser_R mouthUpperUp_R mouthStretch_L jawOpen identity000 identity007 identity039; do
   [ $first = 1 ] || echo ','
   first=0
   printf '    "%s": [' "$shape"

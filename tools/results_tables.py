@@ -29,7 +29,7 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<
 ROWS = {  # run → what the table calls it
     "hourglass": "Hourglass, one net for all AUs (`tiny`)",
     "per-au": "one Hourglass per AU (`per-au-tiny`, RQ4)",
-    "resnet18": "ResNet-18 direct regression (`resnet18-small`, RQ1)",
+    "resnet18": "ResNet-18 direct regression (`resnet18-small`, RQ2)",
     "fixed-extent": "fixed Gaussian extent (RQ5)",
     "l2": "L2 loss instead of Huber (RQ5)",
     "hourglass-local": "local readout (RQ5, the Hourglass's maps)",
@@ -130,6 +130,7 @@ def london_tables() -> dict[str, str]:
 
 
 REFERENCE_3D = ROOT / "models" / "reference-3d"
+REFERENCE_3D_V1 = ROOT / "models" / "reference-3d-v1"  # the first renderer's results, kept for comparison
 
 
 def synthau3d_pilot() -> str:
@@ -142,7 +143,9 @@ def synthau3d_pilot() -> str:
     lines = ["| training data | split | AU12 smiling higher (mean ± sd of 3 seeds) | lowest bound: bootstrap, Wilson | "
              "AU12 neutral | AU12 smiling | AU12 gap | AU6 smiling higher | AU6 gap |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, folder in (("SynthAU v2 (drawn)", REFERENCE), ("SynthAU-3D (pilot)", REFERENCE_3D)):
+    sources = [("SynthAU v2 (drawn)", REFERENCE), ("SynthAU-3D v1 (first pilot)", REFERENCE_3D_V1),
+               ("SynthAU-3D v2", REFERENCE_3D)]
+    for name, folder in [(n, f) for n, f in sources if (f / "london_readings.csv").is_file()]:
         readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed")
         summary = split_summary(pair_table(readings, people), ["test", "dev"]).set_index(["split", "AU"])
         for split in ("test", "dev"):
@@ -157,16 +160,34 @@ def synthau3d_pilot() -> str:
                          f"{100 * au12.share_low.min():.0f}%, {100 * au12.wilson_low.min():.0f}% | "
                          f"{spread(au12.mean_neutral)} | {spread(au12.mean_smiling)} | {spread(au12.mean_gap)} | "
                          f"{spread(au6.share_higher, True)}% | {spread(au6.mean_gap)} |")
-    long = pd.read_csv(REFERENCE_3D / "comparison.csv")
+    return "\n".join(lines) + "\n" + heldout_paragraph(REFERENCE_3D, "SynthAU-3D v2") + first_pilot_line()
+
+
+def first_pilot_line() -> str:
+    """The first renderer's held-out ICC and ridge gap, in one sentence (its files in ``REFERENCE_3D_V1``)."""
+    if not (REFERENCE_3D_V1 / "appearance.csv").is_file():
+        return ""
+    long = pd.read_csv(REFERENCE_3D_V1 / "comparison.csv")
+    means = long[(long.run == "hourglass") & (long.AU == "Mean")].ICC
+    appearance = pd.read_csv(REFERENCE_3D_V1 / "appearance.csv")
+    return (f"\n**The first pilot (renderer version 1)**, on its own held-out subjects: mean ICC {means.mean():.3f} ± "
+            f"{means.std():.3f}; ridge {appearance.ridge_icc.iloc[0]:.3f}; Hourglass minus ridge "
+            + ", ".join(f"{r.difference:.3f} [{r.difference_low:.3f}, {r.difference_high:.3f}]"
+                        for r in appearance.itertuples()) + " (seeds 0–2).\n")
+
+
+def heldout_paragraph(folder: Path, label: str) -> str:
+    """Held-out ICC per AU, localisation, noise, ridge against the Hourglasses and the two portraits of a 3D run."""
+    long = pd.read_csv(folder / "comparison.csv")
     hourglass = long[(long.run == "hourglass")]
     per_au = hourglass[hourglass.AU != "Mean"].groupby("AU").ICC.agg(["mean", "min"])
     means = hourglass[hourglass.AU == "Mean"].sort_values("seed")
     robustness = pd.concat(pd.read_csv(path).assign(seed=int(path.parent.name[4:]))
-                           for path in sorted((REFERENCE_3D / "hourglass").glob("seed*/robustness.csv")))
+                           for path in sorted((folder / "hourglass").glob("seed*/robustness.csv")))
     noise = robustness[robustness.AU == "Mean"].set_index(["sigma", "seed"]).ICC.unstack("seed")
-    appearance = pd.read_csv(REFERENCE_3D / "appearance.csv")
-    portraits = pd.read_csv(REFERENCE_3D / "portraits.csv").set_index(["face", "seed"])
-    icc = (f"\n**SynthAU-3D held-out subjects** (the course set's test people, rendered in 3D; three seeds): mean ICC "
+    appearance = pd.read_csv(folder / "appearance.csv")
+    portraits = pd.read_csv(folder / "portraits.csv").set_index(["face", "seed"])
+    return (f"\n**{label} held-out subjects** (the course set's test people, rendered in 3D; three seeds): mean ICC "
            f"**{means.ICC.mean():.3f} ± {means.ICC.std():.3f}** (seeds: "
            + ", ".join(f"{v:.3f}" for v in means.ICC) + "); per AU "
            + ", ".join(f"{au} {row['mean']:.2f}" for au, row in per_au.iterrows())
@@ -185,7 +206,6 @@ def synthau3d_pilot() -> str:
            f"Grace Hopper {portraits.loc['grace_hopper'].AU12.mean():.2f} ± "
            f"{portraits.loc['grace_hopper'].AU12.std():.2f}; AU6 astronaut "
            f"{portraits.loc['astronaut'].AU06.mean():.2f}, Hopper {portraits.loc['grace_hopper'].AU06.mean():.2f}.\n")
-    return "\n".join(lines) + "\n" + icc
 
 
 def tables() -> dict[str, str]:

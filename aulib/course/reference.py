@@ -1,9 +1,9 @@
 """Reference runs: the models behind the course's figures and comparisons, trained by one command (``make weights``).
 
 The student's Hourglass in notebook 03 trains live for a few CPU minutes. The course's other figures, and the
-comparisons of the paper's research questions (RQ1 heatmaps against direct regression, RQ4 one Hourglass against one
-per AU, RQ5 the target design and the readout), use *reference runs* trained for longer with three seeds. Their
-provenance is kept beside them, and this module rebuilds all of it:
+comparisons of the paper's research questions (RQ2 heatmaps against direct regression, RQ3 landmark noise, RQ4 one
+Hourglass against one per AU, RQ5 the target design and the readout), use *reference runs* trained for longer with
+three seeds. Their provenance is kept beside them, and this module rebuilds all of it:
 
 1. SynthAU at the course's default level with **seed** :data:`TRAIN_SEED`, all of its subjects for training (15 %
    of them for model selection): these people never appear in the course;
@@ -11,7 +11,8 @@ provenance is kept beside them, and this module rebuilds all of it:
 3. every run of :mod:`aulib.training.experiments` with seeds 0, 1, 2, trained with the smoke profile's recipe for
    :data:`EPOCHS` epochs, then evaluated and put through the landmark-noise study on the course set's test subjects;
 4. into ``models/reference/`` (committed): ``comparison.csv`` (every run, seed and AU), each run's ``config.json``,
-   ``training.csv``, ``metrics.csv`` and ``robustness.csv``, the Hourglass's weights (``best.pt`` without the
+   ``training.csv``, ``metrics.csv`` and ``robustness.csv``, its per-frame ``predictions.csv.gz`` (so that two
+   models can be compared paired by subject), the Hourglass's weights (``best.pt`` without the
    optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept), and
    ``provenance.json`` (command, versions, machine, data seeds and timings).
 
@@ -117,6 +118,12 @@ def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
         (target / name).write_bytes((run_dir / name).read_bytes())
     if (run_dir / "metrics_local.csv").is_file():
         (target / "metrics_local.csv").write_bytes((run_dir / "metrics_local.csv").read_bytes())
+    # Per-frame predictions (gzip: about a tenth of the size), so that comparisons can be paired by subject.
+    for name in ("predictions.csv", "predictions_local.csv"):
+        if (run_dir / name).is_file():
+            table = pd.read_csv(run_dir / name)
+            table.to_csv(target / f"{name}.gz", index=False, float_format="%.4f", compression={"method": "gzip",
+                                                                                               "mtime": 0})
     if with_weights:
         slim_checkpoint(run_dir / "best.pt", target / "best.pt")
 

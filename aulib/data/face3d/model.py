@@ -20,7 +20,16 @@ the labels, are the same on every machine, whatever renders the pixels.
 - AU14 (dimpler): ``mouthDimple_L/R``;
 - AU17 (chin raiser): ``mouthShrugLower`` (chin, landmark 8, up 0.091 IOD at weight 1).
 
-AUs without a real-face reference keep ICT's full activation (weight 1) at FACS E (intensity 5). IOD here is the
+AUs without a real-face reference keep ICT's full activation (weight 1) at FACS E (intensity 5).
+
+**The other AUs SynthAU simulates** (1, 2, 4, 5, 9, 15, 20, 25, 26) are shown too, so that a SynthAU-3D face moves
+as a BP4D face does, with the protocol's co-occurrences: AU9 raises the upper lip as AU10 does, AU20 pulls the lip
+corners out as AU12 and AU14 do, AU15 pulls them down. ``browInnerUp``/``browOuterUp``/``browDown`` (AU1, AU2, AU4),
+``eyeWide`` (AU5), ``noseSneer`` (AU9), ``mouthFrown`` (AU15), ``mouthStretch`` (AU20), ``mouthLowerDown`` (AU25)
+and ``jawOpen`` (AU26). Gains: py-feat's real-video model moves the brows 0.10-0.13 IOD at intensity 3 (AU1, AU4),
+two to three times ICT's full shape; blend shapes do not extrapolate that far without folding the mesh, so AU1 and
+AU4 stop at 1.5 (the AU12 gain). AU26 drops the lower lip 0.26 IOD at intensity 3 in py-feat's model and 0.393 at
+ICT's full ``jawOpen``: gain 0.66 at intensity 3, 1.1 at 5. IOD here is the
 distance between the outer eye corners (landmarks 36 and 45), 8.92 cm on the neutral mesh.
 
 Example:
@@ -46,18 +55,31 @@ ASSET = Path(__file__).with_name("ict_face_light.npz")
 
 # AU -> ((shape, gain), ...): the weight of a shape at intensity I is I / 5 * gain (module docstring: why).
 AU_SHAPES: dict[int, tuple[tuple[str, float], ...]] = {
+    # BP4D's five, the AUs the course's models read
     6: (("cheekRaiser_L", 1.0), ("cheekRaiser_R", 1.0), ("cheekSquint_L", 1.0), ("cheekSquint_R", 1.0)),
     10: (("mouthUpperUp_L", 1.0), ("mouthUpperUp_R", 1.0)),
     12: (("mouthSmile_L", 1.55), ("mouthSmile_R", 1.55)),
     14: (("mouthDimple_L", 1.0), ("mouthDimple_R", 1.0)),
     17: (("mouthShrugLower", 1.0),),
+    # the other AUs SynthAU's protocol simulates: shown and labelled as in the 2D generator, read by no model
+    1: (("browInnerUp_L", 1.5), ("browInnerUp_R", 1.5)),
+    2: (("browOuterUp_L", 1.0), ("browOuterUp_R", 1.0)),
+    4: (("browDown_L", 1.5), ("browDown_R", 1.5)),
+    5: (("eyeWide_L", 1.0), ("eyeWide_R", 1.0)),
+    9: (("noseSneer_L", 1.0), ("noseSneer_R", 1.0)),
+    15: (("mouthFrown_L", 1.0), ("mouthFrown_R", 1.0)),
+    20: (("mouthStretch_L", 1.0), ("mouthStretch_R", 1.0)),
+    25: (("mouthLowerDown_L", 1.0), ("mouthLowerDown_R", 1.0)),
+    26: (("jawOpen", 1.1),),
 }
 
 # Movements that are not labelled: sampled independently of the AUs, so that no AU can be read from them.
-# name -> the largest weight sampled (symmetric pairs share one draw).
+# name -> the largest weight sampled (symmetric pairs share one draw). Several move the same landmarks as a labelled
+# AU (eyeSquint the lower lid as AU6 does, mouthShrugUpper the upper lip as AU10, mouthPress and mouthRollLower the
+# lower lip and chin as AU17): where the landmarks cannot tell them apart, only the skin's appearance can.
 DISTRACTORS: dict[str, float] = {
     "eyeSquint": 0.8, "eyeBlink": 1.0, "jawOpen": 0.35, "mouthPucker": 0.6, "browInnerUp": 0.8,
-    "browDown": 0.7, "browOuterUp": 0.7, "mouthShrugUpper": 0.5,
+    "browDown": 0.7, "browOuterUp": 0.7, "mouthShrugUpper": 0.5, "mouthPress": 0.6, "mouthRollLower": 0.4,
 }
 
 

@@ -7,9 +7,11 @@ background, then given the scene's occluders, blur, sensor noise and JPEG (:mod:
 - **Albedo** is procedural: a skin tone per subject, lips, brows, a hair cap above a per-subject hairline, irises
   with pupils, teeth, gums and the mouth's dark socket as vertex colours; pores, blotches, freckles, stubble and
   forehead lines (age, not AU) as noise in ICT's UV space.
-- **AU appearance** follows the intensity in UV space: crow's feet and infraorbital lines (AU6), the nasolabial fold
-  (AU10, AU12), dimples (AU14) and chin dimpling (AU17) darken the albedo along segments anchored on landmark
-  vertices' UV coordinates, so they move with the face.
+- **AU appearance** follows the intensity in UV space: crow's feet and infraorbital furrows (AU6), the nasolabial
+  fold (AU12, AU10, AU9), dimples (AU14), wrinkles across the nose (AU9) and the chin's dimpling (AU17) are grooves
+  in a height field that bends the normals (bump mapping) and darken the albedo, along segments anchored on landmark
+  vertices' UV coordinates, so they move with the face. Age gives everyone a permanent nasolabial fold and crow's
+  feet that follow no AU.
 - **Landmarks** are the projected landmark vertices, computed in numpy with the same camera as the shader: they do
   not depend on the renderer.
 
@@ -245,15 +247,16 @@ class FaceRenderer:
         program["ambient"].value = tuple(colour * params.ambient)
         for name in ("skin_seed", "freckles", "stubble", "age_lines", "pores"):
             program[name].value = float(getattr(subject, name))
-        segments, styles = self._au_segments(params.intensities)
+        segments, styles, chin = self._folds(params.intensities, subject)
         program["segment_count"].value = len(segments)
         padded_segments = np.zeros((MAX_SEGMENTS, 4), "f4")
-        padded_styles = np.ones((MAX_SEGMENTS, 2), "f4")  # moderngl writes whole uniform arrays
+        padded_styles = np.ones((MAX_SEGMENTS, 3), "f4")  # moderngl writes whole uniform arrays
         if segments:
             padded_segments[:len(segments)] = segments
             padded_styles[:len(styles)] = styles
         program["segments"].write(padded_segments.tobytes())
         program["segment_style"].write(padded_styles.tobytes())
+        program["chin"].value = chin
 
         self._msaa.use()
         self.ctx.enable(self.ctx.DEPTH_TEST)
@@ -301,39 +304,60 @@ class FaceRenderer:
         self._masks.write(masks.astype("f4").tobytes())
         self._subject = subject
 
-    def _au_segments(self, intensities: Mapping[int, float]) -> tuple[list, list]:
-        """UV segments of the AUs' folds and wrinkles, darker with intensity (anchored on landmark vertices)."""
+    def _folds(self, intensities: Mapping[int, float], subject: Subject3D) -> tuple[list, list, tuple]:
+        """The skin's folds as UV segments, and the chin's dimpling, anchored on landmark vertices' UV coordinates.
+
+        Each segment darkens the albedo and is a groove of a depth in a height field that the shader turns into
+        bent normals, so a fold shades under the key light as a real one does. Widths and depths are skin sizes
+        (1 UV unit is about 24 cm of ICT's face): a nasolabial fold about 3 mm wide each side and up to 2.5 mm deep,
+        crow's feet about 1 mm. The AUs' folds follow their intensity; the permanent folds of age (a nasolabial
+        fold and crow's feet that everyone has a little of and older faces more) follow ``subject.age_lines`` and
+        no AU, so that a fold alone does not mean an AU: its deepening does.
+
+        Returns:
+            segments ``[(u0, v0, u1, v1)]``, styles ``[(darkening, half-width in UV, depth in cm)]`` and the chin's
+            ``(u, v, radius in UV, depth in cm)``.
+        """
         uv = self.model.uv[self.model.landmarks]
         segments, styles = [], []
 
-        def add(start, end, strength, width):
-            if strength > 0.005:
+        def add(start, end, darkening, width, depth):
+            if darkening > 0.005 or depth > 0.002:
                 segments.append((*start, *end))
-                styles.append((strength, width))
+                styles.append((darkening, width, depth))
 
+        def level(au: int) -> float:
+            return float(intensities.get(au, 0.0)) / 5
+
+        age = float(subject.age_lines)
+        i6 = level(6)
         for side, corner, lower_lid in ((1, 36, 41), (-1, 45, 46)):
-            i6 = float(intensities.get(6, 0.0)) / 5
             outward = (uv[corner] - uv[corner + 3 * side]) * 0.35
-            for spread in (-0.35, 0.0, 0.35):  # crow's feet fan out from the outer eye corner
+            crow = 0.6 * i6 + 0.35 * age  # crow's feet: the cheek raiser's, and age's at rest
+            for spread in (-0.4, 0.0, 0.4):  # they fan out from the outer eye corner
                 direction = outward + np.array([0.0, spread * np.linalg.norm(outward)])
-                add(uv[corner] + outward * 0.25, uv[corner] + direction * 1.3, 0.30 * i6, 0.0025)
-            below = uv[lower_lid] - (uv[27] - uv[30]) * 0.18  # infraorbital furrow under the lower lid
-            add(below - outward * 0.5, below + outward * 0.4, 0.25 * i6, 0.004)
-        nasolabial = 0.35 * float(intensities.get(12, 0.0)) / 5 + 0.30 * float(intensities.get(10, 0.0)) / 5
+                add(uv[corner] + outward * 0.25, uv[corner] + direction * 1.4, 0.22 * crow, 0.004, 0.06 * crow)
+            below = uv[lower_lid] - (uv[27] - uv[30]) * 0.2  # infraorbital furrow under the lower lid
+            add(below - outward * 0.6, below + outward * 0.5, 0.20 * i6, 0.007, 0.12 * i6)
+        # Nasolabial fold: deepened by AU12 and AU10 (FACS), and by AU9 in its upper part; present a little at rest.
+        nasolabial = min(1.0, 0.8 * level(12) + 0.6 * level(10) + 0.3 * level(9))
+        rest = 0.1 + 0.4 * age
         for wing, corner in ((31, 48), (35, 54)):
             start = uv[wing] + (uv[wing] - uv[30]) * 0.6
             end = uv[corner] + (uv[corner] - uv[51]) * 0.25 + (uv[corner] - uv[wing]) * 0.15
-            add(start, end, nasolabial, 0.004)
-        dimple = 0.35 * float(intensities.get(14, 0.0)) / 5
+            add(start, end, 0.10 * rest + 0.28 * nasolabial, 0.012, 0.08 * rest + 0.22 * nasolabial)
+        dimple = level(14)
         for corner, inner in ((48, 54), (54, 48)):
             spot = uv[corner] + (uv[corner] - uv[inner]) * 0.12
-            add(spot, spot + (uv[corner] - uv[inner]) * 0.03, dimple, 0.004)
-        chin = 0.30 * float(intensities.get(17, 0.0)) / 5
+            add(spot, spot + (uv[corner] - uv[inner]) * 0.05, 0.25 * dimple, 0.008, 0.20 * dimple)
+        sneer = level(9)  # AU9's wrinkles across the bridge of the nose
+        for k in range(3):
+            y = uv[27] + (uv[28] - uv[27]) * (0.3 + 0.35 * k)
+            across = np.array([0.025, 0.0])
+            add(y - across, y + across, 0.2 * sneer, 0.004, 0.06 * sneer)
         centre = (uv[8] + uv[57]) / 2
-        for dx, dy in ((-0.02, 0.0), (0.02, 0.0), (0.0, 0.012), (-0.01, -0.012), (0.01, -0.012)):
-            spot = centre + np.array([dx, dy])
-            add(spot, spot + 0.004, chin, 0.005)
-        return segments[:MAX_SEGMENTS], styles[:MAX_SEGMENTS]
+        chin = (float(centre[0]), float(centre[1]), 0.035, 0.10 * level(17))
+        return segments[:MAX_SEGMENTS], styles[:MAX_SEGMENTS], chin
 
 
 def _shape_names(name: str, model: FaceModel3D) -> list[str]:

@@ -8,8 +8,9 @@ SynthAU's: each subject performs the eight tasks, AU intensities follow
 +-30 degrees, pitch and roll up to +-20 at the hardest level), with unlabelled distractor movements (blinks,
 squints, jaw, brows, pucker) and the 2D generator's scene and camera.
 
-Only the AUs that have expression shapes (:data:`aulib.data.face3d.model.AU_SHAPES`: 6, 10, 12, 14, 17) are shown
-and labelled; the other simulated AUs' intensities and labels are 0, because the face does not show them.
+Every AU SynthAU simulates has expression shapes (:data:`aulib.data.face3d.model.AU_SHAPES`), so every one is
+shown and labelled, as in the 2D generator; the course's models read BP4D's five (6, 10, 12, 14, 17), and the others
+(brows, lids, nose, frown, stretch, lips and jaw) move the same face the way BP4D's people do.
 
 Landmarks and labels are numpy (identical on every machine for a seed); pixels depend on the OpenGL renderer.
 """

@@ -1,13 +1,16 @@
 """The GLSL shaders of SynthAU-3D's renderer (:mod:`aulib.data.face3d.render`).
 
 The vertex shader projects; the fragment shader adds the procedural skin (pores, blotches, freckles, stubble and
-forehead lines as value noise in ICT's UV space), the AUs' folds (darkened UV segments, see
-``FaceRenderer._au_segments``) and the lighting: a key and a fill light, ambient, and a Blinn-Phong specular term
+forehead lines as value noise in ICT's UV space), the folds (UV segments, see ``FaceRenderer._folds``: each darkens
+the albedo and is a groove in a height field) and the chin's dimpling (a noise patch in the same height field), then
+bends the normal by the height field's gradient (bump mapping from screen-space derivatives, Mikkelsen 2010,
+"Bump Mapping Unparametrized Surfaces on the GPU"), so that a fold shades as a groove under the key light; and the
+lighting: a key and a fill light, ambient, and a Blinn-Phong specular term
 whose strength and sharpness follow a per-vertex gloss. Colours are shaded in linear light and written back with a
 2.2 gamma.
 """
 
-MAX_SEGMENTS = 24  # the fragment shader's array of AU folds
+MAX_SEGMENTS = 32  # the fragment shader's array of folds
 
 VERTEX_SHADER = """
 #version 330
@@ -48,7 +51,8 @@ uniform float age_lines;
 uniform float pores;
 uniform int segment_count;
 uniform vec4 segments[MAX_SEGMENTS];      // UV start, UV end
-uniform vec2 segment_style[MAX_SEGMENTS]; // darkening, half-width in UV
+uniform vec3 segment_style[MAX_SEGMENTS]; // darkening, half-width in UV, depth in cm
+uniform vec4 chin;                         // UV centre, UV radius, depth of the dimpling in cm
 in vec3 v_position;
 in vec3 v_normal;
 in vec3 v_albedo;
@@ -71,6 +75,20 @@ float segment_distance(vec2 p, vec2 a, vec2 b) {
 void main() {
     vec3 base = pow(v_albedo, vec3(2.2));  // sRGB-like vertex colours to linear
     float skin = v_masks.z;
+    // Folds and dimpling, computed for every fragment: screen-space derivatives need uniform control flow.
+    float fold = 0.0;
+    float height = 0.0;
+    for (int k = 0; k < segment_count; ++k) {
+        float d = segment_distance(v_uv, segments[k].xy, segments[k].zw);
+        float profile = exp(-pow(d / segment_style[k].y, 2.0));
+        fold = max(fold, segment_style[k].x * profile);
+        height -= segment_style[k].z * profile;
+    }
+    float chin_patch = exp(-pow(length(v_uv - chin.xy) / max(chin.z, 1e-6), 2.0));
+    height -= chin.w * chin_patch * value_noise(v_uv * 140.0 + 7.0);
+    height *= step(0.0, skin) * skin;
+    float dhdx = dFdx(height), dhdy = dFdy(height);
+    vec3 dpdx = dFdx(v_position), dpdy = dFdy(v_position);
     if (skin > 0.0) {
         float blotch = value_noise(v_uv * 9.0) - 0.5;
         float pore = value_noise(v_uv * 420.0) - 0.5;
@@ -78,11 +96,6 @@ void main() {
         float beard = smoothstep(0.45, 0.7, value_noise(v_uv * 600.0 + 3.0)) * stubble * v_masks.x;
         float lines = v_masks.y * age_lines * smoothstep(0.75, 0.97, 0.5 + 0.5 * sin(v_uv.y * 230.0
                        + 9.0 * value_noise(v_uv * vec2(7.0, 3.0)))) * value_noise(v_uv * vec2(12.0, 4.0) + 5.0);
-        float fold = 0.0;
-        for (int k = 0; k < segment_count; ++k) {
-            float d = segment_distance(v_uv, segments[k].xy, segments[k].zw);
-            fold = max(fold, segment_style[k].x * exp(-pow(d / segment_style[k].y, 2.0)));
-        }
         float shade = 1.0 + 0.10 * blotch + pores * pore - 0.35 * freckle - 0.55 * beard - 0.18 * lines - fold;
         base *= skin * max(shade, 0.05) + (1.0 - skin);
         base *= vec3(1.0, 1.0 - 0.25 * freckle, 1.0 - 0.45 * freckle);
@@ -95,6 +108,11 @@ void main() {
     vec3 n = normalize(v_normal);
     vec3 view = normalize(eye - v_position);
     if (dot(n, view) < 0.0) n = -n;  // inside of the mouth and the eyelids' back faces
+    // Bump mapping: tilt the normal by the height field's surface gradient.
+    vec3 r1 = cross(dpdy, n), r2 = cross(n, dpdx);
+    float det = dot(dpdx, r1);
+    vec3 gradient = sign(det) * (dhdx * r1 + dhdy * r2);
+    if (abs(det) > 1e-12) n = normalize(abs(det) * n - gradient);
     float key = max(dot(n, key_direction), 0.0);
     float fill = max(dot(n, fill_direction), 0.0);
     vec3 halfway = normalize(key_direction + view);

@@ -47,6 +47,10 @@ from aulib.io import atomic_write_csv, atomic_write_text
 from aulib.method.aus import BP4D_AUS, au_label, resolve_aus
 
 FORMAT_VERSION = 2
+# What a seed's frames look like, per renderer. Bump a renderer's number whenever a change alters the frames it
+# draws for a seed: a set is only resumed (or reused) by the renderer version that began it, so that no set mixes
+# two versions' faces. SynthAU-3D 2: all fourteen simulated AUs shown, bump-mapped folds, folds of age.
+RENDERER_VERSIONS = {"2d": 1, "3d": 2}
 
 
 def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
@@ -239,10 +243,17 @@ def generate(
                 f"{root} already holds a SynthAU set generated with other settings ({existing['config']}); "
                 "choose another folder or delete it"
             )
+        if existing.get("renderer_version", 1) != RENDERER_VERSIONS[renderer]:
+            raise ValueError(
+                f"{root} holds a SynthAU set drawn by version {existing.get('renderer_version', 1)} of the "
+                f"{renderer} renderer; this aulib draws version {RENDERER_VERSIONS[renderer]}, whose frames differ. "
+                "Delete the folder (and its prepared copy) to draw it again"
+            )
         if existing.get("complete"):
             return config
-    atomic_write_text(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": False,
-                                                  "config": config.to_json()}, indent=2))
+    version = {"format_version": FORMAT_VERSION, "renderer_version": RENDERER_VERSIONS[renderer]}
+    atomic_write_text(settings_path, json.dumps({**version, "complete": False, "config": config.to_json()},
+                                                indent=2))
     lengths = clip_lengths(frames)
     jobs = [(config, str(root), s, q, n) for s in range(subjects) for q, n in enumerate(lengths)]
     todo = [job for job in jobs if not _sequence_dir(root, job[2], job[3]).exists()]
@@ -260,9 +271,8 @@ def generate(
                 for done in pool.map(_write_sequence, todo):
                     bar.update(done)
     _write_labels(root, config)
-    atomic_write_text(settings_path, json.dumps({"format_version": FORMAT_VERSION, "complete": True,
-                                                  "config": config.to_json(), "n_frames": subjects * frames},
-                                                 indent=2))
+    atomic_write_text(settings_path, json.dumps({**version, "complete": True, "config": config.to_json(),
+                                                 "n_frames": subjects * frames}, indent=2))
     return config
 
 
