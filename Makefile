@@ -5,7 +5,9 @@
 #   make figures     regenerate the README's figures
 #   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
 #   make student     the student release of the notebooks (solutions stubbed by nbgrader) in student/
-#   make book        the course as a static site in build/book/_build/html (runs make reproduce first if needed)
+#   make book        the instructor's book in build/book/_build/html (runs make reproduce first if needed)
+#   make student-book the students' book in build/student-book/_build/html: the student release run end to end
+#                    (every exercise unsolved), no solution, no instructor guide
 #   make weights     retrain the reference runs in models/reference (about 2.5 h on 2 CPU cores; SEEDS="0" for one seed)
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +18,7 @@ CONSTRAINTS ?= constraints.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aulib-installed
 
-.PHONY: install test lint bench figures reproduce weights student book clean
+.PHONY: install test lint bench figures reproduce weights student book student-book clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,11 @@ student: $(STAMP)
 book: $(STAMP)
 	test -f notebooks/executed/$(PROFILE)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
 	MPLBACKEND=agg $(VENV)/bin/aulib book --executed notebooks/executed/$(PROFILE)
+
+student-book: $(STAMP)
+	$(VENV)/bin/aulib release --out student
+	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) --notebooks student --allow-unsolved
+	MPLBACKEND=agg $(VENV)/bin/aulib book --student --executed student/executed/$(PROFILE) --figures student/figures
 
 SEEDS ?= 0 1 2
 weights: $(STAMP)

@@ -33,6 +33,28 @@ def small_parameters(root: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def student_release(tmp_path_factory):
+    """The student release made by nbgrader: ``(folder, notebook paths)``."""
+    from aulib.course.release import release
+
+    out = tmp_path_factory.mktemp("release") / "student"
+    return out, release(out)
+
+
+@pytest.fixture(scope="session")
+def student_run(student_release, tmp_path_factory):
+    """The student release run end to end, every exercise unsolved, with :func:`small_parameters` and its own data,
+    runs and figures: ``(root folder, papermill records)``."""
+    from aulib.course import pipeline
+
+    out, _ = student_release
+    root = tmp_path_factory.mktemp("student-course")
+    records = pipeline.run_notebooks("smoke", notebooks_dir=out, overrides=small_parameters(root),
+                                     output_dir=root / "executed", progress=False, allow_unsolved=True)
+    return root, records
+
+
+@pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory):
     """Every notebook, in order, with :func:`small_parameters`: ``(root folder, papermill records)``."""
     from aulib.course import pipeline

@@ -77,9 +77,15 @@ def test_readout_and_sigma():
     assert check.overlap_readout(lambda i: i)
     with pytest.raises(ExerciseFeedback, match="added the two Gaussians"):
         check.overlap_readout(lambda i: 2 * i)
-    assert check.growing_sigma(lambda i: 4 + 8 * i / 5)
-    with pytest.raises(ExerciseFeedback, match="64×64 map"):
-        check.growing_sigma(lambda i: (4 + 8 * i / 5) / 4)
+    # σ of 1-3 map pixels, in frame pixels: 256 / size of them per map pixel (hand-derived: 4-12 on 64×64 maps,
+    # 10.67-32 on the live model's 24×24)
+    assert check.sigma_for_map(lambda i, size: (1 + 2 * i / 5) * 256 / size)
+    with pytest.raises(ExerciseFeedback, match="does not depend on the map size"):
+        check.sigma_for_map(lambda i, size: 4 + 8 * i / 5)  # the paper's σ on every map size
+    with pytest.raises(ExerciseFeedback, match="in map pixels"):
+        check.sigma_for_map(lambda i, size: 1 + 2 * i / 5)
+    with pytest.raises(ExerciseFeedback, match=r"at intensity 0\.5, σ is 4\.80 frame pixels"):
+        check.sigma_for_map(lambda i, size: (1 + 2 * i / 4) * 256 / size)  # 5.0 instead of 4.8 at I = 0.5
 
 
 def test_training_checks():
@@ -178,3 +184,20 @@ def test_smile_direction_and_its_mistakes():
         check.smile_direction(lambda n, s: float(np.mean(s[~np.isnan(s)] > n[~np.isnan(s)])), pairs)
     with pytest.raises(ExerciseFeedback, match="Not written yet"):
         check.smile_direction(lambda n, s: (_ for _ in ()).throw(NotImplementedError()), pairs)
+
+
+def test_foreground_loss():
+    import torch.nn.functional as F
+
+    def weighted_huber(prediction, target, weight):
+        per_pixel = F.huber_loss(prediction, target, reduction="none", delta=1.0)
+        return (per_pixel * torch.where(target > 0, weight, 1.0)).mean()
+
+    assert check.foreground_loss(weighted_huber)
+    with pytest.raises(ExerciseFeedback, match="foreground weight is missing"):
+        check.foreground_loss(lambda p, t, w: F.huber_loss(p, t, delta=1.0))
+    with pytest.raises(ExerciseFeedback, match="sum of the weights"):
+        check.foreground_loss(lambda p, t, w: (F.huber_loss(p, t, reduction="none") * torch.where(t > 0, w, 1.0)).sum()
+                              / torch.where(t > 0, w, 1.0).sum())
+    with pytest.raises(ExerciseFeedback, match="squared error"):
+        check.foreground_loss(lambda p, t, w: (F.mse_loss(p, t, reduction="none") * torch.where(t > 0, w, 1.0)).mean())

@@ -1,26 +1,24 @@
-"""The student release: nbgrader stubs every solution, clears every output, and a student notebook runs up to its first
-exercise, whose check then asks for the missing code with its guidance, not a traceback."""
+"""The student release: nbgrader stubs every solution and clears every output; the release runs 01 → 06 end to end
+with every exercise unsolved (each check shows its guidance, not a traceback, and fails for the autograder); and
+nbgrader's grading workflow gives points only for the solved exercises."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import small_parameters
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from aulib.course import pipeline
-from aulib.course.release import BEGIN, END, release, solution_lines
+from aulib.course.release import BEGIN, END, solution_lines
 
 
-@pytest.fixture(scope="module")
-def student(tmp_path_factory):
-    out = tmp_path_factory.mktemp("release") / "student"
-    return out, release(out)
-
-
-def test_the_release_holds_no_solution_and_no_output(student):
-    _, paths = student
+def test_the_release_holds_no_solution_and_no_output(student_release):
+    _, paths = student_release
     assert [p.name for p in paths] == [p.name for p in pipeline.notebook_paths()]
     for source, released in zip(pipeline.notebook_paths(), paths, strict=True):
         original, stubbed = nbformat.read(source, as_version=4), nbformat.read(released, as_version=4)
@@ -29,41 +27,115 @@ def test_the_release_holds_no_solution_and_no_output(student):
         code = "\n".join(c.source for c in stubbed.cells)
         assert BEGIN not in code and END not in code
         assert not [line for line in solutions if line in code], f"{released.name} leaks a solution"
-        solution_cells = [c for c in stubbed.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        solution_cells = [c for c in stubbed.cells if c.metadata.get("nbgrader", {}).get("solution")
+                          and c.cell_type == "code"]
         assert solution_cells and all("raise NotImplementedError()" in c.source for c in solution_cells)
-        checks = [c for c in stubbed.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        checks = [c for c in stubbed.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
         assert len(checks) == len(solution_cells) >= 2  # 2-4 exercises a notebook, each with its check
+        # written answers (predictions, discussions, "why"): graded by hand, emptied for the student
+        answers = [c for c in stubbed.cells
+                   if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
+        assert all(c.source.strip() == "YOUR ANSWER HERE" for c in answers)
         assert all(c.outputs == [] for c in stubbed.cells if c.cell_type == "code")
         parameters = next(c for c in stubbed.cells if "parameters" in c.metadata.get("tags", []))
         assert 'RUN_DIR = "runs"' in parameters.source and 'FIG_DIR = "figures"' in parameters.source
 
 
-def _parameters_cell(notebook: nbformat.NotebookNode, values: dict) -> None:
-    index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
-    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items())))
+def test_the_release_runs_end_to_end_with_every_exercise_unsolved(student_release, student_run):
+    _, paths = student_release
+    root, records = student_run  # its own data, runs and figures: notebook 01 prepared the data unsolved
+    assert [r["notebook"] for r in records] == [p.stem for p in paths]  # all six ran to their last cell
+    assert (root / "prepared" / "meta.json").is_file() and (root / "runs" / "hourglass" / "best.pt").is_file()
+    for record in records:
+        executed = nbformat.read(record["output"], as_version=4)
+        checks = [i for i, c in enumerate(executed.cells)
+                  if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+        assert checks and all("raises-exception" in executed.cells[i].metadata.get("tags", []) for i in checks)
+        errors = pipeline.failed_cells(record["output"])
+        # every check failed (so the autograder gives no point), and no other cell did
+        assert [cell for cell, _, _ in errors] == checks == record["unsolved"], record["notebook"]
+        for cell, ename, evalue in errors:
+            assert ename == "ExerciseFeedback" and evalue.startswith("Not written yet"), (record["notebook"], cell)
+            (shown,) = [o for o in executed.cells[cell].outputs if o.output_type == "error"]
+            # guidance, not a traceback: the error output papermill and nbgrader see is the one-line message
+            assert shown.traceback == [f"✗ {shown.evalue}"]
+        last = executed.cells[-1]
+        assert last.cell_type == "markdown" or last.get("execution_count")  # it got to the end
 
 
-def test_every_student_notebook_runs_to_its_first_exercise_and_asks_for_it(student, pipeline_run, tmp_path):
-    out, paths = student
+def test_the_instructor_notebooks_still_fail_on_a_wrong_answer(pipeline_run, tmp_path):
     root, _ = pipeline_run
-    for path in paths:
-        notebook = nbformat.read(path, as_version=4)
-        # The course run's data and trained runs, so that every notebook has its inputs; its own outputs go here.
-        values = small_parameters(root) | {"RUN_DIR": str(tmp_path / "runs"), "FIG_DIR": str(tmp_path / "figures")}
-        declared = pipeline.declared_parameters(pipeline.NOTEBOOKS_DIR / path.name)
-        _parameters_cell(notebook, {k: v for k, v in values.items() if k in declared})
-        first_check = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade"))
-        client = NotebookClient(notebook, kernel_name="python3", resources={"metadata": {"path": str(out)}},
-                                timeout=1800)
-        with pytest.raises(CellExecutionError) as failure:
-            client.execute()
-        error = failure.value
-        assert error.ename == "ExerciseFeedback", f"{path.name} failed before its first exercise: {error}"
-        assert "Not written yet" in error.evalue
-        failed = next(i for i, c in enumerate(notebook.cells)
-                      if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
-        assert failed == first_check, f"{path.name}: the first failing cell is {failed}, its first check {first_check}"
-        (shown,) = [o for o in notebook.cells[failed].outputs if o.output_type == "error"]
-        # guidance, not a traceback: the error output papermill and nbgrader see is the one-line message
-        assert shown.ename == "ExerciseFeedback" and shown.traceback == [f"✗ {shown.evalue}"]
-        assert shown.evalue.startswith("Not written yet")
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for path in pipeline.notebook_paths():  # all six (the params file names them), only 02 is run
+        nbformat.write(nbformat.read(path, as_version=4), folder / path.name)
+    source = next(p for p in pipeline.notebook_paths() if p.name.startswith("02_"))
+    notebook = nbformat.read(source, as_version=4)
+    (solution,) = [c for c in notebook.cells if "def sigma_for_map" in c.source]
+    body = solution.source.split(BEGIN)[1].split(END)[0]
+    # the paper's σ on every map size: wrong on the live model's 24×24 maps
+    solution.source = solution.source.replace(body, "\n    return 4.0 + 8.0 * intensity / 5\n    ")
+    nbformat.write(notebook, folder / source.name)
+    values = small_parameters(root) | {"RUN_DIR": str(tmp_path / "runs"), "FIG_DIR": str(tmp_path / "figures")}
+    with pytest.raises(pipeline.NotebookFailed, match=r"02_heatmap_targets.ipynb failed in cell \d+: ExerciseFeedback"):
+        pipeline.run_notebooks("smoke", only=["02"], notebooks_dir=folder, overrides=values,
+                               output_dir=tmp_path / "executed", progress=False)
+    (record,) = pipeline.run_notebooks("smoke", only=["02"], notebooks_dir=folder, overrides=values,
+                                       output_dir=tmp_path / "executed", progress=False, allow_unsolved=True)
+    assert len(record["unsolved"]) == 1  # the wrong one; the other two exercises pass
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
+def test_nbgrader_autograde_gives_points_only_for_the_solved_exercises(pipeline_run, tmp_path):
+    """The grading workflow end to end: generate the assignment, a student fills in one of notebook 02's three
+    exercises, ``nbgrader autograde`` runs the submission, and the gradebook holds 1 point of 4 (three checks and
+    a written answer for a person to grade)."""
+    from nbgrader.api import Gradebook
+
+    root, _ = pipeline_run
+    course = tmp_path / "grading"
+    source = next(p for p in pipeline.notebook_paths() if p.name.startswith("02_"))
+    (course / "source" / "aulib").mkdir(parents=True)
+    nbformat.write(nbformat.read(source, as_version=4), course / "source" / "aulib" / source.name)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'aulib'\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\nc.Execute.timeout = 600\n")
+    _nbgrader(course, "generate_assignment", "aulib", "--force")
+    _nbgrader(course, "db", "student", "add", "alice")
+
+    # Alice solves the Gaussian exercise only, and points the notebook at her data (the parameters cell is hers).
+    instructor = nbformat.read(source, as_version=4)
+    released = nbformat.read(course / "release" / "aulib" / source.name, as_version=4)
+    (solved,) = [c for c in instructor.cells if "def gaussian_target" in c.source]
+    (stub,) = [c for c in released.cells if "def gaussian_target" in c.source]
+    stub.source = solved.source.replace(BEGIN + "\n", "").replace(END + "\n", "")
+    values = small_parameters(root) | {"RUN_DIR": str(tmp_path / "runs"), "FIG_DIR": str(tmp_path / "figures")}
+    declared = pipeline.declared_parameters(source)
+    parameters = next(c for c in released.cells if "parameters" in c.metadata.get("tags", []))
+    parameters.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items() if k in declared)
+    submitted = course / "submitted" / "alice" / "aulib"
+    submitted.mkdir(parents=True)
+    nbformat.write(released, submitted / source.name)
+    _nbgrader(course, "autograde", "aulib", "--force")
+
+    checks = {c.metadata["nbgrader"]["grade_id"]: c.source for c in released.cells
+              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+    written = sum(c.metadata["nbgrader"]["points"] for c in released.cells
+                  if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "markdown")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission("aulib", "alice")
+        assert submission.max_score == len(checks) + written == 4  # three checks, one written answer
+        assert submission.score == 1  # the written answer waits for a person; autograde gave it nothing
+        notebook = gradebook.find_submission_notebook(source.stem, "aulib", "alice")
+        scores = {grade.name: grade.score for grade in notebook.grades if grade.name in checks}
+    assert sorted(scores.values()) == [0, 0, 1]
+    (point,) = [cell for cell, score in scores.items() if score == 1]
+    assert "check.gaussian(" in checks[point]  # the point is the solved exercise's

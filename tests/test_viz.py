@@ -221,3 +221,44 @@ def test_notebook_figures_and_their_arrays(faces):
     assert len(centres_figure(face).axes) >= 1 and len(extent_figure(face).axes) == 14
     with pytest.raises(ValueError, match="intensity"):
         explorer_arrays(faces, ExplorerParams(intensity=6.0))
+
+
+def test_the_live_design_is_the_one_the_reference_run_was_trained_with(faces):
+    """Notebook 02's "two scales" shows the live model's maps: the size and σ the reference Hourglass (the same
+    smoke recipe, trained by `make weights`) recorded and was built with, 1-3 map pixels as on the paper's maps."""
+    import json
+
+    from aulib.course.reference import reference_model
+    from aulib.course.targets import live_heatmap_config, scales_figure
+    from aulib.inference.model import AUModel
+
+    run = reference_model()
+    recorded = json.loads((run / "config.json").read_text())["heatmap"]
+    live = live_heatmap_config()
+    assert (live.sigma_min, live.sigma_max, live.sigma_fixed) == (recorded["sigma_min"], recorded["sigma_max"],
+                                                                  recorded["sigma_fixed"])
+    assert live.size == AUModel.from_run(run, device="cpu").heatmap.size == 24
+    # 1 and 3 map pixels of a 24-pixel map over the 256 frame: 10.67 and 32 frame pixels (10.7 as recorded)
+    assert live.sigma_min * 24 / 256 == pytest.approx(1.0, abs=0.01) and live.sigma_max * 24 / 256 == 3.0
+    figure = scales_figure(faces.face(0, {}))
+    titles = [ax.get_title() for ax in figure.axes]
+    assert any("64×64" in t and "= 2.2 map px" in t for t in titles)  # I = 3: σ = 8.8 frame px on 64×64 maps
+    assert any("24×24" in t and "= 2.2 map px" in t for t in titles)  # and 23.5 frame px on 24×24 maps
+
+
+def test_the_hourglass_diagram_is_measured_from_the_network():
+    from aulib.course.figures import hourglass_figure, hourglass_shapes
+    from aulib.models import create_model
+
+    # The paper's network: the authors' 3,416,197 parameters, 64×64 maps from a 256 input, four levels halving.
+    rows = {r["part"]: r for r in hourglass_shapes(create_model("paper"))}
+    assert sum(r["parameters"] for r in rows.values()) == 3_416_197
+    assert [rows[f"level {k}"]["size"] for k in (4, 3, 2, 1)] == [64, 32, 16, 8]
+    assert (rows["maps"]["size"], rows["maps"]["channels"], rows["stem"]["channels"]) == (64, 5, 256)
+    # The live model: 96-pixel input, 24×24 maps, three levels.
+    tiny = create_model("tiny")
+    rows = {r["part"]: r for r in hourglass_shapes(tiny)}
+    assert [rows[f"level {k}"]["size"] for k in (3, 2, 1)] == [24, 12, 6] and rows["maps"]["size"] == 24
+    ax = hourglass_figure(tiny).axes[0]
+    assert any("level 1\n6×6×64\n(bottom 3×3)" in t.get_text() for t in ax.texts)
+    assert "299,269 parameters" in ax.get_title()

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from aulib.cli.common import DEVICE, add_command, arg
-from aulib.course.pipeline import PROFILES, NotebookFailed, run_notebooks
+from aulib.course.pipeline import NOTEBOOKS_DIR, PROFILES, ROOT, NotebookFailed, run_notebooks
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -24,13 +24,15 @@ def run_cli(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         records = run_notebooks(args.profile, only=args.only, overrides=dict(args.set or []),
-                                params_file=args.params, timeout_s=args.timeout, progress=not args.quiet)
+                                params_file=args.params, timeout_s=args.timeout, progress=not args.quiet,
+                                notebooks_dir=args.notebooks, allow_unsolved=args.allow_unsolved)
     except NotebookFailed as error:
         print(f"error: {error}")
         return 1
     total = time.perf_counter() - started
     for record in records:
-        print(f"  {record['notebook']:<34}{record['seconds']:>8.1f} s")
+        unsolved = f"   exercises not solved: cells {record['unsolved']}" if record["unsolved"] else ""
+        print(f"  {record['notebook']:<34}{record['seconds']:>8.1f} s{unsolved}")
     print(f"all {len(records)} notebooks ran in {total:.0f} s; executed copies in {Path(records[0]['output']).parent}")
     return 0
 
@@ -76,8 +78,8 @@ def run_release(args: argparse.Namespace) -> int:
 def run_book(args: argparse.Namespace) -> int:
     from aulib.course.book import build
 
-    html = build(executed=args.executed)
-    print(f"built the book: {html / 'index.html'}")
+    html = build(executed=args.executed, figures=args.figures, edition="student" if args.student else "instructor")
+    print(f"built the {'student' if args.student else 'instructor'} book: {html / 'index.html'}")
     return 0
 
 
@@ -93,6 +95,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--params", help="a params file other than params/<profile>.yaml"),
         arg("--timeout", type=int, help="per-cell timeout in seconds"),
         arg("--quiet", action="store_true", help="no per-cell progress bars"),
+        arg("--notebooks", default=str(NOTEBOOKS_DIR), help="the notebooks' folder (e.g. student/, a release)"),
+        arg("--allow-unsolved", action="store_true",
+            help="a student release: report exercises whose check fails instead of stopping"),
     ])
     add_command(commands, "reference", run_reference, "train and evaluate the course's reference runs (make weights)", [
         arg("--work", default="data", help="folder for the data sets and full run folders"),
@@ -114,6 +119,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     add_command(commands, "book", run_book, "build the course as a static book (Jupyter Book, offline)", [
         arg("--executed", default=str(EXECUTED_DIR / "smoke"), help="the executed notebooks to show"),
+        arg("--figures", default=str(ROOT / "figures"), help="the figures the executed notebooks wrote"),
+        arg("--student", action="store_true",
+            help="the students' book: from an executed student release (--executed), no solution, no instructor "
+                 "guide"),
     ])
     add_command(commands, "release", run_release, "write the student notebooks (no solutions) with nbgrader", [
         arg("--out", default=str(STUDENT_DIR), help="the release folder (replaced)"),

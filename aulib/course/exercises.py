@@ -4,7 +4,9 @@ Every exercise asks for a small function (its body between nbgrader's ``### BEGI
 ``### END SOLUTION`` markers; the student release replaces it with ``raise NotImplementedError()``). Its check cell
 calls one function here, which runs the student's function on cases with known answers and either prints what was
 right or raises :class:`ExerciseFeedback`: an ``AssertionError`` (so nbgrader's autograder counts it as a failed
-test and "run all" stops there) that a notebook shows as its message alone, without a traceback. The messages name
+test) that a notebook shows as its message alone, without a traceback. Check cells are tagged ``raises-exception``,
+so *Run all* (JupyterLab, papermill, nbclient) goes on past an unsolved exercise: no later cell uses a student's
+function, and a stuck student still gets the files the next notebooks read. The messages name
 the likely mistake, e.g. "your ICC differs from the reference by 0.21; did you divide the error mean square by
 (n−1)(k−1)?".
 
@@ -186,28 +188,45 @@ def overlap_readout(function: Callable[[float], float]) -> bool:
     return _passed("The maximum over centres keeps the readout equal to the intensity, however the maps overlap.")
 
 
-def growing_sigma(function: Callable[[float], float]) -> bool:
-    """Exercise 2.2: ``function(intensity) -> float``, σ of the default growing extent in aligned-frame pixels."""
+def sigma_for_map(function: Callable[[float, int], float]) -> bool:
+    """Exercise 2.2: ``function(intensity, map_size) -> float``: σ of the growing extent in aligned-frame pixels,
+    chosen so that it spans the same 1–3 *map* pixels on any map size.
+
+    The truths are the designs aulib trains, not a formula of this module: the paper's 64×64 maps
+    (:class:`aulib.method.heatmaps.HeatmapConfig`: 4–12 frame pixels) and the live model's 24×24 maps (the smoke
+    profile of :class:`aulib.training.config.TrainConfig`: 10.7–32 frame pixels, rounded there to 0.1).
+    """
+    from aulib.course.targets import live_heatmap_config
     from aulib.method.heatmaps import HeatmapConfig
 
-    config = HeatmapConfig()
-    for intensity in (0.5, 2.5, 5.0):
-        expected = float(config.sigma(torch.tensor([intensity]))[0])
-        got = float(_call("growing_sigma", function, intensity))
-        if math.isclose(got, expected, abs_tol=1e-6):
-            continue
-        if math.isclose(got, expected / 4, abs_tol=1e-6):
-            raise ExerciseFeedback("That is σ in pixels of the 64×64 map; the design gives it in the 256 frame (×4).")
-        raise ExerciseFeedback(f"At intensity {intensity:g} σ is {expected:g} frame pixels; you give {got:g}. "
-                               "σ(I) = σ_min + (σ_max − σ_min)·I/5.")
-    return _passed("σ grows linearly from 4 to 12 frame pixels between intensities 0 and 5.")
+    designs = [HeatmapConfig(), live_heatmap_config()]
+    for config in designs:
+        per_pixel = config.frame_size / config.size
+        for intensity in (0.5, 2.5, 5.0):
+            expected = float(config.sigma(torch.tensor([intensity]))[0])
+            got = float(_call("sigma_for_map", function, intensity, config.size))
+            if math.isclose(got, expected, abs_tol=0.06):
+                continue
+            if math.isclose(got, expected / per_pixel, abs_tol=0.02):
+                raise ExerciseFeedback(f"That is σ in map pixels ({config.size}×{config.size}); the answer is in "
+                                       f"pixels of the 256 aligned frame: one map pixel is {per_pixel:.2f} of them.")
+            if config.size != 64 and math.isclose(got, float(designs[0].sigma(torch.tensor([intensity]))[0]),
+                                                  abs_tol=1e-6):
+                raise ExerciseFeedback(f"Your σ does not depend on the map size: on {config.size}×{config.size} "
+                                       f"maps one map pixel is {per_pixel:.2f} frame pixels, so 4 frame pixels are "
+                                       "less than one map pixel. Keep σ at 1–3 map pixels.")
+            raise ExerciseFeedback(f"On {config.size}×{config.size} maps at intensity {intensity:g}, σ is "
+                                   f"{expected:.2f} frame pixels; you give {got:g}. σ grows linearly from 1 map "
+                                   "pixel (intensity 0) to 3 (intensity 5); then convert map pixels to frame pixels.")
+    return _passed("σ spans 1–3 map pixels whatever the map size: 4–12 frame pixels on the paper's 64×64 maps, "
+                   "10.7–32 on the live model's 24×24.")
 
 
 # -- notebook 03: training ------------------------------------------------------------------------------------
 
 
 def optimiser_steps(function: Callable[[int, int, int], int], frames: int, batch_size: int, epochs: int) -> bool:
-    """Exercise 3.2: ``function(frames, batch_size, epochs) -> int``, the optimiser steps of a run."""
+    """Exercise 3.3: ``function(frames, batch_size, epochs) -> int``, the optimiser steps of a run."""
     expected = max(1, frames // batch_size) * epochs
     got = int(_call("optimiser_steps", function, frames, batch_size, epochs))
     if got == expected:
@@ -231,6 +250,41 @@ def label_jitter(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     if np.allclose(got, (intensities + 0.2 * z.abs()).numpy(), atol=1e-6):
         raise ExerciseFeedback("The noise is proportional to the intensity (0.2·I·|z|): an absent AU stays at 0.")
     raise ExerciseFeedback("Your jitter differs from I + 0.2·I·|z| on the test labels.")
+
+
+def foreground_loss(function: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> bool:
+    """Exercise 3.2: ``function(prediction, target, foreground_weight) -> scalar``: the Huber loss (δ = 1) of
+    ``(B, A, H, W)`` maps, each pixel weighted ``foreground_weight`` where the target is above 0 and 1 elsewhere,
+    averaged over every pixel of every map.
+
+    Truths: a hand-computed 2×2 map, and aulib's training loss (:func:`aulib.training.loss.masked_loss`) on random maps.
+    """
+    from aulib.training.loss import masked_loss
+
+    # By hand: one map, target 2 at one pixel, prediction 0 everywhere. Huber(2) = 2 - 0.5 = 1.5 at that pixel,
+    # weighted 5: (5 x 1.5 + 0 + 0 + 0) / 4 pixels = 1.875.
+    target = torch.tensor([[[[0.0, 2.0], [0.0, 0.0]]]])
+    got = float(_call("foreground_loss", function, torch.zeros_like(target), target, 5.0))
+    if not math.isclose(got, 1.875, abs_tol=1e-5):
+        hints = {0.375: "The foreground weight is missing: pixels where the target is above 0 weigh 5.",
+                 0.9375: "You divided by the sum of the weights (8); the loss averages the weighted pixels over "
+                         "the pixel count (4), so the weight really raises the Gaussians' share.",
+                 2.5: "That is half the squared error everywhere: Huber with δ = 1 is |d| − 0.5 beyond |d| = 1.",
+                 5.0: "That is the squared error: Huber with δ = 1 is 0.5·d² within |d| ≤ 1 and |d| − 0.5 beyond."}
+        hint = next((text for value, text in hints.items() if math.isclose(got, value, abs_tol=1e-5)), None)
+        raise ExerciseFeedback(hint or "On the 2×2 example (target 2 at one pixel, prediction 0, weight 5) the loss "
+                               f"is (5 × 1.5) / 4 = 1.875; yours is {got:g}.")
+    generator = torch.Generator().manual_seed(3)
+    target = torch.relu(torch.randn(2, 5, 8, 8, generator=generator)) * 2
+    prediction = torch.randn(2, 5, 8, 8, generator=generator) * 1.5
+    for weight in (1.0, 5.0):
+        expected = float(masked_loss(prediction, target, torch.ones(2, 5, dtype=torch.bool), "huber", weight))
+        got = float(_call("foreground_loss", function, prediction.clone(), target.clone(), weight))
+        if not math.isclose(got, expected, rel_tol=1e-4):
+            raise ExerciseFeedback(f"Right on the 2×2 example, but on random 2×5×8×8 maps with weight {weight:g} "
+                                   f"the loss is {expected:.4f} and yours {got:.4f}: average over every pixel of every "
+                                   "map, and weigh where the target is above 0.")
+    return _passed("Your loss matches aulib's training loss: the Gaussians' pixels count 5× in a 3-epoch CPU run.")
 
 
 # -- notebook 04: ICC ------------------------------------------------------------------------------------------

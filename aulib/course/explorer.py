@@ -263,8 +263,10 @@ def draw_explorer(state: ExplorerState, figsize: tuple[float, float] | None = No
     ax.imshow(state.target, extent=FRAME_EXTENT, cmap=HEATMAP_CMAP, vmin=0, vmax=MAX_INTENSITY, interpolation="nearest")
     _mark_centres(ax, state)
     extent = "growing" if p.extent == "growing" else "fixed"
-    frame_axes(ax, f"target: I = {p.intensity:g}, {extent} σ = {state.sigma:.1f} px\n"
-                    f"max = {state.target.max():.2f}, readout {state.target_readout:.2f}")
+    size = state.heatmap.size
+    map_sigma = state.sigma * size / state.heatmap.frame_size
+    frame_axes(ax, f"target ({size}×{size} map): I = {p.intensity:g}, {extent} σ = {state.sigma:.1f} frame px "
+                   f"= {map_sigma:.1f} map px\nmax = {state.target.max():.2f}, readout {state.target_readout:.2f}")
 
     if has_model:
         ax = axes[2]

@@ -37,33 +37,45 @@ def detection_figure(report: FaceReport) -> Figure:
 
 
 def heatmaps_figure(report: FaceReport, margin: float = 0.6) -> Figure:
-    """Each AU's heatmap over the face in the original image (zoomed on the face), with its peak."""
+    """Each AU's heatmap over the face in the original image (zoomed on the face), with its peak.
+
+    Two rows: on top every map on the same 0–5 scale (heights compare across AUs: a weak AU is faint); below, each
+    map scaled to its own peak over a grey photo, so that where a weak AU's map points is visible too.
+    """
     x0, y0, x1, y1 = report.face.box
     pad = margin * max(x1 - x0, y1 - y0)
     height, width = report.image.shape[:2]
     top, bottom = int(max(0, y0 - pad)), int(min(height, y1 + pad))
     left_edge, right_edge = int(max(0, x0 - pad)), int(min(width, x1 + pad))
+    crop = report.image[top:bottom, left_edge:right_edge]
+    grey = np.repeat(crop.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     count = len(report.aus)
-    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 3.0), squeeze=False)
-    for a, (ax, au) in enumerate(zip(axes[0], report.aus, strict=True)):
-        overlay = overlay_heatmap(report.image, report.image_maps[a])
-        ax.imshow(overlay[top:bottom, left_edge:right_edge])
-        ax.scatter([report.peaks[a, 0] - left_edge], [report.peaks[a, 1] - top], marker="+", c="cyan", s=60)
-        ax.set_title(f"{au_label(au)} {AUS[au].name}\n{report.intensities[a]:.2f}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.suptitle("Heatmaps mapped back onto the photo (+: peak)", y=1.02)
-    figure.tight_layout()
+    figure, axes = plt.subplots(2, count, figsize=(2.6 * count, 5.7), squeeze=False, layout="constrained")
+    for a, au in enumerate(report.aus):
+        heat = report.image_maps[a][top:bottom, left_edge:right_edge]
+        peak = (report.peaks[a, 0] - left_edge, report.peaks[a, 1] - top)
+        own = max(float(heat.max()), 1e-6)
+        for row, (image, vmax) in enumerate(((crop, 5.0), (grey, own))):
+            ax = axes[row, a]
+            ax.imshow(overlay_heatmap(image, heat, max_intensity=vmax))
+            ax.scatter([peak[0]], [peak[1]], marker="+", c="cyan", s=70, linewidths=1.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, a].set_title(f"{au_label(au)} {AUS[au].name}\nreadout {report.intensities[a]:.2f}", fontsize=10)
+    axes[0, 0].set_ylabel("same scale, 0–5", fontsize=10)
+    axes[1, 0].set_ylabel("each map to its own peak", fontsize=10)
+    figure.suptitle("The model's heatmaps mapped back onto the photo (+: each map's peak)", fontsize=12)
     return figure
 
 
 def intensities_figure(report: FaceReport) -> Figure:
     """A bar chart of the predicted intensities."""
-    figure, ax = plt.subplots(figsize=(5, 2.8))
-    labels = [f"{au_label(a)}\n{AUS[a].name}" for a in report.aus]
-    ax.bar(labels, report.intensities, color="#3182bd")
-    ax.set(ylim=(0, 5), ylabel="intensity (0–5)", title="Predicted AU intensities")
-    ax.tick_params(axis="x", labelsize=7)
+    figure, ax = plt.subplots(figsize=(1.45 * len(report.aus) + 1.2, 3.4))
+    labels = [f"{au_label(a)}\n{AUS[a].name.replace(' ', chr(10), 1)}" for a in report.aus]
+    bars = ax.bar(labels, report.intensities, color="#3182bd")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in report.intensities], fontsize=8, padding=2)
+    ax.set(ylim=(0, 5.4), ylabel="intensity (0–5)", title="Predicted AU intensities")
+    ax.tick_params(axis="x", labelsize=8)
     figure.tight_layout()
     return figure
 

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 PARAMS_DIR = ROOT / "params"
 EXECUTED_DIR = NOTEBOOKS_DIR / "executed"
+# Where notebooks outside notebooks/ (a student release) write their runs and figures, relative to their folder.
+RELEASE_OUTPUTS = {"RUN_DIR": "runs", "FIG_DIR": "figures"}
 PROFILES = ("smoke", "full")
 # Generous: the full profile's training notebook runs for hours on a GPU.
 DEFAULT_TIMEOUT_S = {"smoke": 1800, "full": 12 * 3600}
@@ -153,6 +155,7 @@ def run_notebooks(
     output_dir: str | os.PathLike | None = None,
     timeout_s: int | None = None,
     progress: bool = True,
+    allow_unsolved: bool = False,
 ) -> list[dict]:
     """Execute the notebooks in order with papermill.
 
@@ -167,9 +170,13 @@ def run_notebooks(
         output_dir: where executed copies go (default ``notebooks/executed/<profile>``).
         timeout_s: per-cell execution timeout.
         progress: papermill's progress bar per notebook.
+        allow_unsolved: run a student release: an exercise's check that fails (tagged ``raises-exception``, so
+            that *Run all* goes on past it) is reported in the record, not raised. By default every failing cell
+            fails the run, checks included: the instructor's notebooks must pass their own checks.
 
     Returns:
-        One record per notebook: ``notebook``, ``seconds``, ``output``.
+        One record per notebook: ``notebook``, ``seconds``, ``output`` and ``unsolved`` (the failed checks' cell
+        numbers).
 
     Raises:
         NotebookFailed: naming the notebook, the cell number and the error, with the executed copy's path.
@@ -187,6 +194,9 @@ def run_notebooks(
     out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
+    if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
+        # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
+        overrides = {**RELEASE_OUTPUTS, **(overrides or {})}
     overrides = {**dataset_folders(params["common"], overrides or {}), **(overrides or {})}
     records = []
     for path in paths:
@@ -206,6 +216,27 @@ def run_notebooks(
                 f"{error.ename}: {error.evalue}\nexecuted copy: {output}"
             ) from error
         seconds = time.perf_counter() - started
-        print(f"[aulib] {path.name} done in {seconds:.0f} s", flush=True)
-        records.append({"notebook": path.stem, "seconds": round(seconds, 1), "output": str(output)})
+        errors = failed_cells(output)
+        unsolved = [cell for cell, ename, _ in errors if ename == "ExerciseFeedback"]
+        for cell, ename, evalue in errors:
+            if not (allow_unsolved and ename == "ExerciseFeedback"):
+                raise NotebookFailed(f"{path.name} failed in cell {cell}: {ename}: {evalue}\nexecuted copy: {output}")
+        note = f", {len(unsolved)} exercise(s) not solved yet (cells {unsolved})" if unsolved else ""
+        print(f"[aulib] {path.name} done in {seconds:.0f} s{note}", flush=True)
+        records.append({"notebook": path.stem, "seconds": round(seconds, 1), "output": str(output),
+                        "unsolved": unsolved})
     return records
+
+
+def failed_cells(executed: str | os.PathLike) -> list[tuple[int, str, str]]:
+    """``(cell index, error name, error value)`` of every cell of an executed notebook that shows an error.
+
+    Cells tagged ``raises-exception`` (the exercises' checks) let papermill and *Run all* go on after an error;
+    this finds what they left behind.
+    """
+    import nbformat
+
+    notebook = nbformat.read(str(executed), as_version=4)
+    return [(index, output.get("ename", ""), output.get("evalue", ""))
+            for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.get("output_type") == "error"]

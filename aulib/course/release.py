@@ -22,13 +22,13 @@ from pathlib import Path
 
 import nbformat
 
-from aulib.course.pipeline import NOTEBOOKS_DIR, ROOT, notebook_paths
+from aulib.course.pipeline import NOTEBOOKS_DIR, RELEASE_OUTPUTS, ROOT, notebook_paths
 
 STUDENT_DIR = ROOT / "student"
 COURSE_ID = "aulib"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # Where a student's runs and figures go (relative to the release folder, as the course's are to notebooks/).
-STUDENT_PARAMETERS = {"RUN_DIR": '"runs"', "FIG_DIR": '"figures"'}
+STUDENT_PARAMETERS = {name: f'"{value}"' for name, value in RELEASE_OUTPUTS.items()}
 
 
 class ReleaseError(RuntimeError):
@@ -36,9 +36,15 @@ class ReleaseError(RuntimeError):
 
 
 def solution_lines(notebook: nbformat.NotebookNode) -> list[str]:
-    """The non-blank lines between the solution markers of every code cell (what a release must not contain)."""
+    """What a release must not contain: the non-blank lines between the solution markers of every code cell, and
+    every non-blank line of the model answers (markdown cells with nbgrader's solution metadata, which the release
+    replaces with "YOUR ANSWER HERE")."""
     lines = []
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                lines += [line.strip() for line in cell.source.splitlines() if line.strip()]
+            continue
         inside = False
         for line in cell.source.splitlines():
             if line.strip() == BEGIN:

@@ -182,3 +182,43 @@ def combine_figure(face: Face, au: int = 4, intensity: float = 3.0, heatmap: Hea
     figure.colorbar(image, ax=axes[-1], fraction=0.046)
     figure.suptitle(f"{au_label(au)} {AUS[au].name} at I = {intensity:g}: {len(singles)} centres", fontsize=9)
     return figure
+
+
+def live_heatmap_config() -> HeatmapConfig:
+    """The target design of the live model notebook 03 trains (the smoke profile's ``tiny`` preset): 24×24 maps
+    with σ of 1–3 map pixels, i.e. 10.7–32 pixels of the aligned frame."""
+    from aulib.models.presets import create_model
+    from aulib.training.config import TrainConfig
+
+    profile = TrainConfig.from_profile("smoke", data="", out="")  # only the recipe is read
+    size = int(create_model(profile.model).heatmap_size)  # a property of the built network
+    return HeatmapConfig(size=size, **profile.heatmap)
+
+
+def scales_figure(face: Face, au: int = 12, intensity: float = 3.0,
+                  configs: Sequence[tuple[str, HeatmapConfig]] | None = None) -> Figure:
+    """One AU's target at two map sizes: the paper's 64×64 maps and the live model's 24×24, on the same face.
+
+    Both use σ of 1–3 *map* pixels; in pixels of the aligned face the live model's Gaussians are 2.7× wider.
+    Titles give σ in both units.
+    """
+    configs = configs or [("the paper's maps", HeatmapConfig()), ("the live model's maps", live_heatmap_config())]
+    lms = torch.as_tensor(np.asarray(face.landmarks, dtype=np.float64))[None]
+    value = torch.tensor([[float(intensity)]], dtype=torch.float64)
+    figure = Figure(figsize=(3.0 * (len(configs) + 1), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(configs) + 1)
+    axes[0].imshow(face.image, extent=FRAME_EXTENT)
+    frame_axes(axes[0], f"the aligned face ({FRAME_SIZE}×{FRAME_SIZE})")
+    for ax, (name, config) in zip(axes[1:], configs, strict=True):
+        target = render_targets(lms, value, (au,), **asdict(config))[0, 0].numpy()
+        sigma = float(config.sigma(value[0])[0])
+        per_pixel = config.frame_size / config.size
+        ax.imshow(face.image, extent=FRAME_EXTENT)
+        # zeros transparent, so the face shows through away from the Gaussians; map pixels drawn as squares
+        ax.imshow(np.ma.masked_less(target, 0.05), extent=FRAME_EXTENT, cmap=HEATMAP_CMAP, vmin=0,
+                  vmax=MAX_INTENSITY, alpha=0.8, interpolation="nearest")
+        frame_axes(ax, f"{name}: {config.size}×{config.size}\nσ = {sigma:.1f} frame px = {sigma / per_pixel:.1f} "
+                       f"map px")
+    figure.suptitle(f"{au_label(au)} at I = {intensity:g}: the same σ in map pixels, different sizes on the face",
+                    fontsize=9)
+    return figure

@@ -134,8 +134,10 @@ class HeatmapExplorer:
         self.renders += 1
         readout = f"; model readout <b>{state.readouts[state.params.au]:.2f}</b>" if state.params.au in state.readouts \
             else ""
-        self.status.value = (f"target maximum <b>{state.target.max():.2f}</b>, σ = {state.sigma:.1f} px"
-                             f"{readout}")
+        size = state.heatmap.size
+        map_sigma = state.sigma * size / state.heatmap.frame_size
+        self.status.value = (f"target maximum <b>{state.target.max():.2f}</b>, σ = {state.sigma:.1f} frame px "
+                             f"= {map_sigma:.1f} px of the {size}×{size} map{readout}")
         # Replace the Output's contents through its synced state rather than `with self.output:` capture: it
         # works the same from a callback, at construction, outside a kernel (tests) and under papermill.
         self.output.outputs = ({

@@ -8,7 +8,7 @@ name               what it is                                              quest
 =================  ======================================================  =========
 ``hourglass``      one Hourglass, 5 heatmaps, growing extent, Huber        the method
 ``per-au``         one single-map Hourglass per AU                         RQ4
-``resnet18``       ResNet-18 regressing the 5 intensities directly (MSE)   RQ1
+``resnet18``       ResNet-18 regressing the 5 intensities directly (MSE)   RQ2
 ``fixed-extent``   the Hourglass with fixed-σ Gaussians                    RQ5
 ``l2``             the Hourglass trained with an L2 loss                   RQ5
 =================  ======================================================  =========
@@ -43,7 +43,7 @@ PRESETS = {
 DESCRIPTIONS = {
     "hourglass": "Hourglass: one net, all AUs",
     "per-au": "per-AU Hourglasses (RQ4)",
-    "resnet18": "ResNet-18 regression (RQ1)",
+    "resnet18": "ResNet-18 regression (RQ2)",
     "fixed-extent": "fixed σ (RQ5)",
     "l2": "L2 loss (RQ5)",
     "hourglass-local": "local readout (RQ5)",
