@@ -247,7 +247,7 @@ def test_the_live_design_is_the_one_the_reference_run_was_trained_with(faces):
 
 
 def test_the_hourglass_diagram_is_measured_from_the_network():
-    from aulib.course.figures import hourglass_figure, hourglass_shapes
+    from aulib.course.network_figures import hourglass_figure, hourglass_shapes
     from aulib.models import create_model
 
     # The paper's network: the authors' 3,416,197 parameters, 64×64 maps from a 256 input, four levels halving.

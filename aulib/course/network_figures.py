@@ -1,0 +1,187 @@
+"""Figures of the networks and their comparison (notebooks 03 and 04): the Hourglass drawn from the model itself, the
+models' scores as one dot per seed, and accuracy against cost. Each function returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.patches
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+
+def comparison_dots_figure(long: pd.DataFrame, descriptions: Mapping[str, str] | None = None,
+                           floor: tuple[str, float] | None = None,
+                           title: str = "Mean ICC(3,1) on held-out subjects") -> Figure:
+    """Each model's mean ICC as one dot per training seed, with the mean and ± 1 sd over seeds, on an axis zoomed
+    to the models (a floor far below, e.g. ridge on the landmarks, is noted at the edge rather than drawn to scale).
+
+    Args:
+        long: ``run, seed, AU, ICC`` rows (:func:`aulib.course.reference.comparison_long`); the ``Mean`` AU rows
+            are drawn.
+        descriptions: run name → label.
+        floor: ``(label, value)`` of a baseline to note.
+        title: the figure's title.
+    """
+    means = long[long.AU == "Mean"]
+    descriptions = descriptions or {}
+    present = list(dict.fromkeys(means.run))
+    order = [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
+    labels = [descriptions.get(run, run) for run in order]
+    figure, ax = plt.subplots(figsize=(7.5, 0.55 * len(order) + 1.6))
+    values = means.ICC.to_numpy(dtype=float)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = max(0.01, 0.15 * (high - low))
+    for y, run in enumerate(order):
+        seeds = means[means.run == run].ICC.to_numpy(dtype=float)
+        ax.scatter(seeds, np.full(len(seeds), y), s=28, color="#3182bd", zorder=3,
+                   label="one training seed" if y == 0 else None)
+        centre = float(np.mean(seeds))
+        spread = float(np.std(seeds, ddof=1)) if len(seeds) > 1 else 0.0
+        ax.errorbar(centre, y, xerr=spread, fmt="|", color="black", markersize=14, capsize=4, zorder=2,
+                    label="mean ± 1 sd over seeds" if y == 0 else None)
+        ax.annotate(f"{centre:.3f}", (centre, y), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_yticks(range(len(order)), labels, fontsize=9)
+    ax.set_ylim(len(order) - 0.4, -0.6)
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_xlabel("mean ICC(3,1) over the AUs (zoomed axis)")
+    ax.grid(axis="x", alpha=0.3)
+    if floor is not None:
+        name, value = floor
+        if low - pad <= value <= high + pad:
+            ax.axvline(value, color="#636363", ls="--", lw=1)
+        title += f"\n{name}: {value:.3f}" + (" (below this axis)" if value < low - pad else "")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def cost_figure(costs: pd.DataFrame) -> Figure:
+    """Accuracy against cost: mean ICC against parameters and against GFLOP per image (one dot per network).
+
+    Args:
+        costs: rows indexed by label with ``parameters``, ``GFLOP per image`` and ``mean ICC``.
+    """
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, column, unit in ((axes[0], "parameters", "parameters (millions)"),
+                             (axes[1], "GFLOP per image", "GFLOP per image")):
+        x = costs[column].astype(float) / (1e6 if column == "parameters" else 1.0)
+        ax.scatter(x, costs["mean ICC"], s=40, color="#3182bd")
+        for label, xi, yi in zip(costs.index, x, costs["mean ICC"], strict=True):
+            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        ax.set_xscale("log")
+        ax.set(xlabel=f"{unit}, log scale", ylabel="mean ICC(3,1)")
+        ax.grid(alpha=0.3)
+    figure.suptitle("What each network costs, against what it scores", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def hourglass_shapes(model: torch.nn.Module) -> list[dict[str, Any]]:
+    """The tensor shapes inside a one-stack Hourglass, measured by a forward pass with hooks (not from the config).
+
+    Returns:
+        ``[{"part", "channels", "size", "parameters"}]`` from the input through the stem, each level of the
+        hourglass on its way down (the bottom last) and the head, to the maps.
+    """
+    from aulib.models.hourglass import HourglassLevel
+
+    seen: list[tuple[str, tuple[int, ...], torch.nn.Module]] = []
+    hooks = [model.stem.register_forward_hook(lambda m, i, o: seen.append(("stem", tuple(o.shape), m)))]
+    for module in model.hourglasses[0].modules():
+        if isinstance(module, HourglassLevel):
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o: seen.append((f"level {m.level}", tuple(i[0].shape), m))))
+    hooks.append(model.heads[0].register_forward_hook(lambda m, i, o: seen.append(("head", tuple(o.shape), m))))
+    hooks.append(model.to_maps[0].register_forward_hook(lambda m, i, o: seen.append(("maps", tuple(o.shape), m))))
+    training = model.training
+    try:
+        with torch.inference_mode():
+            model.eval()(torch.zeros(1, 3, model.input_size, model.input_size))
+    finally:
+        model.train(training)  # leave the caller's model as it was
+        for hook in hooks:
+            hook.remove()
+    levels = sorted((s for s in seen if s[0].startswith("level")), key=lambda s: -int(s[0].split()[1]))
+    ordered = [s for s in seen if s[0] == "stem"] + levels + [s for s in seen if s[0] in ("head", "maps")]
+
+    def own_parameters(module: torch.nn.Module, name: str) -> int:
+        if name.startswith("level"):  # a level's own blocks, without the next level inside it
+            inner = getattr(module, "inner", None)
+            inside = sum(p.numel() for p in inner.parameters()) if isinstance(inner, HourglassLevel) else 0
+            return sum(p.numel() for p in module.parameters()) - inside
+        return sum(p.numel() for p in module.parameters())
+
+    rows = [{"part": "input", "channels": 3, "size": model.input_size, "parameters": 0}]
+    rows += [{"part": name, "channels": shape[1], "size": shape[2], "parameters": own_parameters(module, name)}
+             for name, shape, module in ordered]
+    return rows
+
+
+def hourglass_figure(model: torch.nn.Module, title: str = "") -> Figure:
+    """A diagram of a one-stack Hourglass drawn from the model itself: each stage's resolution and channels (measured
+    by :func:`hourglass_shapes`), the levels going down by 2×2 pooling and back up with a skip at each level, and the
+    parameters each stage holds."""
+    rows = hourglass_shapes(model)
+    levels = [r for r in rows if r["part"].startswith("level")]
+    figure, ax = plt.subplots(figsize=(11, 4.6))
+    ax.set_axis_off()
+    top = max(r["size"] for r in rows)
+
+    def box(x: float, row: dict, colour: str, label: str) -> tuple[float, float]:
+        height = 0.6 + 2.4 * row["size"] / top
+        ax.add_patch(matplotlib.patches.FancyBboxPatch((x, 3 - height / 2), 0.8, height, boxstyle="round,pad=0.03",
+                                                fc=colour, ec="black", lw=0.8))
+        ax.text(x + 0.4, 3 - height / 2 - 0.25, label, ha="center", va="top", fontsize=7.5)
+        return x + 0.8, height
+
+    x = 0.0
+    positions = {}
+    sequence = [rows[0], next(r for r in rows if r["part"] == "stem"), *levels]
+    colours = {"input": "#d9d9d9", "stem": "#9ecae1", "head": "#fdae6b", "maps": "#fd8d3c"}
+    def count(parameters: int) -> str:
+        return f"\n{parameters / 1e3:,.0f} k params" if parameters >= 1000 else f"\n{parameters} params"
+
+    bottom = levels[-1]["size"] // 2 if levels else 0
+    for row in sequence:
+        name = row["part"]
+        label = (f"{name}\n{row['size']}×{row['size']}×{row['channels']}"
+                 + (f"\n(bottom {bottom}×{bottom})" if row is levels[-1] else "")
+                 + (count(row["parameters"]) if row["parameters"] else ""))
+        right, _ = box(x, row, colours.get(name, "#c7e9c0"), label)
+        positions[name] = (x, right)
+        ax.annotate("", (right + 0.5, 3), (right, 3), arrowprops={"arrowstyle": "->", "lw": 1})
+        x = right + 0.55
+    # back up: one upsampling per level, joined by each level's skip (the upper branch)
+    for row in reversed(levels):
+        size = row["size"]
+        up = {"size": size, "channels": row["channels"]}
+        right, _ = box(x, up, "#a1d99b", f"up to\n{size}×{size}×{row['channels']}")
+        left_of_level = positions[row["part"]][0] + 0.4
+        ax.annotate("", (x + 0.4, 4.65), (left_of_level, 4.65),
+                    arrowprops={"arrowstyle": "->", "lw": 0.8, "color": "#31a354",
+                                "connectionstyle": "arc3,rad=-0.15"})
+        ax.annotate("", (right + 0.5, 3), (right, 3), arrowprops={"arrowstyle": "->", "lw": 1})
+        x = right + 0.55
+    for name in ("head", "maps"):
+        row = next(r for r in rows if r["part"] == name)
+        label = f"{name}\n{row['size']}×{row['size']}×{row['channels']}" + count(row["parameters"])
+        right, _ = box(x, row, colours[name], label)
+        if name == "head":
+            ax.annotate("", (right + 0.5, 3), (right, 3), arrowprops={"arrowstyle": "->", "lw": 1})
+        x = right + 0.55
+    ax.text(0.0, 5.3, "green arcs: each level's skip branch (same resolution), added after upsampling",
+            fontsize=8, color="#31a354")
+    total = sum(p.numel() for p in model.parameters())
+    ax.set_xlim(-0.3, x)
+    ax.set_ylim(0.3, 5.6)
+    ax.set_title(title or f"The Hourglass as built: {model.depth} levels, width {model.width}, {total:,} parameters "
+                          f"({model.input_size}-px input, {model.heatmap_size}×{model.heatmap_size} maps)", fontsize=10)
+    figure.tight_layout()
+    return figure
