@@ -13,6 +13,7 @@ from aulib.models import (
     MODELS,
     PRESETS,
     Hourglass,
+    HourglassRegressor,
     PerAUHourglass,
     ResNetRegressor,
     count_parameters,
@@ -359,7 +360,7 @@ def test_every_preset_says_what_it_outputs():
             model = create_model(name, num_maps=7)
         assert type(model) is cls
         assert model.num_maps == 7 and model.input_size == preset["input_size"]
-        assert model.output_kind == ("intensity" if cls is ResNetRegressor else "heatmap")
+        assert model.output_kind == ("intensity" if cls in (ResNetRegressor, HourglassRegressor) else "heatmap")
 
 
 @pytest.fixture(scope="module")

@@ -45,3 +45,11 @@ def test_geometry_baseline_scores_the_test_subjects_from_their_landmarks(prepare
     np.testing.assert_allclose(table.ICC.iloc[:-1].to_numpy(), pingouin_icc_columns(test.labels_array(), predicted),
                                atol=1e-6)
     assert (table.N.iloc[:-1] == len(test)).all()
+    # the same ridge, frame by frame, for paired comparisons: scikit-learn's predictions, keyed by frame
+    from aulib.evaluation.geometry import geometry_predictions
+
+    frames = geometry_predictions(prepared)
+    assert frames[["subject", "sequence", "frame"]].astype(str).equals(
+        test.frames[["subject", "sequence", "frame"]].astype(str).reset_index(drop=True))
+    np.testing.assert_allclose(frames.filter(like="pred_").to_numpy(), predicted, atol=1e-6)
+    np.testing.assert_array_equal(frames.filter(like="true_").to_numpy(), test.labels_array())

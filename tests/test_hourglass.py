@@ -175,6 +175,8 @@ def test_preset_table_matches_the_documented_table():
             assert row.params == _hand_params(**config)
         elif kind == "per-au":  # five independent single-map hourglasses
             assert row.params == 5 * _hand_params(**config, num_maps=1)
+        elif kind == "direct":  # the Hourglass whose 1×1 map conv became a linear layer of the same size
+            assert row.params == _hand_params(**config)
         else:  # the ResNet rows are derived by hand in tests/test_baselines.py
             assert kind == "resnet"
 

@@ -3,7 +3,8 @@
 Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the prose
 around them quotes from these tables. Sources (all committed):
 
-- ``models/reference/comparison.csv`` and ``models/reference/*/seed*/robustness.csv``: the reference runs;
+- ``models/reference/comparison.csv``, ``models/reference/*/seed*/robustness.csv`` and ``models/reference/paired.csv``:
+  the reference runs;
 - ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark;
 - ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
   ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
@@ -30,6 +31,7 @@ ROWS = {  # run → what the table calls it
     "hourglass": "Hourglass, one net for all AUs (`tiny`)",
     "per-au": "one Hourglass per AU (`per-au-tiny`, RQ4)",
     "resnet18": "ResNet-18 direct regression (`resnet18-small`, RQ2)",
+    "hourglass-direct": "the same Hourglass, pooled regression head (`tiny-direct`, RQ2)",
     "fixed-extent": "fixed Gaussian extent (RQ5)",
     "l2": "L2 loss instead of Huber (RQ5)",
     "hourglass-local": "local readout (RQ5, the Hourglass's maps)",
@@ -56,6 +58,22 @@ def reference_icc() -> str:
     return "\n".join(lines) + "\n"
 
 
+def reference_paired() -> str:
+    """Each run minus the Hourglass of the same seed, paired by test subject (``paired.csv``), one column per seed."""
+    paired = pd.read_csv(REFERENCE / "paired.csv")
+    seeds = sorted(paired.seed.unique())
+    lines = ["| run − Hourglass (same seed) | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|" + "---|" * len(seeds)]
+    names = {**ROWS, "ridge on landmarks": "ridge on the landmarks (no pixels)"}
+    for run in [r for r in names if r in set(paired.run)]:
+        rows = paired[paired.run == run].set_index("seed")
+        lines.append(f"| {names[run]} | " + " | ".join(
+            f"{rows.difference[s]:+.3f} [{rows.low[s]:+.3f}, {rows.high[s]:+.3f}] {rows.verdict[s]}" for s in seeds)
+            + " |")
+    subjects = int(paired.subjects.iloc[0])
+    return "\n".join(lines) + f"\n\nMean ICC difference, 95% paired bootstrap over the {subjects} test subjects.\n"
+
+
 def reference_robustness() -> str:
     frames = [pd.read_csv(p).assign(run=p.parent.parent.name) for p in sorted(REFERENCE.glob("*/seed*/robustness.csv"))]
     table = pd.concat(frames)
@@ -63,7 +81,8 @@ def reference_robustness() -> str:
     lines = ["| σ (px) | " + " | ".join(str(s) for s in ROBUSTNESS_SIGMAS) + " |",
              "|---|" + "---|" * len(ROBUSTNESS_SIGMAS)]
     for run, name in (("hourglass", "Hourglass"), ("per-au", "per-AU Hourglasses"), ("resnet18", "ResNet-18"),
-                      ("fixed-extent", "fixed extent"), ("l2", "L2 loss")):
+                      ("hourglass-direct", "Hourglass, regression head"), ("fixed-extent", "fixed extent"),
+                      ("l2", "L2 loss")):
         if run in mean.index:
             lines.append(f"| {name} | " + " | ".join(f"{mean.loc[run, float(s)]:.2f}" for s in ROBUSTNESS_SIGMAS)
                          + " |")
@@ -210,6 +229,8 @@ def heldout_paragraph(folder: Path, label: str) -> str:
 
 def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
+    if (REFERENCE / "paired.csv").is_file():
+        generated["reference-paired"] = reference_paired()
     if (REFERENCE_3D / "appearance.csv").is_file():
         generated["synthau3d-pilot"] = synthau3d_pilot()
     return generated

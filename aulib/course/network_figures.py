@@ -73,8 +73,13 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
                              (axes[1], "GFLOP per image", "GFLOP per image")):
         x = costs[column].astype(float) / (1e6 if column == "parameters" else 1.0)
         ax.scatter(x, costs["mean ICC"], s=40, color="#3182bd")
-        for label, xi, yi in zip(costs.index, x, costs["mean ICC"], strict=True):
-            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # Networks of the same cost (the Hourglass and its pooled-head twin) sit on one x: stack their labels, the
+        # higher score's on top, so that neither hides the other.
+        stacked: dict[float, int] = {}
+        for label in costs.sort_values("mean ICC", ascending=False).index:
+            xi, yi = float(x[label]), float(costs.loc[label, "mean ICC"])
+            rank = stacked[round(xi, 4)] = stacked.get(round(xi, 4), -1) + 1
+            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4 - 12 * rank), fontsize=7)
         ax.set_xscale("log")
         ax.set(xlabel=f"{unit}, log scale", ylabel="mean ICC(3,1)")
         ax.grid(alpha=0.3)

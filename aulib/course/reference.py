@@ -1,9 +1,10 @@
 """Reference runs: the models behind the course's figures and comparisons, trained by one command (``make weights``).
 
 The student's Hourglass in notebook 03 trains live for a few CPU minutes. The course's other figures, and the
-comparisons of the paper's research questions (RQ2 heatmaps against direct regression, RQ3 landmark noise, RQ4 one
-Hourglass against one per AU, RQ5 the target design and the readout), use *reference runs* trained for longer with
-three seeds. Their provenance is kept beside them, and this module rebuilds all of it:
+comparisons of the paper's research questions (RQ2 heatmaps against direct regression, by ResNet-18 and by the same
+Hourglass with a pooled head; RQ3 landmark noise; RQ4 one Hourglass against one per AU; RQ5 the target design and the
+readout), use *reference runs* trained for longer with three seeds. Their provenance is kept beside them, and this
+module rebuilds all of it:
 
 1. SynthAU at the course's default level with **seed** :data:`TRAIN_SEED`, all of its subjects for training (15 %
    of them for model selection): these people never appear in the course;
@@ -13,8 +14,10 @@ three seeds. Their provenance is kept beside them, and this module rebuilds all 
 4. into ``models/reference/`` (committed): ``comparison.csv`` (every run, seed and AU), each run's ``config.json``,
    ``training.csv``, ``metrics.csv`` and ``robustness.csv``, its per-frame ``predictions.csv.gz`` (so that two
    models can be compared paired by subject), the Hourglass's weights (``best.pt`` without the
-   optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept), and
-   ``provenance.json`` (command, versions, machine, data seeds and timings).
+   optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept),
+   ``paired.csv`` (each run with per-frame predictions, and ridge on the landmarks, minus the Hourglass of the same
+   seed, with a paired bootstrap over test subjects: :func:`build_paired`) and ``provenance.json`` (command,
+   versions, machine, data seeds and timings; a run added later keeps the earlier runs' record under ``earlier``).
 
 Every step resumes: a rerun skips finished data, runs and evaluations.
 
@@ -25,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -110,6 +114,13 @@ def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, rend
     return train_prepared, course_prepared
 
 
+def _write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
+    """Per-frame predictions to 4 decimals, gzipped without a time stamp (the same bytes on every rerun)."""
+    partial = path.with_name(path.name + ".partial")
+    table.to_csv(partial, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
+    partial.replace(path)
+
+
 def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
     from aulib.training.runs import slim_checkpoint
 
@@ -121,9 +132,7 @@ def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
     # Per-frame predictions (gzip: about a tenth of the size), so that comparisons can be paired by subject.
     for name in ("predictions.csv", "predictions_local.csv"):
         if (run_dir / name).is_file():
-            table = pd.read_csv(run_dir / name)
-            table.to_csv(target / f"{name}.gz", index=False, float_format="%.4f", compression={"method": "gzip",
-                                                                                               "mtime": 0})
+            _write_gzip_csv(pd.read_csv(run_dir / name), target / f"{name}.gz")
     if with_weights:
         slim_checkpoint(run_dir / "best.pt", target / "best.pt")
 
@@ -189,6 +198,8 @@ def build_reference(
     started = time.perf_counter()
     train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
     runs_root = work / ("runs-reference-3d" if renderer == "3d" else "runs-reference")
+    # A run added later (``--runs hourglass-direct``) keeps the earlier runs' provenance beside its own.
+    earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings: dict[str, float] = {}
     for seed in seeds:
         for name in runs:
@@ -196,31 +207,45 @@ def build_reference(
                                 epochs=epochs, seed=seed, device=device)
             run_dir = Path(config.out)
             began = time.perf_counter()
+            finished_before = (run_dir / "robustness.csv").is_file()
             history = train_or_load(config, progress=progress)
-            if not (run_dir / "robustness.csv").is_file():
+            if not finished_before:
                 evaluate(run_dir, data=course_prepared, device=device)
                 if name == "hourglass":
                     evaluate(run_dir, data=course_prepared, device=device, readout_window=LOCAL_WINDOW,
                              suffix="_local")
                 robustness(run_dir, data=course_prepared, sigmas=sigmas, seed=int(course["SEED"]), model_name=name,
                            device=device, progress=progress)
-            timings[f"{name}/seed{seed}"] = round(time.perf_counter() - began, 1)
-            timings[f"{name}/seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
+            keys = (f"{name}/seed{seed}", f"{name}/seed{seed} training images/s")
+            if not finished_before:
+                timings[keys[0]] = round(time.perf_counter() - began, 1)
+                timings[keys[1]] = round(float(history.train_images_per_s.median()), 1)
+            else:  # loading a finished run times nothing: keep what its own run measured, if it was recorded
+                timings.update({k: earlier["seconds"][k] for k in keys if k in earlier.get("seconds", {})})
             _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
     trained = [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()]
     if trained:
-        build_london_readings(out, trained, progress=progress)
+        if "hourglass" in runs:  # the London readings come from the Hourglass's weights: other runs leave them
+            build_london_readings(out, trained, progress=progress)
+        build_paired(out, course_prepared, trained)
+    earlier_runs = [r for r in earlier.get("recipe", {}).get("runs", []) if r not in runs]
+    if earlier_runs:
+        timings = {**{k: v for k, v in earlier.get("seconds", {}).items() if k.split("/")[0] in earlier_runs},
+                   **timings}
     atomic_write_json(out / "provenance.json", {
         "command": command,
+        "earlier": ({"commands": [*earlier.get("earlier", {}).get("commands", []), earlier.get("command")],
+                     "runs": earlier_runs, "machine": earlier.get("machine"), "date": earlier.get("date")}
+                    if earlier_runs else {}),
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
         "renderer": renderer,
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
                       "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
                            "frames": int(course["FRAMES"]), "difficulty": course["DIFFICULTY"], "split": "test"},
-        "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "runs": list(runs),
+        "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "runs": [*earlier_runs, *runs],
                    "local_window": LOCAL_WINDOW, "sigmas_px": list(sigmas)},
         "machine": machine_description(),
         "seconds": timings,
@@ -231,6 +256,61 @@ def build_reference(
 
 
 LONDON_READINGS = "london_readings.csv"
+PAIRED = "paired.csv"
+
+
+def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepared: str | os.PathLike =
+                 ROOT / "data" / "synthau-prepared", seeds: Sequence[int] = SEEDS, *, n_boot: int = 2000,
+                 ) -> pd.DataFrame:
+    """Every reference run with per-frame predictions, and ridge on the landmarks, against the Hourglass of the same
+    seed, paired by test subject (:func:`aulib.evaluation.paired.icc_difference`); written to ``paired.csv``.
+
+    The Hourglass's predictions are recomputed from its committed weights where they are missing (the first reference
+    runs kept none), in fp32 on the CPU, and checked against its committed ``metrics.csv``.
+
+    Returns:
+        one row per run and seed: ``run, seed, subjects, frames, hourglass_icc, run_icc, difference, low, high,
+        verdict`` (``difference`` = run − Hourglass; ``verdict`` by :func:`aulib.evaluation.paired.verdict`).
+    """
+    import tempfile
+
+    import numpy as np
+
+    from aulib.evaluation.evaluate import evaluate
+    from aulib.evaluation.geometry import geometry_predictions
+    from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
+
+    reference_dir = Path(reference_dir)
+    for seed in seeds:
+        folder = reference_model(reference_dir, seed)
+        if (folder / "predictions.csv.gz").is_file():
+            continue
+        with tempfile.TemporaryDirectory() as scratch:
+            metrics = evaluate(folder, data=course_prepared, device="cpu", precision="fp32", out=scratch)
+            committed = pd.read_csv(folder / "metrics.csv", index_col=0)
+            # Another CPU's fp32 kernels round differently (the committed metrics may come from an AVX-512 machine):
+            # measured up to 4e-4 ICC. Another course set moves them by far more.
+            if not np.allclose(metrics.ICC.to_numpy(), committed.ICC.to_numpy(), atol=2e-3, equal_nan=True):
+                raise ValueError(f"{folder}: its weights score {metrics.ICC.round(4).tolist()} on {course_prepared}, "
+                                 f"not the committed {committed.ICC.round(4).tolist()}: another course set?")
+            _write_gzip_csv(pd.read_csv(Path(scratch) / "predictions.csv"), folder / "predictions.csv.gz")
+    ridge = geometry_predictions(course_prepared)
+    rows = []
+    for seed in seeds:
+        hourglass = read_predictions(reference_model(reference_dir, seed) / "predictions.csv.gz")
+        others = {path.parent.parent.name: read_predictions(path)
+                  for path in sorted(reference_dir.glob(f"*/seed{seed}/predictions.csv.gz"))
+                  if path.parent.parent.name != "hourglass"}
+        others["ridge on landmarks"] = ridge
+        for run, table in others.items():
+            interval = icc_difference(hourglass, table, n_boot=n_boot, seed=seed)
+            rows.append({"run": run, "seed": seed, "subjects": interval.n, "frames": len(table),
+                         "hourglass_icc": mean_icc(hourglass), "run_icc": mean_icc(table),
+                         "difference": interval.estimate, "low": interval.low, "high": interval.high,
+                         "verdict": verdict(interval)})
+    paired = pd.DataFrame(rows)
+    atomic_write_csv(reference_dir / PAIRED, paired, index=False)
+    return paired
 
 
 def reference_model_name(seed: int) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from aulib.data.dataset import PreparedDataset
 from aulib.data.splits import split_spec
-from aulib.method.aus import MAX_INTENSITY
+from aulib.method.aus import MAX_INTENSITY, au_label
 from aulib.method.metrics import metrics_table
 
 
@@ -50,6 +50,17 @@ def landmark_features(dataset: PreparedDataset) -> np.ndarray:
     return dataset.landmarks_array().reshape(len(dataset), -1).astype(np.float64)
 
 
+def _fit_and_predict(data: str | os.PathLike, fold: int | None, alpha: float) -> tuple[PreparedDataset, np.ndarray]:
+    everything = PreparedDataset(data)
+    spec = split_spec(everything.meta["dataset"], fold)
+    present = set(everything.splits.values())
+    train = PreparedDataset(data, split=[name for name in (*spec.train, spec.validation) if name in present])
+    test = PreparedDataset(data, split=spec.evaluation)
+    labels = np.nan_to_num(train.labels_array(), nan=0.0)  # uncodeable labels are masked when scoring, not fitted
+    model = fit_ridge(landmark_features(train), labels, alpha)
+    return test, predict_ridge(model, landmark_features(test))
+
+
 def geometry_baseline(data: str | os.PathLike, *, fold: int | None = None, alpha: float = 10.0) -> pd.DataFrame:
     """Fit ridge on the training subjects' landmarks and score it on the held-out subjects.
 
@@ -62,11 +73,16 @@ def geometry_baseline(data: str | os.PathLike, *, fold: int | None = None, alpha
     Returns:
         The per-AU ICC, PCC and MAE table of :func:`aulib.method.metrics.metrics_table`, with a mean row.
     """
-    everything = PreparedDataset(data)
-    spec = split_spec(everything.meta["dataset"], fold)
-    present = set(everything.splits.values())
-    train = PreparedDataset(data, split=[name for name in (*spec.train, spec.validation) if name in present])
-    test = PreparedDataset(data, split=spec.evaluation)
-    labels = np.nan_to_num(train.labels_array(), nan=0.0)  # uncodeable labels are masked when scoring, not fitted
-    model = fit_ridge(landmark_features(train), labels, alpha)
-    return metrics_table(test.labels_array(), predict_ridge(model, landmark_features(test)), test.aus)
+    test, predicted = _fit_and_predict(data, fold, alpha)
+    return metrics_table(test.labels_array(), predicted, test.aus)
+
+
+def geometry_predictions(data: str | os.PathLike, *, fold: int | None = None, alpha: float = 10.0) -> pd.DataFrame:
+    """The ridge of :func:`geometry_baseline`, per held-out frame, in the layout of a run's ``predictions.csv``
+    (``subject, sequence, frame, true_AU…, pred_AU…``), so that it can be compared paired with a network."""
+    test, predicted = _fit_and_predict(data, fold, alpha)
+    keys = test.frames[["subject", "sequence", "frame"]].reset_index(drop=True).astype({"subject": str,
+                                                                                         "sequence": str})
+    truth = pd.DataFrame(test.labels_array(), columns=[f"true_{au_label(a)}" for a in test.aus])
+    guess = pd.DataFrame(predicted, columns=[f"pred_{au_label(a)}" for a in test.aus])
+    return pd.concat([keys, truth, guess], axis=1)

@@ -2,7 +2,8 @@
 
 * :class:`Hourglass` — heatmap regression, one map per AU (``output_kind = "heatmap"``);
 * :class:`PerAUHourglass` — one single-map hourglass per AU, as one model (``"heatmap"``);
-* :class:`ResNetRegressor` — ResNet-18 direct regression of the intensities (``"intensity"``).
+* :class:`ResNetRegressor` — ResNet-18 direct regression of the intensities (``"intensity"``);
+* :class:`HourglassRegressor` — the Hourglass with a pooled linear head: direct regression at equal capacity.
 
 Example:
     >>> from aulib.models import create_model
@@ -13,6 +14,7 @@ Example:
 
 from aulib.models.blocks import BLOCKS, Bottleneck, ConvBlock, fold_batchnorm, make_block
 from aulib.models.complexity import count_parameters, gflops
+from aulib.models.direct import HourglassRegressor
 from aulib.models.hourglass import Hourglass, HourglassLevel, fan_to_aulib_state_dict
 from aulib.models.per_au import PerAUHourglass
 from aulib.models.presets import MODELS, PRESETS, create_model, preset_table
@@ -27,6 +29,7 @@ __all__ = [
     "ConvBlock",
     "Hourglass",
     "HourglassLevel",
+    "HourglassRegressor",
     "PerAUHourglass",
     "ResNetRegressor",
     "count_parameters",

@@ -11,6 +11,8 @@ resnet18       256   0       0      18    64    basic      max  11,179,077  4.73
 resnet18-small 128   0       0      18    64    basic      max  11,179,077  1.184
 per-au-paper   256   64      1      4     256   bottleneck max  17,075,845 51.346
 per-au-tiny    96    24      1      3     64    bottleneck max   1,495,045  2.233
+paper-direct   256   0       1      4     256   bottleneck max   3,416,197 10.267
+tiny-direct    96    0       1      3     64    bottleneck max     299,269  0.447
 ============== ===== ======= ====== ===== ===== ========== ==== ========== =======
 
 Parameters are trainable ones for 5 AUs; GFLOP is one forward pass of one image at the preset's input
@@ -33,6 +35,10 @@ the five single-map hourglasses; parameters and GFLOP are the total.
 * ``per-au-paper`` and ``per-au-tiny`` — one single-map ``paper`` / ``tiny`` hourglass per AU,
   :class:`~aulib.models.per_au.PerAUHourglass`: the "one network per AU" side of the comparison with a
   single hourglass for all AUs, which costs about a fifth as much.
+* ``paper-direct`` and ``tiny-direct`` — the ``paper`` / ``tiny`` Hourglass with its map layer replaced by global
+  average pooling and a linear layer of the same size, :class:`~aulib.models.direct.HourglassRegressor`: direct
+  regression with the heatmap network's own parameters (the same count), the fair side of RQ2. Their ``heatmap``
+  is 0: they output intensities.
 
 A preset's ``"model"`` key selects the class (a key of :data:`MODELS`; ``"hourglass"`` when absent); its
 other keys are constructor arguments.
@@ -47,6 +53,7 @@ import torch
 from torch import nn
 
 from aulib.models.complexity import count_parameters, gflops
+from aulib.models.direct import HourglassRegressor
 from aulib.models.hourglass import Hourglass
 from aulib.models.per_au import PerAUHourglass
 from aulib.models.resnet import ResNetRegressor
@@ -57,7 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["MODELS", "PRESETS", "create_model", "preset_table"]
 
 #: ``"model"`` value of a preset -> the class it builds.
-MODELS: dict[str, type[nn.Module]] = {"hourglass": Hourglass, "per-au": PerAUHourglass, "resnet": ResNetRegressor}
+MODELS: dict[str, type[nn.Module]] = {"hourglass": Hourglass, "per-au": PerAUHourglass, "resnet": ResNetRegressor,
+                                      "direct": HourglassRegressor}
 
 _PAPER = {"stacks": 1, "depth": 4, "width": 256, "block": "bottleneck", "pool": "max", "input_size": 256}
 _TINY = {"stacks": 1, "depth": 3, "width": 64, "block": "bottleneck", "pool": "max", "input_size": 96}
@@ -74,10 +82,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "resnet18-small": {"model": "resnet", "layers": (2, 2, 2, 2), "width": 64, "input_size": 128},
     "per-au-paper": {"model": "per-au", **_PAPER},
     "per-au-tiny": {"model": "per-au", **_TINY},
+    # The Hourglass with a pooled linear head (RQ2 at equal capacity): one stack, so no "stacks" argument.
+    "paper-direct": {"model": "direct", **{k: v for k, v in _PAPER.items() if k != "stacks"}},
+    "tiny-direct": {"model": "direct", **{k: v for k, v in _TINY.items() if k != "stacks"}},
 }
 
 # Name of the "number of AUs" argument of each class; create_model passes its num_maps there.
-_COUNT_ARGUMENT = {"hourglass": "num_maps", "per-au": "num_maps", "resnet": "num_outputs"}
+_COUNT_ARGUMENT = {"hourglass": "num_maps", "per-au": "num_maps", "resnet": "num_outputs", "direct": "num_outputs"}
 # Everything each constructor takes but the number of AUs (PerAUHourglass passes its rest to Hourglass).
 _OVERRIDABLE = {
     model: sorted(set(inspect.signature((Hourglass if model == "per-au" else cls).__init__).parameters)
@@ -158,6 +169,8 @@ def preset_table(num_maps: int = 5) -> pd.DataFrame:
         if isinstance(model, ResNetRegressor):  # intensities: no heatmap, no stacks
             shape = {"heatmap_size": 0, "stacks": 0, "depth": 2 * sum(model.layers) + 2, "width": model.width,
                      "block": "basic"}
+        elif isinstance(model, HourglassRegressor):  # intensities from one Hourglass: no heatmap
+            shape = {"heatmap_size": 0, "stacks": 1, "depth": model.depth, "width": model.width, "block": model.block}
         else:
             shape = {"heatmap_size": model.heatmap_size, "stacks": model.stacks, "depth": model.depth,
                      "width": model.width, "block": model.block}

@@ -115,6 +115,7 @@ class ResNetRegressor(nn.Module):
     """
 
     output_kind = "intensity"
+    intensity_loss = "mse"  # the paper's baseline trains with MSE, whatever loss a run's heatmaps use
 
     def __init__(self, *, num_outputs: int = 5, layers: Sequence[int] = (2, 2, 2, 2), width: int = 64,
                  input_size: int = 256) -> None:

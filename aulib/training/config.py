@@ -30,7 +30,8 @@ class TrainConfig:
         batch_size: samples per step (the global batch when distributed).
         lr: AdamW learning rate (cosine decay to 5% over the run).
         weight_decay: AdamW weight decay.
-        loss: ``"huber"`` or ``"l2"`` on heatmaps; the intensity regressor always uses MSE.
+        loss: ``"huber"`` or ``"l2"`` on heatmaps; ResNet-18 always uses MSE (the paper's baseline);
+            the Hourglass with a pooled head (``tiny-direct``) uses this loss on its intensities.
         foreground_weight: loss weight of pixels inside the target Gaussians (see :func:`masked_loss`).
         heatmap: :class:`aulib.method.heatmaps.HeatmapConfig` options (size comes from the model).
         readout_window: ``None`` for the paper's global-max readout, or the local readout's radius (frame px).

@@ -3,23 +3,24 @@
 Every run lives in ``RUNS_DIR/<name>`` and is trained with the resume pattern: a finished run is loaded, an
 interrupted one continues, a missing one is trained. Notebooks 03–05 use these names.
 
-=================  ======================================================  =========
-name               what it is                                              question
-=================  ======================================================  =========
-``hourglass``      one Hourglass, 5 heatmaps, growing extent, Huber        the method
-``per-au``         one single-map Hourglass per AU                         RQ4
-``resnet18``       ResNet-18 regressing the 5 intensities directly (MSE)   RQ2
-``fixed-extent``   the Hourglass with fixed-σ Gaussians                    RQ5
-``l2``             the Hourglass trained with an L2 loss                   RQ5
-=================  ======================================================  =========
+====================  ========================================================  ==========
+name                  what it is                                                question
+====================  ========================================================  ==========
+``hourglass``         one Hourglass, 5 heatmaps, growing extent, Huber          the method
+``per-au``            one single-map Hourglass per AU                           RQ4
+``resnet18``          ResNet-18 regressing the 5 intensities directly (MSE)     RQ2
+``hourglass-direct``  the same Hourglass with a pooled regression head (Huber)  RQ2
+``fixed-extent``      the Hourglass with fixed-σ Gaussians                      RQ5
+``l2``                the Hourglass trained with an L2 loss                     RQ5
+====================  ========================================================  ==========
 
 The local-readout ablation (RQ5) needs no training: it re-reads the ``hourglass`` maps near each AU's centre.
 
 Example:
     >>> configs = {name: run_config(name, "smoke", data="prep", runs_dir="runs", epochs=8) for name in RUN_NAMES}
     >>> {name: config.model for name, config in configs.items()}  # doctest: +NORMALIZE_WHITESPACE
-    {'hourglass': 'tiny', 'per-au': 'per-au-tiny', 'resnet18': 'resnet18-small', 'fixed-extent': 'tiny',
-     'l2': 'tiny'}
+    {'hourglass': 'tiny', 'per-au': 'per-au-tiny', 'resnet18': 'resnet18-small', 'hourglass-direct': 'tiny-direct',
+     'fixed-extent': 'tiny', 'l2': 'tiny'}
 """
 
 from __future__ import annotations
@@ -33,17 +34,22 @@ import pandas as pd
 from aulib.training.config import TrainConfig
 from aulib.training.trainer import Trainer
 
-RUN_NAMES = ("hourglass", "per-au", "resnet18", "fixed-extent", "l2")
+RUN_NAMES = ("hourglass", "per-au", "resnet18", "hourglass-direct", "fixed-extent", "l2")
+# Runs whose network outputs intensities, not maps: no peak, so no localisation.
+INTENSITY_RUNS = ("resnet18", "hourglass-direct")
 LOCAL_READOUT_SUFFIX = "_local"
 # Model presets of the comparison in each profile: the paper's sizes on a GPU, CPU-sized ones for the smoke profile.
 PRESETS = {
-    "smoke": {"hourglass": "tiny", "per-au": "per-au-tiny", "resnet18": "resnet18-small"},
-    "full": {"hourglass": "paper", "per-au": "per-au-paper", "resnet18": "resnet18"},
+    "smoke": {"hourglass": "tiny", "per-au": "per-au-tiny", "resnet18": "resnet18-small",
+              "hourglass-direct": "tiny-direct"},
+    "full": {"hourglass": "paper", "per-au": "per-au-paper", "resnet18": "resnet18",
+             "hourglass-direct": "paper-direct"},
 }
 DESCRIPTIONS = {
     "hourglass": "Hourglass: one net, all AUs",
     "per-au": "per-AU Hourglasses (RQ4)",
     "resnet18": "ResNet-18 regression (RQ2)",
+    "hourglass-direct": "Hourglass, regression head (RQ2)",
     "fixed-extent": "fixed σ (RQ5)",
     "l2": "L2 loss (RQ5)",
     "hourglass-local": "local readout (RQ5)",

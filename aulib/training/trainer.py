@@ -224,7 +224,9 @@ class Trainer:
             output = self.forward(batch["images"])
         output = output.float()
         if not self.is_heatmap:
-            return masked_loss(output, batch["labels"], batch["mask"], "mse")
+            # ResNet-18 keeps the paper's MSE; the Hourglass's pooled head takes the run's loss, as its heatmap twin.
+            kind = getattr(self.model, "intensity_loss", None) or self.config.loss
+            return masked_loss(output, batch["labels"], batch["mask"], kind)
         targets = render_targets(batch["landmarks"], batch["labels"], self.aus, **asdict(self.heatmap))
         return masked_loss(output, targets, batch["mask"], self.config.loss, self.config.foreground_weight)
 
