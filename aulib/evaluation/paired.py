@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -116,11 +115,3 @@ def verdict(interval: Interval) -> str:
         return "level"
     return "better" if interval.low > 0 else "worse"
 
-
-def reference_predictions(reference_dir: str | os.PathLike, run: str, seed: int) -> pd.DataFrame:
-    """The committed per-frame predictions of one reference run and seed."""
-    path = Path(reference_dir) / run / f"seed{seed}" / "predictions.csv.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the reference run kept no per-frame predictions "
-                                "(`aulib reference --paired-only` writes the Hourglass's from its weights)")
-    return read_predictions(path)
