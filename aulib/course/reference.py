@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 
 import aulib
-from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.io import atomic_open, atomic_write_csv, atomic_write_json
 from aulib.training.experiments import RUN_NAMES, run_config, train_or_load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,9 +116,8 @@ def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, rend
 
 def _write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
     """Per-frame predictions to 4 decimals, gzipped without a time stamp (the same bytes on every rerun)."""
-    partial = path.with_name(path.name + ".partial")
-    table.to_csv(partial, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
-    partial.replace(path)
+    with atomic_open(path, "wb") as handle:
+        table.to_csv(handle, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
 
 
 def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
@@ -298,6 +297,7 @@ def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepar
     rows = []
     for seed in seeds:
         hourglass = read_predictions(reference_model(reference_dir, seed) / "predictions.csv.gz")
+        hourglass_icc = mean_icc(hourglass)
         others = {path.parent.parent.name: read_predictions(path)
                   for path in sorted(reference_dir.glob(f"*/seed{seed}/predictions.csv.gz"))
                   if path.parent.parent.name != "hourglass"}
@@ -305,7 +305,7 @@ def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepar
         for run, table in others.items():
             interval = icc_difference(hourglass, table, n_boot=n_boot, seed=seed)
             rows.append({"run": run, "seed": seed, "subjects": interval.n, "frames": len(table),
-                         "hourglass_icc": mean_icc(hourglass), "run_icc": mean_icc(table),
+                         "hourglass_icc": hourglass_icc, "run_icc": mean_icc(table),
                          "difference": interval.estimate, "low": interval.low, "high": interval.high,
                          "verdict": verdict(interval)})
     paired = pd.DataFrame(rows)

@@ -62,8 +62,12 @@ def mean_icc(table: pd.DataFrame, labels: list[str] | None = None) -> float:
     """Mean over AUs of ICC(3,1) between the true and predicted columns (AUs where it is undefined are left out,
     as in :func:`aulib.method.metrics.metrics_table`)."""
     labels = labels or _au_labels(table)
-    per_au = icc(table[[f"true_{x}" for x in labels]].to_numpy(float), table[[f"pred_{x}" for x in labels]]
-                 .to_numpy(float))
+    return _mean_icc(table[[f"true_{x}" for x in labels]].to_numpy(float),
+                     table[[f"pred_{x}" for x in labels]].to_numpy(float))
+
+
+def _mean_icc(truth: np.ndarray, predicted: np.ndarray) -> float:
+    per_au = icc(truth, predicted)
     finite = np.isfinite(per_au)
     return float(per_au[finite].mean()) if finite.any() else float("nan")
 
@@ -95,15 +99,16 @@ def icc_difference(first: pd.DataFrame, second: pd.DataFrame, *, n_boot: int = 2
     if not np.allclose(merged[[f"true_{x}" for x in labels]].to_numpy(float),
                        merged[[f"true_{x}_2" for x in labels]].to_numpy(float), equal_nan=True):
         raise ValueError("the two tables give different true intensities for the same frames: not the same test set")
-    one = merged[[f"true_{x}" for x in labels] + [f"pred_{x}" for x in labels]]
-    two = merged[[f"true_{x}" for x in labels] + [f"pred_{x}_2" for x in labels]]
-    two.columns = one.columns
+    # Arrays once, not tables in every resample: the bootstrap only indexes rows.
+    truth = merged[[f"true_{x}" for x in labels]].to_numpy(float)
+    one = merged[[f"pred_{x}" for x in labels]].to_numpy(float)
+    two = merged[[f"pred_{x}_2" for x in labels]].to_numpy(float)
     subjects, codes = np.unique(merged["subject"].to_numpy(), return_inverse=True)
     rows_of = [np.flatnonzero(codes == i) for i in range(len(subjects))]
 
     def difference(drawn: np.ndarray) -> float:
         rows = np.concatenate([rows_of[i] for i in drawn])  # every frame of each drawn subject, on both sides
-        return mean_icc(two.iloc[rows], labels) - mean_icc(one.iloc[rows], labels)
+        return _mean_icc(truth[rows], two[rows]) - _mean_icc(truth[rows], one[rows])
 
     return bootstrap(difference, len(subjects), n_boot=n_boot, level=level, seed=seed)
 
