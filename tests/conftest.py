@@ -23,13 +23,14 @@ def rng() -> np.random.Generator:
 
 
 def small_parameters(root: Path) -> dict:
-    """Notebook parameters for a course run in minutes: 8 subjects × 16 frames, one epoch, two noise levels."""
+    """Notebook parameters for a course run in minutes: 8 subjects × 16 frames, one epoch, two noise levels, a
+    3-step experiment."""
     # COMPARISON "train": the baselines train here (1 epoch), so that path runs too; the reference runs of
     # models/reference are read as well.
     return {"DATA_DIR": str(root / "synthau"), "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
             "FIG_DIR": str(root / "figures"), "INTERACTIVE": False, "SUBJECTS": 8, "FRAMES": 16, "WORKERS": 1,
             "EPOCHS": 1, "COMPARISON": "train", "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10],
-            "N_BOOT": 200}
+            "N_BOOT": 200, "EXPERIMENT_STEPS": 3, "BAND_SIGMAS_IOD": [0, 0.1, 0.3], "BAND_RESAMPLES": 100}
 
 
 @pytest.fixture(scope="session")

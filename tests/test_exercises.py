@@ -201,3 +201,60 @@ def test_foreground_loss():
                               / torch.where(t > 0, w, 1.0).sum())
     with pytest.raises(ExerciseFeedback, match="squared error"):
         check.foreground_loss(lambda p, t, w: (F.mse_loss(p, t, reduction="none") * torch.where(t > 0, w, 1.0)).mean())
+
+
+def test_read_out_under_noise_and_its_mistakes(tmp_path, capsys):
+    from helpers import prepared_synthau
+
+    from aulib.course.reference import reference_model
+    from aulib.data.dataset import PreparedDataset
+    from aulib.inference.model import AUModel
+
+    def numpy_readout(maps):  # written apart from aulib: numpy's arg-max, unravelled as (row, column)
+        array = maps.numpy()
+        batch, n_maps, height, width = array.shape
+        flat = array.reshape(batch, n_maps, -1)
+        rows, columns = np.unravel_index(flat.argmax(axis=-1), (height, width))
+        return np.clip(flat.max(axis=-1), 0, 5), np.stack([columns, rows], axis=-1).astype(float)
+
+    model = AUModel.from_run(reference_model(), device="cpu", precision="fp32")
+    test = PreparedDataset(prepared_synthau(tmp_path, subjects=6, frames=8, seed=5), split="test")
+    arguments = (model, test, [0, 1], [0, 10, 20])
+    assert check.read_out_under_noise(numpy_readout, *arguments)
+    printed = capsys.readouterr().out
+    assert "AU12 readout" in printed and "peak moved" in printed and len(printed.splitlines()) == 1 + 2 * 3 + 1
+
+    def unclamped(maps):
+        return maps.numpy().reshape(*maps.shape[:2], -1).max(axis=-1), numpy_readout(maps)[1]
+
+    def swapped(maps):
+        values, peaks = numpy_readout(maps)
+        return values, peaks[..., ::-1]
+
+    def mean_readout(maps):
+        return np.clip(maps.numpy().mean(axis=(-1, -2)), 0, 5), numpy_readout(maps)[1]
+
+    for readout, message in [(unclamped, "should read 5"), (swapped, r"\(y, x\)"), (mean_readout, "maximum")]:
+        with pytest.raises(ExerciseFeedback, match=message):
+            check.read_out_under_noise(readout, *arguments)
+    with pytest.raises(ExerciseFeedback, match="Return two things"):
+        check.read_out_under_noise(lambda maps: numpy_readout(maps)[0], *arguments)
+
+
+def test_controlled_experiment_refuses_what_is_not_one_change(tmp_path):
+    """Mistakes are named before anything trains (the real two-run experiment is run by the course pipeline's test,
+    tests/test_notebooks.py)."""
+    from aulib.training.config import TrainConfig
+
+    config = TrainConfig.from_profile("smoke", data=str(tmp_path / "nowhere"), out=str(tmp_path / "run"))
+    cases = [
+        (lambda: "foreground_weight", "as a pair"),
+        (lambda: ("momentum", 0.9), "not a setting this experiment can change"),
+        (lambda: ("foreground_weight", config.foreground_weight), "already"),
+        (lambda: ("heatmap.radius", 3), "heatmap has no option 'radius'"),
+        (lambda: ("heatmap.extent", config.heatmap.get("extent", "growing")), "already"),
+    ]
+    for choice, message in cases:
+        with pytest.raises(ExerciseFeedback, match=message):
+            check.controlled_experiment(choice, config, tmp_path / "experiment", steps=2)
+    assert not (tmp_path / "experiment").exists()  # nothing trained

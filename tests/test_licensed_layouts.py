@@ -23,7 +23,8 @@ from aulib.method.aus import BP4D_AUS, DISFA_AUS, au_label
 
 NOTEBOOKS = ["01", "02", "03", "04", "05"]
 FIGURES = {"01_alignment", "01_labels", "02_centres", "02_extent", "02_max", "02_explorer", "03_training_curves",
-           "03_snapshots", "04_true_vs_predicted", "04_comparison", "05_robustness", "05_noise_examples"}
+           "03_snapshots", "04_true_vs_predicted", "04_comparison", "05_robustness", "05_noise_examples",
+           "05_noise_bands"}
 LAYOUTS = {
     "bp4d": (make_bp4d, BP4D_AUS, {s: "train" if int(s[1:]) % 2 else "dev" for s in BP4D_SUBJECTS}),
     "disfa": (make_disfa, DISFA_AUS, {s: f"fold{DISFA_FOLDS[s]}" for s in DISFA_SUBJECTS}),
@@ -39,7 +40,8 @@ def test_the_course_runs_on_the_licensed_layout(dataset, tmp_path):
                  "PREPARED_DIR": str(root / "prepared"), "RUN_DIR": str(root / "runs"),
                  "FIG_DIR": str(root / "figures"),
                  "INTERACTIVE": False, "EPOCHS": 1, "N_FACES": 2, "SIGMAS": [0, 10], "EXAMPLE_SIGMAS": [0, 10],
-                 "BASELINES": ["per-au", "resnet18"]}
+                 "BASELINES": ["per-au", "resnet18"], "EXPERIMENT_STEPS": 3, "BAND_SIGMAS_IOD": [0, 0.1, 0.3],
+                 "BAND_RESAMPLES": 100}
     records = pipeline.run_notebooks("smoke", only=NOTEBOOKS, overrides=overrides, output_dir=root / "executed",
                                      progress=False)
     assert [r["notebook"][:2] for r in records] == NOTEBOOKS
@@ -73,4 +75,12 @@ def test_the_course_runs_on_the_licensed_layout(dataset, tmp_path):
     robustness = pd.read_csv(runs / "robustness.csv")
     assert set(robustness.AU) == {*labels, "Mean"} and sorted(robustness.sigma.unique()) == [0, 10]
     assert "reference hourglass" not in set(robustness.model)  # SynthAU's reference runs are not shown here
+    # RQ3 with intervals for this dataset's own Hourglass (no SynthAU reference): its grid, one run, every subject
+    bands = pd.read_csv(runs / "noise_bands.csv")
+    np.testing.assert_allclose(bands.sigma_iod, [0, 0.1, 0.3])
+    assert list(bands.filter(like="ICC ").columns) == ["ICC hourglass"]
+    crossings = pd.read_csv(runs / "noise_crossings.csv")
+    assert (crossings.subjects == len(held_out)).all() and list(crossings.what) == ["plateau ends", "breaks"]
+    experiment = pd.read_csv(runs / "experiment" / "experiment.csv")
+    assert list(experiment.run) == ["control", "changed"] and (experiment.steps == 3).all()
     assert FIGURES <= {p.stem for p in (root / "figures").glob("*.png")}

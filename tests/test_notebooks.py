@@ -91,7 +91,7 @@ def _single_notebook_params(tmp_path: Path) -> Path:
 EXPECTED_FIGURES = [
     "01_synthau_faces", "01_alignment", "01_labels", "02_centres", "02_extent", "02_scales", "02_max", "02_explorer",
     "03_hourglass", "03_training_curves", "03_snapshots", "04_true_vs_predicted", "04_comparison", "04_cost",
-    "05_robustness",
+    "05_robustness", "05_noise_bands",
     "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities", "06_london_pair", "06_london_pairs",
     "06_london_groups", "06_live_traces",
 ]
@@ -169,6 +169,31 @@ def test_pipeline_saves_the_robustness_table(pipeline_run):
     for name in RUN_NAMES:
         evaluated = pd.read_csv(root / "runs" / name / "metrics.csv", index_col=0).ICC.iloc[:-1]
         np.testing.assert_allclose(clean.loc[name].to_numpy(), evaluated.to_numpy(), atol=0.02, equal_nan=True)
+
+
+def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeline_run):
+    """Exercise 3.4's solution (foreground weight 5 → 1) ran both arms; its table is recomputed from their saved
+    validation predictions with pingouin, and its verdict follows the course's rule."""
+    from helpers import pingouin_icc_columns
+
+    root, _ = pipeline_run
+    folder = root / "runs" / "experiment"
+    result = pd.read_csv(folder / "experiment.csv").set_index("run")
+    assert list(result.index) == ["control", "changed"] and (result.steps == 3).all()
+    assert result.loc["changed", "setting"] == "foreground_weight" and float(result.loc["changed", "value"]) == 1.0
+    means = {}
+    for run, name in (("control", "control"), ("changed", "foreground_weight=1.0")):
+        table = pd.read_csv(folder / name / "validation_predictions.csv")
+        labels = [c.removeprefix("true_") for c in table.columns if c.startswith("true_")]
+        means[run] = np.nanmean(pingouin_icc_columns(table[[f"true_{x}" for x in labels]].to_numpy(),
+                                                     table[[f"pred_{x}" for x in labels]].to_numpy()))
+        assert result.loc[run, "mean_icc"] == pytest.approx(means[run], abs=1e-9)
+        assert json.loads((folder / name / "config.json").read_text())["max_steps"] == 3
+    changed = result.loc["changed"]
+    assert changed.difference == pytest.approx(means["changed"] - means["control"], abs=1e-9)
+    assert changed.low <= changed.difference <= changed.high
+    assert changed.verdict == ("level" if changed.low <= 0 <= changed.high else
+                               "better" if changed.low > 0 else "worse")
 
 
 def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):

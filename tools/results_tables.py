@@ -3,8 +3,8 @@
 Each generated table sits in RESULTS.md between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the prose
 around them quotes from these tables. Sources (all committed):
 
-- ``models/reference/comparison.csv``, ``models/reference/*/seed*/robustness.csv`` and ``models/reference/paired.csv``:
-  the reference runs;
+- ``models/reference/comparison.csv``, ``models/reference/*/seed*/robustness.csv``, ``models/reference/paired.csv``
+  and ``models/reference/noise_bands.csv`` / ``noise_crossings.csv``: the reference runs;
 - ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark;
 - ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
   ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
@@ -87,6 +87,30 @@ def reference_robustness() -> str:
             lines.append(f"| {name} | " + " | ".join(f"{mean.loc[run, float(s)]:.2f}" for s in ROBUSTNESS_SIGMAS)
                          + " |")
     return "\n".join(lines) + "\n"
+
+
+NOISE_BAND_SIGMAS = (0.0, 0.1, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+
+
+def reference_noise_bands() -> str:
+    """RQ3 in inter-ocular distances (``noise_bands.csv``, ``noise_crossings.csv``): the curve at a few σ with its
+    band, then where it leaves its plateau and breaks, with intervals."""
+    bands = pd.read_csv(REFERENCE / "noise_bands.csv").set_index("sigma_iod")
+    crossings = pd.read_csv(REFERENCE / "noise_crossings.csv")
+    shown = [s for s in NOISE_BAND_SIGMAS if s in bands.index]
+    lines = ["| σ (IOD) | " + " | ".join(f"{s:g}" for s in shown) + " |", "|---|" + "---|" * len(shown),
+             "| σ (px at the mean IOD) | " + " | ".join(f"{bands.sigma_px[s]:.1f}" for s in shown) + " |",
+             "| mean ICC | " + " | ".join(f"{bands.ICC[s]:.3f}" for s in shown) + " |",
+             "| 95% band | " + " | ".join(f"{bands.low[s]:.2f}–{bands.high[s]:.2f}" for s in shown) + " |",
+             "", "| the curve | σ (IOD) [95% interval] | σ (px) [95% interval] |", "|---|---|---|"]
+    for row in crossings.itertuples():
+        lines.append(f"| {row.what} ({row.fraction:.0%} of the clean ICC) | {row.sigma_iod:.3f} [{row.low:.3f}, "
+                     f"{row.high:.3f}] | {row.sigma_px:.1f} [{row.low_px:.1f}, {row.high_px:.1f}] |")
+    runs = sum(c.startswith("ICC ") for c in bands.columns)
+    step = float(np.diff(bands.index.to_numpy()).min())
+    subjects = int(crossings.subjects.iloc[0])
+    return "\n".join(lines) + (f"\n\nThe Hourglass's {runs} seeds averaged, σ every {step:g} IOD; 95% bootstrap over "
+                               f"the {subjects} test subjects (1,000 resamples).\n")
 
 
 def london_tables() -> dict[str, str]:
@@ -229,6 +253,8 @@ def heldout_paragraph(folder: Path, label: str) -> str:
 
 def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
+    if (REFERENCE / "noise_bands.csv").is_file():
+        generated["reference-noise-bands"] = reference_noise_bands()
     if (REFERENCE / "paired.csv").is_file():
         generated["reference-paired"] = reference_paired()
     if (REFERENCE_3D / "appearance.csv").is_file():

@@ -38,14 +38,24 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def run_reference(args: argparse.Namespace) -> int:
-    from aulib.course.reference import build_london_readings, build_paired, build_reference, seed_summary
+    from aulib.course.reference import (
+        build_london_readings,
+        build_noise_bands,
+        build_paired,
+        build_reference,
+        seed_summary,
+    )
 
-    if args.paired_only:
+    if args.paired_only or args.noise_bands_only:
         course = Path(args.work) / ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
         if not (course / "meta.json").is_file():
             raise SystemExit(f"{course} is not a prepared course set: run `make reproduce` (notebook 01) first")
-        paired = build_paired(args.out, course, args.seeds)
-        print(paired.round(3).to_string(index=False))
+        if args.paired_only:
+            print(build_paired(args.out, course, args.seeds).round(3).to_string(index=False))
+        if args.noise_bands_only:
+            bands, crossings = build_noise_bands(args.out, course, args.seeds)
+            print(bands.round(3).to_string(index=False))
+            print(crossings.round(3).to_string(index=False))
         return 0
     if args.london_only:
         readings = build_london_readings(args.out, args.seeds)
@@ -121,6 +131,8 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="only read the London set with the committed reference Hourglasses (no training)"),
         arg("--paired-only", action="store_true",
             help="only compare the committed runs with the Hourglass, paired by test subject (no training)"),
+        arg("--noise-bands-only", action="store_true",
+            help="only put the committed Hourglasses through RQ3's noise study in IOD with bootstrap bands"),
     ])
     add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
     from aulib.course.book import EXECUTED_DIR

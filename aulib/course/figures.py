@@ -297,6 +297,43 @@ def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
     return figure
 
 
+def noise_bands_figure(bands: pd.DataFrame, crossings: pd.DataFrame, title: str = "Reference Hourglass") -> Figure:
+    """RQ3 with intervals: the mean ICC against landmark noise in inter-ocular distances, with a 95% band.
+
+    Args:
+        bands, crossings: :func:`aulib.evaluation.noise_bands.noise_bands`'s tables (``noise_bands.csv`` and
+            ``noise_crossings.csv`` of the reference folder).
+        title: what the curve is (the band is over test subjects; thin lines are the single runs).
+    """
+    figure, ax = plt.subplots(figsize=(8.5, 4.4))
+    ax.fill_between(bands.sigma_iod, bands.low, bands.high, color="C0", alpha=0.25, lw=0,
+                    label="95% band (bootstrap over test subjects)")
+    for column in [c for c in bands.columns if c.startswith("ICC ")]:
+        ax.plot(bands.sigma_iod, bands[column], color="C0", lw=0.7, alpha=0.6)
+    ax.plot(bands.sigma_iod, bands.ICC, color="C0", marker="o", markersize=3, lw=1.8,
+            label=f"mean of {sum(c.startswith('ICC ') for c in bands.columns)} seeds (thin: each seed)")
+    clean = float(bands.ICC.iloc[0])
+    right_end = float(bands.sigma_iod.max())
+    for colour, row in zip(("C2", "C3"), crossings.itertuples(), strict=False):
+        ax.axhline(row.fraction * clean, color=colour, ls=":", lw=1)
+        if not np.isfinite(row.sigma_iod):  # the curve never fell that far inside the grid (or had nothing to lose)
+            ax.plot([], [], color=colour, label=f"{row.what} ({row.fraction:.0%} of clean): not within the grid")
+            continue
+        ax.axvspan(row.low, min(row.high, right_end), color=colour, alpha=0.15, lw=0)  # high may be inf: open
+        ax.axvline(row.sigma_iod, color=colour, lw=1.2,
+                   label=f"{row.what} ({row.fraction:.0%} of clean): {row.sigma_iod:.3f} IOD "
+                         f"[{row.low:.3f}, {row.high:.3f}]")
+    ax.set(xlabel="landmark noise σ / each face's inter-ocular distance (IOD)", ylabel="mean ICC(3,1)",
+           title=f"{title}: landmark noise in inter-ocular distances", ylim=(0, 1))
+    ax.legend(fontsize=8, loc="lower left", frameon=False)
+    positive = bands[bands.sigma_iod > 0]
+    px_per_iod = float((positive.sigma_px / positive.sigma_iod).median())
+    top = ax.secondary_xaxis("top", functions=(lambda f: f * px_per_iod, lambda s: s / px_per_iod))
+    top.set_xlabel(f"σ in pixels of these frames (mean IOD {px_per_iod:.1f} px)", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 @torch.inference_mode()
 def noise_examples_figure(model: AUModel, dataset: PreparedDataset, row: int | Sequence[int], sigmas: Sequence[float],
                           au: int, unit: str = "px", seed: int = 0) -> Figure:

@@ -16,7 +16,9 @@ module rebuilds all of it:
    models can be compared paired by subject), the Hourglass's weights (``best.pt`` without the
    optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept),
    ``paired.csv`` (each run with per-frame predictions, and ridge on the landmarks, minus the Hourglass of the same
-   seed, with a paired bootstrap over test subjects: :func:`build_paired`) and ``provenance.json`` (command,
+   seed, with a paired bootstrap over test subjects: :func:`build_paired`), ``noise_bands.csv`` and
+   ``noise_crossings.csv`` (RQ3 in inter-ocular distances with a bootstrap band: :func:`build_noise_bands`) and
+   ``provenance.json`` (command,
    versions, machine, data seeds and timings; a run added later keeps the earlier runs' record under ``earlier``).
 
 Every step resumes: a rerun skips finished data, runs and evaluations.
@@ -226,8 +228,9 @@ def build_reference(
     atomic_write_csv(out / "comparison.csv", long, index=False)
     trained = [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()]
     if trained:
-        if "hourglass" in runs:  # the London readings come from the Hourglass's weights: other runs leave them
+        if "hourglass" in runs:  # the London readings and RQ3's bands come from the Hourglass's weights
             build_london_readings(out, trained, progress=progress)
+            build_noise_bands(out, course_prepared, trained, progress=progress)
         build_paired(out, course_prepared, trained)
     earlier_runs = [r for r in earlier.get("recipe", {}).get("runs", []) if r not in runs]
     if earlier_runs:
@@ -311,6 +314,32 @@ def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepar
     paired = pd.DataFrame(rows)
     atomic_write_csv(reference_dir / PAIRED, paired, index=False)
     return paired
+
+
+NOISE_BANDS, NOISE_CROSSINGS = "noise_bands.csv", "noise_crossings.csv"
+# RQ3 in inter-ocular distances, every 0.025 IOD (about 2 px of a SynthAU face) until the Hourglass has halved.
+SIGMAS_IOD = tuple(round(0.025 * i, 3) for i in range(25))
+
+
+def build_noise_bands(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepared: str | os.PathLike =
+                      ROOT / "data" / "synthau-prepared", seeds: Sequence[int] = SEEDS, *,
+                      sigmas: Sequence[float] = SIGMAS_IOD, n_boot: int = 1000,
+                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RQ3 with intervals: the committed Hourglasses under landmark noise in inter-ocular distances, seeds averaged,
+    with a bootstrap band over test subjects (:func:`aulib.evaluation.noise_bands.noise_bands`), in fp32 on the CPU;
+    written to ``noise_bands.csv`` and ``noise_crossings.csv``."""
+    from aulib.evaluation.noise_bands import noise_bands, noise_predictions
+
+    runs = [reference_model(reference_dir, seed) for seed in seeds]
+    missing = [str(run) for run in runs if not (run / "best.pt").is_file()]
+    if missing:
+        raise FileNotFoundError(f"no weights in {', '.join(missing)}: train the reference Hourglass (make weights)")
+    noise = noise_predictions(runs, course_prepared, sigmas, unit="iod", device="cpu", precision="fp32",
+                              progress=progress)
+    bands, crossings = noise_bands(noise, n_boot=n_boot)
+    atomic_write_csv(Path(reference_dir) / NOISE_BANDS, bands, index=False)
+    atomic_write_csv(Path(reference_dir) / NOISE_CROSSINGS, crossings, index=False)
+    return bands, crossings
 
 
 def reference_model_name(seed: int) -> str:
