@@ -157,8 +157,10 @@ def test_run_all_goes_past_a_failed_exercise_check_but_not_past_another_error(la
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, lab.root / "notebooks" / "run_all.ipynb")
     open_and_run_all(lab, page, "notebooks/run_all.ipynb")
-    page.wait_for_selector("text=after the check", timeout=60_000)
-    page.wait_for_selector("text=ValueError", timeout=60_000)
+    # Wait on the outputs, not on any text: "after the check" and "ValueError" are in the cells' sources too, so a
+    # plain text selector matched at once and the test could read the outputs before Run all had made them.
+    page.wait_for_selector(".jp-OutputArea-output:has-text('after the check')", timeout=60_000)
+    page.wait_for_selector(".jp-OutputArea-output:has-text('ValueError')", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     time.sleep(1.0)  # a queued cell would have run by now
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()

@@ -234,6 +234,8 @@ def test_read_out_under_noise_and_its_mistakes(tmp_path, capsys):
     def mean_readout(maps):
         return np.clip(maps.numpy().mean(axis=(-1, -2)), 0, 5), numpy_readout(maps)[1]
 
+    assert check.read_out_under_noise(numpy_readout, model, test, [1, 1], [0, 10])  # one face given twice
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 2 + 1
     for readout, message in [(unclamped, "should read 5"), (swapped, r"\(y, x\)"), (mean_readout, "maximum")]:
         with pytest.raises(ExerciseFeedback, match=message):
             check.read_out_under_noise(readout, *arguments)
@@ -258,3 +260,34 @@ def test_controlled_experiment_refuses_what_is_not_one_change(tmp_path):
         with pytest.raises(ExerciseFeedback, match=message):
             check.controlled_experiment(choice, config, tmp_path / "experiment", steps=2)
     assert not (tmp_path / "experiment").exists()  # nothing trained
+
+
+def test_controlled_experiment_trains_both_runs_and_judges_them_paired_by_subject(tmp_path):
+    from helpers import pingouin_icc_columns, prepared_synthau
+
+    from aulib.training.config import TrainConfig
+
+    prepared = prepared_synthau(tmp_path, subjects=24, frames=8, seed=6)
+    config = TrainConfig.from_profile("smoke", data=str(prepared), out=str(tmp_path / "live"), device="cpu",
+                                      precision="fp32")
+    folder = tmp_path / "experiment"
+    result = check.controlled_experiment(lambda: ("lr", 1e-4), config, folder, steps=2, progress=False)
+    result = result.set_index("run")
+    means = {}
+    for run, name in (("control", "control"), ("changed", "lr=0.0001")):
+        table = pd.read_csv(folder / name / "validation_predictions.csv")
+        labels = [c.removeprefix("true_") for c in table.columns if c.startswith("true_")]
+        means[run] = np.nanmean(pingouin_icc_columns(table[[f"true_{x}" for x in labels]].to_numpy(),
+                                                     table[[f"pred_{x}" for x in labels]].to_numpy()))
+        assert result.loc[run, "mean_icc"] == pytest.approx(means[run], abs=1e-9)
+    changed = result.loc["changed"]
+    assert changed.subjects == table.subject.nunique() >= 2
+    assert changed.difference == pytest.approx(means["changed"] - means["control"], abs=1e-9)
+    assert changed.low <= changed.difference <= changed.high
+    assert changed.verdict == ("level" if changed.low <= 0 <= changed.high else
+                               "better" if changed.low > 0 else "worse")
+    # the same choice again loads both runs instead of training them, and gives the same table
+    weights = (folder / "control" / "last.pt").stat().st_mtime_ns
+    again = check.controlled_experiment(lambda: ("lr", 1e-4), config, folder, steps=2, progress=False)
+    pd.testing.assert_frame_equal(again.set_index("run"), result)
+    assert (folder / "control" / "last.pt").stat().st_mtime_ns == weights

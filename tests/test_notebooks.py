@@ -173,7 +173,7 @@ def test_pipeline_saves_the_robustness_table(pipeline_run):
 
 def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeline_run):
     """Exercise 3.4's solution (foreground weight 5 → 1) ran both arms; its table is recomputed from their saved
-    validation predictions with pingouin, and its verdict follows the course's rule."""
+    validation predictions with pingouin."""
     from helpers import pingouin_icc_columns
 
     root, _ = pipeline_run
@@ -191,9 +191,10 @@ def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeli
         assert json.loads((folder / name / "config.json").read_text())["max_steps"] == 3
     changed = result.loc["changed"]
     assert changed.difference == pytest.approx(means["changed"] - means["control"], abs=1e-9)
-    assert changed.low <= changed.difference <= changed.high
-    assert changed.verdict == ("level" if changed.low <= 0 <= changed.high else
-                               "better" if changed.low > 0 else "worse")
+    # this small course set has one validation person: no interval, and no verdict (test_exercises has intervals)
+    subjects = pd.read_csv(folder / "control" / "validation_predictions.csv").subject.nunique()
+    assert changed.subjects == subjects == 1
+    assert np.isnan(changed.low) and np.isnan(changed.high) and changed.verdict == "no interval"
 
 
 def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):
