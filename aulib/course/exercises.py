@@ -293,18 +293,14 @@ def halving_sigma(function: Callable[[pd.DataFrame, str, str], float], table: pd
                   au: str = "AU12") -> bool:
     """Exercise 5.1: ``function(table, model, au) -> σ``: where the AU's ICC first falls to half its clean value,
     linearly interpolated between the grid's σ."""
+    from aulib.evaluation.noise_bands import crossing
+
     curve = table[(table.model == model) & (table.AU == au)].groupby("sigma").ICC.mean()
     clean = float(curve.iloc[0])
-    half = clean / 2
-    below = np.flatnonzero(curve.to_numpy() <= half)
-    if clean <= 0:  # no agreement on clean landmarks: nothing for the noise to halve
-        expected, why = float("nan"), f"{au}'s clean ICC is {clean:.2f} ≤ 0, so there is nothing to halve"
-    elif not len(below):
-        expected, why = float("nan"), f"{au}'s ICC never falls to half on this grid (extend SIGMAS)"
-    else:  # below[0] > 0, since the clean value is above its half
-        i = int(below[0])
-        s0, s1, v0, v1 = curve.index[i - 1], curve.index[i], curve.iloc[i - 1], curve.iloc[i]
-        expected = float(s0 + (half - v0) * (s1 - s0) / (v1 - v0))
+    below = np.flatnonzero(curve.to_numpy() <= clean / 2)
+    expected = crossing(curve.index.to_numpy(float), curve.to_numpy(), 0.5)
+    why = (f"{au}'s clean ICC is {clean:.2f} ≤ 0, so there is nothing to halve" if clean <= 0  # no agreement
+           else f"{au}'s ICC never falls to half on this grid (extend SIGMAS)")
     got = float(call_student("halving_sigma", function, table.copy(), model, au))
     if math.isnan(expected):
         if math.isnan(got):
