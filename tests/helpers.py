@@ -94,3 +94,13 @@ def pingouin_icc_columns(truth: np.ndarray, prediction: np.ndarray) -> np.ndarra
         constant = np.nanstd(pair[:, 0]) == 0 and np.nanstd(pair[:, 1]) == 0
         scores.append(np.nan if constant else pingouin_icc3(pair))
     return np.array(scores)
+
+
+def pingouin_mean_icc(path) -> float:
+    """Mean over AUs of pingouin's ICC(3,1) for a per-frame prediction table (``true_AU…``/``pred_AU…`` columns)."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    labels = [c.removeprefix("true_") for c in table.columns if c.startswith("true_")]
+    return float(np.nanmean(pingouin_icc_columns(table[[f"true_{x}" for x in labels]].to_numpy(),
+                                                 table[[f"pred_{x}" for x in labels]].to_numpy())))

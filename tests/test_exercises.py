@@ -263,7 +263,7 @@ def test_controlled_experiment_refuses_what_is_not_one_change(tmp_path):
 
 
 def test_controlled_experiment_trains_both_runs_and_judges_them_paired_by_subject(tmp_path):
-    from helpers import pingouin_icc_columns, prepared_synthau
+    from helpers import pingouin_mean_icc, prepared_synthau
 
     from aulib.training.config import TrainConfig
 
@@ -275,13 +275,11 @@ def test_controlled_experiment_trains_both_runs_and_judges_them_paired_by_subjec
     result = result.set_index("run")
     means = {}
     for run, name in (("control", "control"), ("changed", "lr=0.0001")):
-        table = pd.read_csv(folder / name / "validation_predictions.csv")
-        labels = [c.removeprefix("true_") for c in table.columns if c.startswith("true_")]
-        means[run] = np.nanmean(pingouin_icc_columns(table[[f"true_{x}" for x in labels]].to_numpy(),
-                                                     table[[f"pred_{x}" for x in labels]].to_numpy()))
+        means[run] = pingouin_mean_icc(folder / name / "validation_predictions.csv")
         assert result.loc[run, "mean_icc"] == pytest.approx(means[run], abs=1e-9)
     changed = result.loc["changed"]
-    assert changed.subjects == table.subject.nunique() >= 2
+    subjects = pd.read_csv(folder / "lr=0.0001" / "validation_predictions.csv").subject.nunique()
+    assert changed.subjects == subjects >= 2
     assert changed.difference == pytest.approx(means["changed"] - means["control"], abs=1e-9)
     assert changed.low <= changed.difference <= changed.high
     assert changed.verdict == ("level" if changed.low <= 0 <= changed.high else

@@ -174,7 +174,7 @@ def test_pipeline_saves_the_robustness_table(pipeline_run):
 def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeline_run):
     """Exercise 3.4's solution (foreground weight 5 → 1) ran both arms; its table is recomputed from their saved
     validation predictions with pingouin."""
-    from helpers import pingouin_icc_columns
+    from helpers import pingouin_mean_icc
 
     root, _ = pipeline_run
     folder = root / "runs" / "experiment"
@@ -183,10 +183,7 @@ def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeli
     assert result.loc["changed", "setting"] == "foreground_weight" and float(result.loc["changed", "value"]) == 1.0
     means = {}
     for run, name in (("control", "control"), ("changed", "foreground_weight=1.0")):
-        table = pd.read_csv(folder / name / "validation_predictions.csv")
-        labels = [c.removeprefix("true_") for c in table.columns if c.startswith("true_")]
-        means[run] = np.nanmean(pingouin_icc_columns(table[[f"true_{x}" for x in labels]].to_numpy(),
-                                                     table[[f"pred_{x}" for x in labels]].to_numpy()))
+        means[run] = pingouin_mean_icc(folder / name / "validation_predictions.csv")
         assert result.loc[run, "mean_icc"] == pytest.approx(means[run], abs=1e-9)
         assert json.loads((folder / name / "config.json").read_text())["max_steps"] == 3
     changed = result.loc["changed"]
