@@ -8,7 +8,8 @@
 #   make book        the instructor's book in build/book/_build/html (runs make reproduce first if needed)
 #   make student-book the students' book in build/student-book/_build/html: the student release run end to end
 #                    (every exercise unsolved), no solution, no instructor guide
-#   make weights     retrain the reference runs in models/reference (about 2.5 h on 2 CPU cores; SEEDS="0" for one seed)
+#   make weights     retrain the reference runs in models/reference (7 models × 3 seeds, several hours on 2 CPU cores;
+#                    SEEDS="0" for one seed)
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.

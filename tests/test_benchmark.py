@@ -20,6 +20,7 @@ from aulib.predict.benchmark import (
     anchor_readings,
     group_table,
     pair_table,
+    paired_model_difference,
     read_photos,
     split_summary,
     summarise,
@@ -167,6 +168,41 @@ def test_paired_bootstrap_matches_scipy_percentile_interval():
     assert ours.low == pytest.approx(theirs.low, abs=0.02) and ours.high == pytest.approx(theirs.high, abs=0.02)
 
 
+def test_two_models_are_compared_paired_by_person_as_scipy_would():
+    rng = np.random.default_rng(5)
+    neutral = rng.normal(0.5, 0.3, 40)
+    smiling = neutral + rng.normal(1.5, 0.5, 40)
+    better_smiling = smiling + rng.normal(0.4, 0.3, 40)
+    neutral_b = neutral + 0.1
+    readings = readings_of({"base": (list(neutral), list(smiling)), "other": (list(neutral_b), list(better_smiling))})
+    rows = paired_model_difference(pair_table(readings), "base", "other", aus=["AU12"], n_boot=20_000)
+    rows = rows.set_index("quantity")
+    gap_base, gap_other = smiling - neutral, better_smiling - neutral_b
+    assert rows.loc["gap", "base"] == pytest.approx(gap_base.mean()) and rows.loc["gap", "n"] == 40
+    assert rows.loc["gap", "difference"] == pytest.approx(np.mean(gap_other - gap_base))
+    assert rows.loc["neutral", "difference"] == pytest.approx(0.1)
+    assert rows.loc["higher", "difference"] == pytest.approx(np.mean(better_smiling > neutral_b)
+                                                             - np.mean(smiling > neutral))
+    theirs = stats.bootstrap((gap_base, gap_other), lambda a, b: np.mean(b - a), paired=True, n_resamples=20_000,
+                             method="percentile", random_state=2, vectorized=False).confidence_interval
+    assert rows.loc["gap", "low"] == pytest.approx(theirs.low, abs=0.02)
+    assert rows.loc["gap", "high"] == pytest.approx(theirs.high, abs=0.02)
+    # the neutral photos differ by exactly 0.1 for everyone: no resample can move that
+    assert rows.loc["neutral", "low"] == pytest.approx(0.1) and rows.loc["neutral", "high"] == pytest.approx(0.1)
+
+
+def test_a_person_either_model_could_not_read_is_left_out_of_both():
+    readings = readings_of({"base": ([0.0, 1.0, 0.0], [2.0, 2.0, 1.0]), "other": ([0.0, 1.0, 0.0], [3.0, 4.0, 1.0])})
+    readings.loc[(readings.model == "other") & (readings.face_id == "002"), "AU12"] = np.nan  # no face found
+    row = paired_model_difference(pair_table(readings), "base", "other", aus=["AU12"], n_boot=100).iloc[0]
+    assert row.n == 2 and row.base == pytest.approx(1.5) and row.other == pytest.approx(2.0)
+    tied = readings_of({"base": ([1.0, 0.0], [1.0, 2.0]), "other": ([1.0, 0.0], [1.5, 2.0])})
+    higher = paired_model_difference(pair_table(tied), "base", "other", aus=["AU12"], n_boot=100)
+    assert higher.set_index("quantity").loc["higher", ["base", "other", "difference"]].tolist() == [0.5, 1.0, 0.5]
+    with pytest.raises(ValueError, match="no model 'nobody'"):
+        paired_model_difference(pair_table(readings), "base", "nobody")
+
+
 def test_pairing_keeps_each_person_together():
     first = np.arange(10.0)
     interval = paired_bootstrap(first, first + 1.5)
@@ -230,3 +266,41 @@ def test_anchor_readings_are_mediapipes_committed_numbers():
     pairs = pair_table(anchor)
     # the shared note's measurement (mediapipe 1.2.3): the AU12 proxy is higher on every smile
     assert (pairs.AU12_smiling > pairs.AU12_neutral).sum() == 102
+
+
+def test_the_local_readout_never_reads_above_the_global_maximum_on_the_london_photos():
+    """The local readout is the maximum over a window of the same maps, so it can only be lower or equal (its
+    committed readings against the Hourglass's own, photo by photo and AU by AU); and it does differ on real faces,
+    which is where RQ5's readout ablation can say something (on SynthAU's test faces it does not)."""
+    from aulib.course.reference import LONDON_VARIANTS, variant_model_name
+
+    variants = pd.read_csv(REFERENCE_DIR / LONDON_VARIANTS, dtype={"face_id": str})
+    committed = london_readings()
+    keys = ["face_id", "condition"]
+    lower = 0
+    for seed in (0, 1, 2):
+        local = variants[variants.model == variant_model_name("local readout", seed)].set_index(keys)
+        global_ = committed[committed.model == reference_model_name(seed)].set_index(keys).loc[local.index]
+        assert len(local) == 204 and (local.status == "ok").all()
+        aus = [c for c in local.columns if c.startswith("AU") and local[c].notna().all()]
+        assert aus == ["AU06", "AU10", "AU12", "AU14", "AU17"]
+        difference = local[aus].to_numpy(float) - global_[aus].to_numpy(float)
+        assert (difference <= 1e-5).all()
+        lower += int((difference < -1e-3).sum())
+    assert lower > 0
+
+
+def test_the_committed_small_hourglass_is_the_small_preset():
+    import json
+
+    import torch
+
+    from aulib.models import count_parameters, create_model
+
+    folder = REFERENCE_DIR / "hourglass-small" / "seed0"
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["model"], config["epochs"], config["seed"]) == ("small", 8, 0)
+    state = torch.load(folder / "best.pt", map_location="cpu", weights_only=True)
+    model = create_model("small", num_maps=5)
+    model.load_state_dict(state["model"], strict=True)
+    assert count_parameters(model) == 784_005  # the presets table's figure

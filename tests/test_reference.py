@@ -32,3 +32,20 @@ def test_reference_sets_keep_their_people_apart(tmp_path, renderer):
     # Every reference person trains (a few select the model); the course set keeps test people for evaluation.
     assert set(train_splits) == {"train", "val"} and (train_splits == "val").sum() == 1  # 15% of 7
     assert "test" in set(course_splits)
+
+
+def test_a_run_added_later_keeps_every_earlier_commands_machine():
+    from aulib.course.reference import _earlier_records
+
+    # the committed provenance before this change: one merged record for the first command, the second's on top
+    first = {"commands": ["aulib reference --seeds 0 1 2"], "runs": ["hourglass", "per-au"],
+             "machine": {"cpu_flags": "avx2 avx512f avx512_bf16"}, "date": "2026-12-02"}
+    previous = {"command": "aulib reference --runs hourglass-direct", "earlier": first,
+                "machine": {"cpu_flags": "avx2"}, "date": "2026-12-04", "seconds": {"hourglass-direct/seed0": 1503.2},
+                "recipe": {"runs": ["hourglass", "per-au", "hourglass-direct"], "seeds": [0, 1, 2]}}
+    records = _earlier_records(previous)
+    assert [r.get("machine", {}).get("cpu_flags") for r in records] == ["avx2 avx512f avx512_bf16", "avx2"]
+    assert records[1]["command"] == "aulib reference --runs hourglass-direct"
+    assert records[1]["seconds"] == {"hourglass-direct/seed0": 1503.2} and records[1]["seeds"] == [0, 1, 2]
+    # a third command keeps both, oldest first
+    assert _earlier_records({**previous, "earlier": records})[:2] == records

@@ -40,6 +40,7 @@ def run_cli(args: argparse.Namespace) -> int:
 def run_reference(args: argparse.Namespace) -> int:
     from aulib.course.reference import (
         build_london_readings,
+        build_london_variants,
         build_noise_bands,
         build_paired,
         build_reference,
@@ -60,6 +61,17 @@ def run_reference(args: argparse.Namespace) -> int:
     if args.london_only:
         readings = build_london_readings(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} reference Hourglasses to {args.out}")
+        return 0
+    if args.precision_control:
+        from aulib.course.controls import build_precision_control
+
+        paired = build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs,
+                                         command="aulib " + " ".join(args.argv))
+        print(paired.round(3).to_string(index=False))
+        return 0
+    if args.london_variants_only:
+        readings = build_london_variants(args.out, args.seeds)
+        print(f"wrote the London readings of {readings['model'].nunique()} Hourglass variants to {args.out}")
         return 0
 
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
@@ -129,6 +141,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         DEVICE,
         arg("--london-only", action="store_true",
             help="only read the London set with the committed reference Hourglasses (no training)"),
+        arg("--london-variants-only", action="store_true",
+            help="only read the London set with the committed small Hourglasses and the local readout (RQ1, RQ5)"),
+        arg("--precision-control", action="store_true",
+            help="train the reference Hourglass again in fp32 and pair it with the reference runs "
+                 "(models/reference-controls; aulib.course.controls)"),
         arg("--paired-only", action="store_true",
             help="only compare the committed runs with the Hourglass, paired by test subject (no training)"),
         arg("--noise-bands-only", action="store_true",

@@ -1,9 +1,10 @@
 """Reference runs: the models behind the course's figures and comparisons, trained by one command (``make weights``).
 
 The student's Hourglass in notebook 03 trains live for a few CPU minutes. The course's other figures, and the
-comparisons of the paper's research questions (RQ2 heatmaps against direct regression, by ResNet-18 and by the same
-Hourglass with a pooled head; RQ3 landmark noise; RQ4 one Hourglass against one per AU; RQ5 the target design and the
-readout), use *reference runs* trained for longer with three seeds. Their provenance is kept beside them, and this
+comparisons of the paper's research questions (RQ1 the light Hourglass against the next size, ``small``; RQ2 heatmaps
+against direct regression, by ResNet-18 and by the same Hourglass with a pooled head; RQ3 landmark noise; RQ4 one
+Hourglass against one per AU; RQ5 the target design and the readout), use *reference runs* trained for longer with
+three seeds. Their provenance is kept beside them, and this
 module rebuilds all of it:
 
 1. SynthAU at the course's default level with **seed** :data:`TRAIN_SEED`, all of its subjects for training (15 %
@@ -13,13 +14,16 @@ module rebuilds all of it:
    :data:`EPOCHS` epochs, then evaluated and put through the landmark-noise study on the course set's test subjects;
 4. into ``models/reference/`` (committed): ``comparison.csv`` (every run, seed and AU), each run's ``config.json``,
    ``training.csv``, ``metrics.csv`` and ``robustness.csv``, its per-frame ``predictions.csv.gz`` (so that two
-   models can be compared paired by subject), the Hourglass's weights (``best.pt`` without the
-   optimiser, 1.2 MB a seed; the other networks are too large to commit, so only their results are kept),
+   models can be compared paired by subject), the weights of the Hourglass and of the ``small`` Hourglass
+   (``best.pt`` without the optimiser, 1.2 and 3.1 MB a seed; the other networks are too large to commit, so only
+   their results are kept), ``london_readings.csv`` and ``london_variants.csv`` (the London photos read by the
+   Hourglass, and by the ``small`` Hourglass and the local readout: :func:`build_london_variants`),
    ``paired.csv`` (each run with per-frame predictions, and ridge on the landmarks, minus the Hourglass of the same
    seed, with a paired bootstrap over test subjects: :func:`build_paired`), ``noise_bands.csv`` and
    ``noise_crossings.csv`` (RQ3 in inter-ocular distances with a bootstrap band: :func:`build_noise_bands`) and
    ``provenance.json`` (command,
-   versions, machine, data seeds and timings; a run added later keeps the earlier runs' record under ``earlier``).
+   versions, machine, data seeds and timings; a run added later keeps every earlier command's record, with its
+   machine, under ``earlier``).
 
 Every step resumes: a rerun skips finished data, runs and evaluations.
 
@@ -54,7 +58,7 @@ EPOCHS = 8
 LOCAL_WINDOW = 24.0  # the local readout's radius (aligned-frame pixels), as in notebook 04
 # Until the Hourglass's ICC has fallen by more than half (RESULTS.md), in pixels of the 256-pixel SynthAU frames.
 SIGMAS = (0, 2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)
-WEIGHTS_RUNS = ("hourglass",)  # runs whose weights are committed (small enough)
+WEIGHTS_RUNS = ("hourglass", "hourglass-small")  # runs whose weights are committed (small enough: 1.2 and 3.1 MB)
 ANALYSIS_FILES = ("config.json", "training.csv", "metrics.csv", "robustness.csv")
 
 
@@ -226,21 +230,24 @@ def build_reference(
             _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
+    # The paired table and the London variants cover every committed Hourglass, not only this command's seeds: a run
+    # added for one seed (``--runs hourglass-small --seeds 0``) must not drop the other seeds' rows.
     trained = [s for s in seeds if (reference_model(out, s) / "best.pt").is_file()]
-    if trained:
-        if "hourglass" in runs:  # the London readings and RQ3's bands come from the Hourglass's weights
-            build_london_readings(out, trained, progress=progress)
-            build_noise_bands(out, course_prepared, trained, progress=progress)
-        build_paired(out, course_prepared, trained)
+    every_trained = [s for s in sorted({*seeds, *SEEDS}) if (reference_model(out, s) / "best.pt").is_file()]
+    if trained and "hourglass" in runs:  # the London readings and RQ3's bands come from the Hourglass's weights
+        build_london_readings(out, trained, progress=progress)
+        build_noise_bands(out, course_prepared, trained, progress=progress)
+    if every_trained:
+        if {"hourglass", "hourglass-small"} & set(runs):
+            build_london_variants(out, every_trained, progress=progress)
+        build_paired(out, course_prepared, every_trained)
     earlier_runs = [r for r in earlier.get("recipe", {}).get("runs", []) if r not in runs]
     if earlier_runs:
         timings = {**{k: v for k, v in earlier.get("seconds", {}).items() if k.split("/")[0] in earlier_runs},
                    **timings}
     atomic_write_json(out / "provenance.json", {
         "command": command,
-        "earlier": ({"commands": [*earlier.get("earlier", {}).get("commands", []), earlier.get("command")],
-                     "runs": earlier_runs, "machine": earlier.get("machine"), "date": earlier.get("date")}
-                    if earlier_runs else {}),
+        "earlier": _earlier_records(earlier) if earlier_runs else [],
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
         "renderer": renderer,
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
@@ -248,6 +255,8 @@ def build_reference(
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
                            "frames": int(course["FRAMES"]), "difficulty": course["DIFFICULTY"], "split": "test"},
         "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "runs": [*earlier_runs, *runs],
+                   "seeds_by_run": {run: sorted(int(d.name[4:]) for d in (out / run).glob("seed*"))
+                                    for run in [*earlier_runs, *runs]},
                    "local_window": LOCAL_WINDOW, "sigmas_px": list(sigmas)},
         "machine": machine_description(),
         "seconds": timings,
@@ -255,6 +264,17 @@ def build_reference(
         "date": time.strftime("%Y-%m-%d"),
     })
     return long
+
+
+def _earlier_records(previous: dict[str, Any]) -> list[dict[str, Any]]:
+    """The provenance of every earlier command, oldest first, each with its own machine (the runs of one folder may
+    come from several machines: AVX-512 trains in bf16, AVX2 in fp32)."""
+    records = previous.get("earlier") or []
+    if isinstance(records, dict):  # the first format: one merged record of the earlier commands
+        records = [records]
+    own = {key: previous[key] for key in ("command", "machine", "date", "seconds") if key in previous}
+    return [*records, {**own, "runs": previous.get("recipe", {}).get("runs", []),
+                       "seeds": previous.get("recipe", {}).get("seeds", [])}]
 
 
 LONDON_READINGS = "london_readings.csv"
@@ -365,6 +385,39 @@ def build_london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR, seed
         kept = pd.read_csv(path, dtype={"face_id": str})
         readings = pd.concat([kept[~kept.seed.isin(seeds)], readings]).sort_values("seed", kind="stable")
     atomic_write_csv(path, readings, index=False)
+    return readings
+
+
+LONDON_VARIANTS = "london_variants.csv"
+
+
+def variant_model_name(variant: str, seed: int) -> str:
+    """How tables name a variant of the reference Hourglass (``"small"``, ``"local readout"``) of ``seed``."""
+    return f"Hourglass, {variant}, seed {seed}"
+
+
+def build_london_variants(reference_dir: str | os.PathLike = REFERENCE_DIR, seeds: Sequence[int] = SEEDS, *,
+                          progress: bool = True) -> pd.DataFrame:
+    """The London photos read by two variants of the reference Hourglass, where they can differ from it: the
+    ``small`` Hourglass of the same seed (RQ1) and the Hourglass's own maps through the local readout (RQ5; on
+    SynthAU's clean test faces it gives the global maximum's numbers). Written to ``london_variants.csv``; the
+    Hourglass's own readings are :data:`LONDON_READINGS`. fp32 on the CPU."""
+    import dataclasses
+
+    from aulib.inference.model import AUModel
+    from aulib.predict.benchmark import read_london
+
+    reference_dir = Path(reference_dir)
+    models: dict[str, Any] = {}
+    for seed in seeds:
+        small = reference_dir / "hourglass-small" / f"seed{seed}"
+        if (small / "best.pt").is_file():
+            models[variant_model_name("small", seed)] = small
+        hourglass = AUModel.load(reference_model(reference_dir, seed), device="cpu", precision="fp32")
+        models[variant_model_name("local readout", seed)] = dataclasses.replace(hourglass,
+                                                                                 readout_window=LOCAL_WINDOW)
+    readings = read_london(models, device="cpu", precision="fp32", progress=progress)
+    atomic_write_csv(reference_dir / LONDON_VARIANTS, readings, index=False)
     return readings
 
 

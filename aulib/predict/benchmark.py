@@ -261,6 +261,56 @@ def split_summary(pairs: pd.DataFrame, splits: Sequence[str] = ("test", "dev"), 
     return table[["split"] + [c for c in table.columns if c != "split"]]
 
 
+def paired_model_difference(pairs: pd.DataFrame, base: str, other: str, *, aus: Sequence[str] = ("AU12", "AU06"),
+                            n_boot: int = N_BOOT, level: float = LEVEL, seed: int = 0) -> pd.DataFrame:
+    """Two models read on the same people, paired by person: ``other − base`` in mean gap and mean neutral reading.
+
+    Each bootstrap draw takes the same people for both models (:func:`aulib.method.bootstrap.paired_bootstrap`), so
+    the interval says whether another sample of people would give the same sign. A person either model could not
+    read (no face) is left out of both.
+
+    Args:
+        pairs: :func:`pair_table`'s table holding both models.
+        base, other: model names in ``pairs``.
+        aus: the AUs to compare.
+        n_boot, level, seed: the bootstrap's.
+
+    Returns:
+        One row per AU and quantity (``gap``: smiling − neutral; ``neutral``: the reading on neutral photos;
+        ``higher``: the share of people whose smiling photo reads strictly higher): ``AU, quantity, n, base, other,
+        difference, low, high`` (means over the people; difference = other − base).
+
+    Example:
+        >>> readings = pd.DataFrame({"model": ["a"] * 4 + ["b"] * 4, "face_id": ["1", "1", "2", "2"] * 2,
+        ...                          "condition": ["neutral", "smiling"] * 4, "status": "ok",
+        ...                          "AU12": [0.5, 2.0, 1.0, 1.5, 0.5, 3.0, 1.0, 2.5]})
+        >>> row = paired_model_difference(pair_table(readings), "a", "b", aus=["AU12"], n_boot=100).iloc[0]
+        >>> row.quantity, float(row.base), float(row.other), float(row.difference)
+        ('gap', 1.0, 2.0, 1.0)
+    """
+    wide = {name: pairs[pairs["model"] == name].set_index("face_id") for name in (base, other)}
+    for name, table in wide.items():
+        if table.empty:
+            raise ValueError(f"no model {name!r} in the pair table; it holds {sorted(pairs['model'].unique())}")
+    people = wide[base].index.intersection(wide[other].index)
+    rows = []
+    for au in aus:
+        values = {}
+        for name, table in wide.items():
+            neutral, smiling = (table.loc[people, f"{au}_{c}"].to_numpy(float) for c in (NEUTRAL, SMILING))
+            # "higher": 1 where the smiling photo reads strictly higher (a tie fails, as in summarise)
+            values[name] = np.stack([smiling - neutral, neutral, (smiling > neutral).astype(float)], axis=1)
+            values[name][np.isnan(smiling - neutral), 2] = np.nan
+        both = ~np.isnan(values[base]).any(axis=1) & ~np.isnan(values[other]).any(axis=1)
+        interval = paired_bootstrap(values[base][both], values[other][both], n_boot=n_boot, level=level, seed=seed)
+        for k, quantity in enumerate(("gap", "neutral", "higher")):
+            rows.append({"AU": au, "quantity": quantity, "n": int(both.sum()),
+                         "base": float(values[base][both, k].mean()), "other": float(values[other][both, k].mean()),
+                         "difference": float(np.atleast_1d(interval.estimate)[k]),
+                         "low": float(np.atleast_1d(interval.low)[k]), "high": float(np.atleast_1d(interval.high)[k])})
+    return pd.DataFrame(rows)
+
+
 def anchor_readings(path: str | None = None) -> pd.DataFrame:
     """MediaPipe's blendshape proxies on the London photos as a readings table (``benchmarks/mediapipe_london.py``).
 

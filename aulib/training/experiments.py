@@ -7,6 +7,8 @@ interrupted one continues, a missing one is trained. Notebooks 03–05 use these
 name                  what it is                                                question
 ====================  ========================================================  ==========
 ``hourglass``         one Hourglass, 5 heatmaps, growing extent, Huber          the method
+``hourglass-small``   the same recipe at the next size (``small``: 2.6× the     RQ1
+                      parameters, 2.5× the GFLOPs, 128-px input, 32×32 maps)
 ``per-au``            one single-map Hourglass per AU                           RQ4
 ``resnet18``          ResNet-18 regressing the 5 intensities directly (MSE)     RQ2
 ``hourglass-direct``  the same Hourglass with a pooled regression head (Huber)  RQ2
@@ -19,8 +21,8 @@ The local-readout ablation (RQ5) needs no training: it re-reads the ``hourglass`
 Example:
     >>> configs = {name: run_config(name, "smoke", data="prep", runs_dir="runs", epochs=8) for name in RUN_NAMES}
     >>> {name: config.model for name, config in configs.items()}  # doctest: +NORMALIZE_WHITESPACE
-    {'hourglass': 'tiny', 'per-au': 'per-au-tiny', 'resnet18': 'resnet18-small', 'hourglass-direct': 'tiny-direct',
-     'fixed-extent': 'tiny', 'l2': 'tiny'}
+    {'hourglass': 'tiny', 'hourglass-small': 'small', 'per-au': 'per-au-tiny', 'resnet18': 'resnet18-small',
+     'hourglass-direct': 'tiny-direct', 'fixed-extent': 'tiny', 'l2': 'tiny'}
 """
 
 from __future__ import annotations
@@ -34,19 +36,20 @@ import pandas as pd
 from aulib.training.config import TrainConfig
 from aulib.training.trainer import Trainer
 
-RUN_NAMES = ("hourglass", "per-au", "resnet18", "hourglass-direct", "fixed-extent", "l2")
+RUN_NAMES = ("hourglass", "hourglass-small", "per-au", "resnet18", "hourglass-direct", "fixed-extent", "l2")
 # Runs whose network outputs intensities, not maps: no peak, so no localisation.
 INTENSITY_RUNS = ("resnet18", "hourglass-direct")
 LOCAL_READOUT_SUFFIX = "_local"
 # Model presets of the comparison in each profile: the paper's sizes on a GPU, CPU-sized ones for the smoke profile.
 PRESETS = {
-    "smoke": {"hourglass": "tiny", "per-au": "per-au-tiny", "resnet18": "resnet18-small",
+    "smoke": {"hourglass": "tiny", "hourglass-small": "small", "per-au": "per-au-tiny", "resnet18": "resnet18-small",
               "hourglass-direct": "tiny-direct"},
-    "full": {"hourglass": "paper", "per-au": "per-au-paper", "resnet18": "resnet18",
+    "full": {"hourglass": "paper", "hourglass-small": "small", "per-au": "per-au-paper", "resnet18": "resnet18",
              "hourglass-direct": "paper-direct"},
 }
 DESCRIPTIONS = {
     "hourglass": "Hourglass: one net, all AUs",
+    "hourglass-small": "Hourglass, small size (RQ1)",
     "per-au": "per-AU Hourglasses (RQ4)",
     "resnet18": "ResNet-18 regression (RQ2)",
     "hourglass-direct": "Hourglass, regression head (RQ2)",
