@@ -1,0 +1,119 @@
+"""A control for the reference comparisons: the training precision, which differs between reference runs.
+
+``precision="auto"`` trains in bf16 on a CPU with native bf16 (AVX-512 BF16) and in fp32 on one without (AVX2 only):
+bf16 emulated on AVX2 costs seconds per image. The first reference runs (the Hourglass, per-AU, ResNet-18,
+fixed-extent, L2) were trained on an AVX-512 BF16 machine, so in bf16; runs added later on AVX2 machines (the pooled
+head, the ``small`` Hourglass) in fp32 (``models/reference/provenance.json`` keeps every command's machine). A paired
+difference between a bf16 run and an fp32 run then mixes the question asked (a pooled head, a larger network) with
+the precision of training.
+
+The control measures that precision effect and removes it: the reference Hourglass retrained **in fp32** with the
+same data, recipe and seed (so the same initial weights and batches), scored on the same test subjects, and
+compared paired by test subject (:func:`aulib.evaluation.paired.icc_difference`) with
+
+- its bf16 twin, the committed reference Hourglass (the precision effect alone), and
+- every committed reference run that has per-frame predictions for that seed (the question at equal precision
+  where that run trained in fp32).
+
+Written to ``models/reference-controls/`` (committed): ``hourglass-fp32/seed<k>/`` (``config.json``,
+``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` and ``provenance.json``.
+``aulib reference --precision-control`` (about 16 minutes a seed on 2 AVX2 cores) rebuilds it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aulib.course.reference import (
+    EPOCHS,
+    REFERENCE_DIR,
+    ROOT,
+    _write_gzip_csv,
+    machine_description,
+    prepare_sets,
+    reference_model,
+)
+from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.training.experiments import run_config, train_or_load
+
+CONTROLS_DIR = ROOT / "models" / "reference-controls"
+CONTROL_RUN = "hourglass-fp32"
+
+
+def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.PathLike = CONTROLS_DIR,
+                            reference_dir: str | os.PathLike = REFERENCE_DIR, seeds: Sequence[int] = (0,),
+                            epochs: int = EPOCHS, n_boot: int = 2000, course: dict[str, Any] | None = None,
+                            command: str = "aulib reference --precision-control", progress: bool = True,
+                            ) -> pd.DataFrame:
+    """Train the fp32 control of the reference Hourglass and pair it with the reference runs (module docstring).
+
+    Args:
+        work: the folder of the reference data sets and run folders (``aulib reference --work``).
+        out: the committed control folder.
+        reference_dir: the committed reference runs.
+        seeds: training seeds (each needs the reference Hourglass of that seed).
+        epochs: the reference recipe's epochs.
+        n_boot: bootstrap resamples over test subjects.
+        course: the course set's ``SUBJECTS``, ``FRAMES``, ``DIFFICULTY`` and ``SEED`` (default: notebook 01's, as
+            :func:`aulib.course.reference.build_reference` uses).
+        command: the command line recorded in the provenance.
+        progress: progress bars.
+
+    Returns:
+        ``paired.csv``: one row per seed and comparison, ``comparison, seed, subjects, base_icc, other_icc,
+        difference, low, high, verdict`` (``difference`` = other − base).
+    """
+    from aulib.course.pipeline import load_params
+    from aulib.evaluation.evaluate import evaluate
+    from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
+
+    work, out, reference_dir = Path(work), Path(out), Path(reference_dir)
+    if course is None:
+        smoke = load_params("smoke")
+        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+    train_prepared, course_prepared = prepare_sets(work, course, progress)
+    rows, timings = [], {}
+    for seed in seeds:
+        bf16 = reference_model(reference_dir, seed) / "predictions.csv.gz"
+        if not bf16.is_file():
+            raise FileNotFoundError(f"{bf16} is missing: the control pairs with the committed reference Hourglass "
+                                    f"of seed {seed} (aulib reference --paired-only writes its predictions)")
+        config = run_config("hourglass", "smoke", data=train_prepared, runs_dir=work / "runs-control-fp32" /
+                            f"seed{seed}", epochs=epochs, seed=seed, device="cpu", precision="fp32")
+        run_dir = Path(config.out)
+        began = time.perf_counter()
+        finished_before = (run_dir / "predictions.csv").is_file()
+        history = train_or_load(config, progress=progress)
+        if not finished_before:
+            evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
+            timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
+            timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
+        target = out / CONTROL_RUN / f"seed{seed}"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "training.csv", "metrics.csv"):
+            (target / name).write_bytes((run_dir / name).read_bytes())
+        _write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
+
+        control = read_predictions(target / "predictions.csv.gz")
+        pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}
+        for path in sorted(reference_dir.glob(f"*/seed{seed}/predictions.csv.gz")):
+            if path.parent.parent.name != "hourglass":
+                pairs[f"{path.parent.parent.name} − Hourglass fp32"] = (control, read_predictions(path))
+        for comparison, (base, other) in pairs.items():
+            interval = icc_difference(base, other, n_boot=n_boot, seed=seed)
+            rows.append({"comparison": comparison, "seed": seed, "subjects": interval.n,
+                         "base_icc": mean_icc(base), "other_icc": mean_icc(other), "difference": interval.estimate,
+                         "low": interval.low, "high": interval.high, "verdict": verdict(interval)})
+    paired = pd.DataFrame(rows)
+    atomic_write_csv(out / "paired.csv", paired, index=False)
+    atomic_write_json(out / "provenance.json", {
+        "command": command, "what": "the reference Hourglass retrained in fp32: see aulib/course/controls.py",
+        "seeds": list(seeds), "epochs": epochs, "machine": machine_description(), "seconds": timings,
+        "date": time.strftime("%Y-%m-%d")})
+    return paired

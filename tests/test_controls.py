@@ -1,0 +1,67 @@
+"""The precision control of the reference comparisons (aulib.course.controls): the reference Hourglass trained again
+in fp32 and paired with the committed runs, checked against pingouin on the files it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import pingouin_mean_icc
+
+from aulib.course.controls import CONTROL_RUN, build_precision_control
+from aulib.course.reference import prepare_sets
+from aulib.evaluation.geometry import geometry_predictions
+
+
+def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_path, rng):
+    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
+    # committed reference runs of seed 0, stood in by noisy truths on the course set's test frames
+    template = geometry_predictions(course_prepared)
+    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
+    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    for run, noise in (("hourglass", 0.4), ("hourglass-direct", 1.0)):
+        folder = tmp_path / "reference" / run / "seed0"
+        folder.mkdir(parents=True)
+        predicted = np.clip(truth + rng.normal(0, noise, truth.shape), 0, 5)
+        template.assign(**{f"pred_{x}": predicted[:, a] for a, x in enumerate(labels)}).to_csv(
+            folder / "predictions.csv.gz", index=False)
+
+    paired = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                     reference_dir=tmp_path / "reference", seeds=[0], epochs=1, n_boot=200,
+                                     course=course, progress=False).set_index("comparison")
+    control = tmp_path / "controls" / CONTROL_RUN / "seed0"
+    config = json.loads((control / "config.json").read_text())
+    assert (config["precision"], config["model"], config["seed"], config["epochs"]) == ("fp32", "tiny", 0, 1)
+    assert set(paired.index) == {"Hourglass fp32 − Hourglass bf16 (the precision alone)",
+                                 "hourglass-direct − Hourglass fp32"}
+    control_icc = pingouin_mean_icc(control / "predictions.csv.gz")
+    bf16_icc = pingouin_mean_icc(tmp_path / "reference" / "hourglass" / "seed0" / "predictions.csv.gz")
+    direct_icc = pingouin_mean_icc(tmp_path / "reference" / "hourglass-direct" / "seed0" / "predictions.csv.gz")
+    precision = paired.loc["Hourglass fp32 − Hourglass bf16 (the precision alone)"]
+    assert precision.difference == pytest.approx(control_icc - bf16_icc, abs=1e-9)
+    assert precision.base_icc == pytest.approx(bf16_icc, abs=1e-9)
+    direct = paired.loc["hourglass-direct − Hourglass fp32"]
+    assert direct.difference == pytest.approx(direct_icc - control_icc, abs=1e-9)
+    for row in paired.itertuples():
+        assert row.subjects == template.subject.nunique() >= 2
+        assert row.low <= row.difference <= row.high
+        assert row.verdict == ("level" if row.low <= 0 <= row.high else "better" if row.low > 0 else "worse")
+    assert pd.read_csv(tmp_path / "controls" / "paired.csv").shape[0] == 2
+    # a second call trains nothing and gives the same table
+    weights = (tmp_path / "work" / "runs-control-fp32" / "seed0" / "hourglass" / "best.pt").stat().st_mtime_ns
+    again = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                    reference_dir=tmp_path / "reference", seeds=[0], epochs=1, n_boot=200,
+                                    course=course, progress=False).set_index("comparison")
+    pd.testing.assert_frame_equal(again, paired)
+    assert (tmp_path / "work" / "runs-control-fp32" / "seed0" / "hourglass" / "best.pt").stat().st_mtime_ns == weights
+
+
+def test_the_control_needs_the_committed_hourglass_of_its_seed(tmp_path):
+    course = {"SUBJECTS": 8, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    with pytest.raises(FileNotFoundError, match=r"hourglass/seed1/predictions.csv.gz is missing"):
+        build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                reference_dir=tmp_path / "reference", seeds=[1], epochs=1, course=course,
+                                progress=False)
