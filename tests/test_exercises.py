@@ -262,6 +262,19 @@ def test_controlled_experiment_refuses_what_is_not_one_change(tmp_path):
     assert not (tmp_path / "experiment").exists()  # nothing trained
 
 
+def test_controlled_experiment_blames_the_control_not_the_student_when_the_recipe_itself_fails(tmp_path):
+    from helpers import prepared_synthau
+
+    from aulib.training.config import TrainConfig
+
+    prepared = prepared_synthau(tmp_path, subjects=4, frames=8, seed=6)
+    config = TrainConfig.from_profile("smoke", data=str(prepared), out=str(tmp_path / "live"), device="cpu",
+                                      precision="fp32", loss="bogus")
+    with pytest.raises(ExerciseFeedback, match=r"The control run .* cannot train: .*bogus"):
+        check.controlled_experiment(lambda: ("lr", 1e-4), config, tmp_path / "experiment", steps=2, progress=False)
+    assert not (tmp_path / "experiment" / "lr=0.0001").exists()  # the changed run never started
+
+
 def test_controlled_experiment_trains_both_runs_and_judges_them_paired_by_subject(tmp_path):
     from helpers import pingouin_mean_icc, prepared_synthau
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -262,3 +263,31 @@ def test_the_hourglass_diagram_is_measured_from_the_network():
     ax = hourglass_figure(tiny).axes[0]
     assert any("level 1\n6×6×64\n(bottom 3×3)" in t.get_text() for t in ax.texts)
     assert "299,269 parameters" in ax.get_title()
+
+
+def test_the_comparison_dots_are_the_seeds_and_the_bars_their_sample_sd():
+    from aulib.course.network_figures import comparison_dots_figure
+
+    long = pd.DataFrame({"run": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2, "AU": "Mean",
+                         "ICC": [0.80, 0.82, 0.84, 0.90, 0.90, 0.93]})
+    ax = comparison_dots_figure(long, {"b": "run B", "a": "run A"}, floor=("ridge", 0.5)).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["run B", "run A"]  # the descriptions' order
+    dots = np.concatenate([c.get_offsets() for c in ax.collections if len(c.get_offsets()) == 3])
+    np.testing.assert_allclose(sorted(dots[:, 0]), sorted(long.ICC))
+    # run A: mean 0.82, sample sd 0.02 by hand; its bar spans 0.80 to 0.84 at y = 1
+    bars = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert any(np.allclose(seg, [[0.80, 1], [0.84, 1]]) for seg in bars)
+    assert "ridge: 0.500 (below this axis)" in ax.get_title()
+
+
+def test_the_cost_figure_puts_each_network_at_its_cost_with_its_seed_spread():
+    from aulib.course.network_figures import cost_figure
+
+    costs = pd.DataFrame({"parameters": [299_269, 784_005], "GFLOP per image": [0.45, 1.13],
+                          "mean ICC": [0.88, 0.90], "ICC sd": [0.004, 0.01]}, index=["tiny", "small"])
+    left, right = cost_figure(costs).axes
+    np.testing.assert_allclose(left.collections[0].get_offsets(), [[0.299269, 0.88], [0.784005, 0.90]])
+    np.testing.assert_allclose(right.collections[0].get_offsets(), [[0.45, 0.88], [1.13, 0.90]])
+    bars = [seg for c in right.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert any(np.allclose(seg, [[1.13, 0.89], [1.13, 0.91]]) for seg in bars)
+    assert {t.get_text() for t in left.texts} == {"tiny", "small"}

@@ -5,7 +5,9 @@ around them quotes from these tables. Sources (all committed):
 
 - ``models/reference/comparison.csv``, ``models/reference/*/seed*/robustness.csv``, ``models/reference/paired.csv``
   and ``models/reference/noise_bands.csv`` / ``noise_crossings.csv``: the reference runs;
-- ``models/reference/london_readings.csv`` and ``aulib/data/london/anchor_mediapipe.csv``: the real-face benchmark;
+- ``models/reference/london_readings.csv``, ``london_variants.csv`` and ``aulib/data/london/anchor_mediapipe.csv``:
+  the real-face benchmark;
+- ``models/reference-controls/paired.csv``: the precision control (:mod:`aulib.course.controls`);
 - ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
   ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -29,6 +31,7 @@ REFERENCE = ROOT / "models" / "reference"
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
 ROWS = {  # run → what the table calls it
     "hourglass": "Hourglass, one net for all AUs (`tiny`)",
+    "hourglass-small": "the same Hourglass at the next size (`small`, RQ1)",
     "per-au": "one Hourglass per AU (`per-au-tiny`, RQ4)",
     "resnet18": "ResNet-18 direct regression (`resnet18-small`, RQ2)",
     "hourglass-direct": "the same Hourglass, pooled regression head (`tiny-direct`, RQ2)",
@@ -54,7 +57,10 @@ def reference_icc() -> str:
         means = part[part.AU == "Mean"].sort_values("seed").ICC
         cells = " | ".join(f"{per_au[a]:.2f}" for a in aus)
         seeds = ", ".join(f"{v:.3f}" for v in means)
-        lines.append(f"| {name} | {cells} | **{means.mean():.3f} ± {means.std():.3f}** | {seeds} |")
+        spread = f"{means.mean():.3f} ± {means.std():.3f}" if len(means) > 1 else f"{means.mean():.3f} (one seed)"
+        if len(means) < 3:  # a run added later, not yet trained with every seed
+            seeds += " (seed " + ", ".join(str(s) for s in sorted(part.seed.unique())) + " only)"
+        lines.append(f"| {name} | {cells} | **{spread}** | {seeds} |")
     return "\n".join(lines) + "\n"
 
 
@@ -68,8 +74,8 @@ def reference_paired() -> str:
     for run in [r for r in names if r in set(paired.run)]:
         rows = paired[paired.run == run].set_index("seed")
         lines.append(f"| {names[run]} | " + " | ".join(
-            f"{rows.difference[s]:+.3f} [{rows.low[s]:+.3f}, {rows.high[s]:+.3f}] {rows.verdict[s]}" for s in seeds)
-            + " |")
+            f"{rows.difference[s]:+.3f} [{rows.low[s]:+.3f}, {rows.high[s]:+.3f}] {rows.verdict[s]}"
+            if s in rows.index else "not trained yet" for s in seeds) + " |")
     subjects = int(paired.subjects.iloc[0])
     return "\n".join(lines) + f"\n\nMean ICC difference, 95% paired bootstrap over the {subjects} test subjects.\n"
 
@@ -80,7 +86,8 @@ def reference_robustness() -> str:
     mean = table[table.AU == "Mean"].groupby(["run", "sigma"]).ICC.mean().unstack("sigma")
     lines = ["| σ (px) | " + " | ".join(str(s) for s in ROBUSTNESS_SIGMAS) + " |",
              "|---|" + "---|" * len(ROBUSTNESS_SIGMAS)]
-    for run, name in (("hourglass", "Hourglass"), ("per-au", "per-AU Hourglasses"), ("resnet18", "ResNet-18"),
+    for run, name in (("hourglass", "Hourglass"), ("hourglass-small", "Hourglass, `small`"),
+                      ("per-au", "per-AU Hourglasses"), ("resnet18", "ResNet-18"),
                       ("hourglass-direct", "Hourglass, regression head"), ("fixed-extent", "fixed extent"),
                       ("l2", "L2 loss")):
         if run in mean.index:
@@ -251,6 +258,56 @@ def heldout_paragraph(folder: Path, label: str) -> str:
            f"{portraits.loc['astronaut'].AU06.mean():.2f}, Hopper {portraits.loc['grace_hopper'].AU06.mean():.2f}.\n")
 
 
+CONTROLS = ROOT / "models" / "reference-controls"
+
+
+def reference_controls() -> str:
+    """The precision control (``models/reference-controls/paired.csv``): the Hourglass trained again in fp32."""
+    paired = pd.read_csv(CONTROLS / "paired.csv")
+    lines = ["| comparison (paired by test subject) | seed | base ICC | other ICC | difference [95% interval] |",
+             "|---|---|---|---|---|"]
+    for row in paired.itertuples():
+        name = row.comparison
+        for run, label in ROWS.items():
+            name = name.replace(f"{run} − ", f"{label} − ")
+        lines.append(f"| {name} | {row.seed} | {row.base_icc:.3f} | {row.other_icc:.3f} | {row.difference:+.3f} "
+                     f"[{row.low:+.3f}, {row.high:+.3f}] {row.verdict} |")
+    subjects = int(paired.subjects.iloc[0])
+    return "\n".join(lines) + f"\n\nMean ICC(3,1), 95% paired bootstrap over the {subjects} test subjects.\n"
+
+
+def london_variants() -> str:
+    """The small Hourglass and the local readout on the London test people, paired with the Hourglass of the same
+    seed (``london_variants.csv`` beside ``london_readings.csv``)."""
+    sys.path.insert(0, str(ROOT))
+    from aulib.course.reference import reference_model_name, variant_model_name
+    from aulib.data.london import london_people
+    from aulib.predict.benchmark import pair_table, paired_model_difference
+
+    readings = pd.concat([pd.read_csv(REFERENCE / name, dtype={"face_id": str}).drop(columns="seed", errors="ignore")
+                          for name in ("london_readings.csv", "london_variants.csv")], ignore_index=True)
+    pairs = pair_table(readings, london_people())
+    pairs = pairs[pairs.split == "test"]
+    lines = ["| variant − Hourglass (same seed) | seed | AU12 smiling higher | AU12 gap | AU12 on neutral faces | "
+             "AU6 smiling higher | AU6 gap |", "|---|---|---|---|---|---|---|"]
+    for variant, label in (("small", "`small` Hourglass (RQ1)"), ("local readout", "local readout (RQ5)")):
+        for seed in (0, 1, 2):
+            other = variant_model_name(variant, seed)
+            if other not in set(pairs.model):
+                continue
+            table = paired_model_difference(pairs, reference_model_name(seed), other).set_index(["AU", "quantity"])
+
+            keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"), ("AU06", "gap"))
+            cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
+                      f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
+                     f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
+                     for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
+            lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
+    people = int(pairs.face_id.nunique())
+    return "\n".join(lines) + (f"\n\nMean reading, Hourglass → variant: difference [95% paired bootstrap over the "
+                               f"{people} London test people].\n")
+
+
 def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
     if (REFERENCE / "noise_bands.csv").is_file():
@@ -259,6 +316,10 @@ def tables() -> dict[str, str]:
         generated["reference-paired"] = reference_paired()
     if (REFERENCE_3D / "appearance.csv").is_file():
         generated["synthau3d-pilot"] = synthau3d_pilot()
+    if (CONTROLS / "paired.csv").is_file():
+        generated["reference-controls"] = reference_controls()
+    if (REFERENCE / "london_variants.csv").is_file():
+        generated["london-variants"] = london_variants()
     return generated
 
 

@@ -106,6 +106,9 @@ def controlled_experiment(function: Callable[[], tuple[str, Any]], config: Train
         try:
             train_or_load(run_config, progress=progress)
         except (ValueError, TypeError, KeyError) as error:
+            if label == "control":  # the course's own recipe failed: not the student's change, so say so
+                raise ExerciseFeedback(f"The control run (the live run's recipe, before any change) cannot train: "
+                                       f"{error}") from None
             raise ExerciseFeedback(f"The changed run cannot train with {name} = {value!r}: {error}") from None
         tables[label] = _validation_table(Path(run_config.out), run_config)
         atomic_write_csv(Path(run_config.out) / "validation_predictions.csv", tables[label], index=False)

@@ -263,7 +263,7 @@ def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
     iod = "sigma_iod" in table and bool((table.unit == "px").all())
     table["x"] = table.sigma_iod if iod else table.sigma
     means = table[table.AU == "Mean"]
-    seeded = {m.split(" (reference")[0] for m in means.model if "(reference, 3 seeds)" in m}
+    seeded = {m.split(" (reference")[0] for m in means.model if " (reference, " in m}
     drawn = [m for m in dict.fromkeys(means.model)
              if not (m.startswith("reference ") and m.removeprefix("reference ") in seeded)]
     names = {m: (f"your live run: {m}" if m in live_models else m) for m in drawn}

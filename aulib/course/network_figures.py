@@ -66,13 +66,19 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
     """Accuracy against cost: mean ICC against parameters and against GFLOP per image (one dot per network).
 
     Args:
-        costs: rows indexed by label with ``parameters``, ``GFLOP per image`` and ``mean ICC``.
+        costs: rows indexed by label with ``parameters``, ``GFLOP per image`` and ``mean ICC``; an optional
+            ``ICC sd`` column (the spread over training seeds) is drawn as ± 1 sd bars.
     """
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    spread = costs["ICC sd"].astype(float) if "ICC sd" in costs else None
     for ax, column, unit in ((axes[0], "parameters", "parameters (millions)"),
                              (axes[1], "GFLOP per image", "GFLOP per image")):
         x = costs[column].astype(float) / (1e6 if column == "parameters" else 1.0)
-        ax.scatter(x, costs["mean ICC"], s=40, color="#3182bd")
+        ax.scatter(x, costs["mean ICC"], s=40, color="#3182bd", zorder=3)
+        if spread is not None:
+            ax.errorbar(x, costs["mean ICC"], yerr=spread, fmt="none", color="black", capsize=3, lw=1, zorder=2,
+                        label="± 1 sd over training seeds")
+            ax.legend(fontsize=7, loc="lower right")
         # Networks of the same cost (the Hourglass and its pooled-head twin) sit on one x: stack their labels, the
         # higher score's on top, so that neither hides the other.
         stacked: dict[float, int] = {}
