@@ -79,12 +79,17 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
             ax.errorbar(x, costs["mean ICC"], yerr=spread, fmt="none", color="black", capsize=3, lw=1, zorder=2,
                         label="± 1 sd over training seeds")
             ax.legend(fontsize=7, loc="lower right")
-        # Networks of the same cost (the Hourglass and its pooled-head twin) sit on one x: stack their labels, the
-        # higher score's on top, so that neither hides the other.
-        stacked: dict[float, int] = {}
+        # Networks of about the same cost and score (the Hourglass and its pooled-head twin on one x; the small
+        # Hourglass beside the per-AU ones) would print their labels over each other: each label goes one line
+        # below the labels already placed near it (within a factor of 2.5 in cost and 20% of the score range).
+        y_range = float(np.ptp(costs["mean ICC"].astype(float))) or 1.0
+        placed: list[tuple[float, float, int]] = []
         for label in costs.sort_values("mean ICC", ascending=False).index:
             xi, yi = float(x[label]), float(costs.loc[label, "mean ICC"])
-            rank = stacked[round(xi, 4)] = stacked.get(round(xi, 4), -1) + 1
+            near = [rank for px, py, rank in placed
+                    if abs(np.log(xi / px)) < np.log(2.5) and abs(yi - py) < 0.2 * y_range]
+            rank = max(near) + 1 if near else 0
+            placed.append((xi, yi, rank))
             ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4 - 12 * rank), fontsize=7)
         ax.set_xscale("log")
         ax.set(xlabel=f"{unit}, log scale", ylabel="mean ICC(3,1)")
