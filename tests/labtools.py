@@ -154,6 +154,7 @@ def open_and_run_all(lab: Lab, page: object, relative: str) -> None:
     page.goto(lab.notebook_url(relative))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=30_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    # the open notebook's indicator: another notebook's panel, restored by the workspace, may hold a hidden one first
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true", timeout=60_000)
     page.wait_for_function(KERNEL_READY, timeout=60_000)
     page.evaluate(RUN_ALL)
