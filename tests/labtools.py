@@ -32,13 +32,29 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]
-# The status bar can read "idle" before the kernel's connection is up; ask the notebook's session itself.
-KERNEL_READY = """() => {
-    const kernel = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
-    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+# The notebook at `path`, found among the open panels: JupyterLab's saved workspace reopens the panels of earlier tests
+# on the same server, and one of them can become the current widget after the page has opened this notebook.
+FIND_NOTEBOOK = """(path) => {
+    const app = window.jupyterapp;
+    for (const widget of app.shell.widgets('main')) {
+        if (widget.context?.path === path && widget.sessionContext) return widget;
+    }
+    return undefined;
 }"""
-# Start the run without awaiting it: the test watches the page instead.
-RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+# The status bar can read "idle" before the kernel's connection is up; ask the notebook's session itself.
+KERNEL_READY = f"""(path) => {{
+    const widget = ({FIND_NOTEBOOK})(path);
+    const kernel = widget?.sessionContext?.session?.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}}"""
+# Bring that notebook to the front, then start the run without awaiting it: the test watches the page instead.
+RUN_ALL = f"""(path) => {{
+    const app = window.jupyterapp;
+    const widget = ({FIND_NOTEBOOK})(path);
+    app.shell.activateById(widget.id);
+    if (app.shell.currentWidget !== widget) throw new Error(`could not bring ${{path}} to the front`);
+    app.commands.execute('notebook:run-all-cells');
+}}"""
 
 
 def free_port() -> int:
@@ -156,5 +172,5 @@ def open_and_run_all(lab: Lab, page: object, relative: str) -> None:
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=30_000)
     # the open notebook's indicator: another notebook's panel, restored by the workspace, may hold a hidden one first
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true", timeout=60_000)
-    page.wait_for_function(KERNEL_READY, timeout=60_000)
-    page.evaluate(RUN_ALL)
+    page.wait_for_function(KERNEL_READY, arg=relative, timeout=60_000)
+    page.evaluate(RUN_ALL, relative)

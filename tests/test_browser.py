@@ -85,7 +85,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         explorer = page.locator(".jp-Cell-outputArea").filter(has=page.locator(".widget-slider"))
         image = explorer.locator(".widget-output img")
         image.wait_for(state="visible", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true", timeout=60_000)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         tracebacks = [t for t in errors.all_inner_texts() if "Error" in t]
         assert not tracebacks, f"the notebook raised: {tracebacks}"
@@ -161,7 +161,7 @@ def test_run_all_goes_past_a_failed_exercise_check_but_not_past_another_error(la
     # plain text selector matched at once and the test could read the outputs before Run all had made them.
     page.wait_for_selector(".jp-OutputArea-output:has-text('after the check')", timeout=60_000)
     page.wait_for_selector(".jp-OutputArea-output:has-text('ValueError')", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true", timeout=60_000)
     time.sleep(1.0)  # a queued cell would have run by now
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     assert any("first cell ran" in text for text in outputs)
