@@ -34,10 +34,10 @@ from aulib.course.reference import (
     EPOCHS,
     REFERENCE_DIR,
     ROOT,
-    _write_gzip_csv,
     machine_description,
     prepare_sets,
     reference_model,
+    write_gzip_csv,
 )
 from aulib.io import atomic_write_csv, atomic_write_json
 from aulib.training.experiments import run_config, train_or_load
@@ -98,7 +98,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
         target.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "training.csv", "metrics.csv"):
             (target / name).write_bytes((run_dir / name).read_bytes())
-        _write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
+        write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
 
         control = read_predictions(target / "predictions.csv.gz")
         pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}

@@ -120,7 +120,7 @@ def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, rend
     return train_prepared, course_prepared
 
 
-def _write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
+def write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
     """Per-frame predictions to 4 decimals, gzipped without a time stamp (the same bytes on every rerun)."""
     with atomic_open(path, "wb") as handle:
         table.to_csv(handle, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
@@ -137,7 +137,7 @@ def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
     # Per-frame predictions (gzip: about a tenth of the size), so that comparisons can be paired by subject.
     for name in ("predictions.csv", "predictions_local.csv"):
         if (run_dir / name).is_file():
-            _write_gzip_csv(pd.read_csv(run_dir / name), target / f"{name}.gz")
+            write_gzip_csv(pd.read_csv(run_dir / name), target / f"{name}.gz")
     if with_weights:
         slim_checkpoint(run_dir / "best.pt", target / "best.pt")
 
@@ -315,7 +315,7 @@ def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepar
             if not np.allclose(metrics.ICC.to_numpy(), committed.ICC.to_numpy(), atol=2e-3, equal_nan=True):
                 raise ValueError(f"{folder}: its weights score {metrics.ICC.round(4).tolist()} on {course_prepared}, "
                                  f"not the committed {committed.ICC.round(4).tolist()}: another course set?")
-            _write_gzip_csv(pd.read_csv(Path(scratch) / "predictions.csv"), folder / "predictions.csv.gz")
+            write_gzip_csv(pd.read_csv(Path(scratch) / "predictions.csv"), folder / "predictions.csv.gz")
     ridge = geometry_predictions(course_prepared)
     rows = []
     for seed in seeds:
