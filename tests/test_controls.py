@@ -58,6 +58,26 @@ def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_pat
     pd.testing.assert_frame_equal(again, paired)
     assert (tmp_path / "work" / "runs-control-fp32" / "seed0" / "hourglass" / "best.pt").stat().st_mtime_ns == weights
 
+    # A seed added later keeps seed 0's rows, timing and machine beside its own.
+    first = json.loads((tmp_path / "controls" / "provenance.json").read_text())
+    folder = tmp_path / "reference" / "hourglass" / "seed1"
+    folder.mkdir(parents=True)
+    template.assign(**{f"pred_{x}": np.clip(truth[:, a] + rng.normal(0, 0.4, len(truth)), 0, 5)
+                       for a, x in enumerate(labels)}).to_csv(folder / "predictions.csv.gz", index=False)
+    both = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                   reference_dir=tmp_path / "reference", seeds=[1], epochs=1, n_boot=200,
+                                   course=course, progress=False)
+    assert both.seed.tolist() == [0, 0, 1]  # seed 1 has no hourglass-direct run to pair
+    pd.testing.assert_frame_equal(both[both.seed == 0].set_index("comparison"), paired)
+    seed1 = both[both.seed == 1].iloc[0]
+    assert seed1.difference == pytest.approx(pingouin_mean_icc(tmp_path / "controls" / CONTROL_RUN / "seed1" /
+                                                               "predictions.csv.gz")
+                                             - pingouin_mean_icc(folder / "predictions.csv.gz"), abs=1e-9)
+    provenance = json.loads((tmp_path / "controls" / "provenance.json").read_text())
+    assert provenance["seeds"] == [0, 1]
+    assert provenance["seconds"]["seed0"] == first["seconds"]["seed0"] and "seed1" in provenance["seconds"]
+    assert [record["seeds"] for record in provenance["earlier"]] == [[0]]
+
 
 def test_the_control_needs_the_committed_hourglass_of_its_seed(tmp_path):
     course = {"SUBJECTS": 8, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}

@@ -49,3 +49,17 @@ def test_a_run_added_later_keeps_every_earlier_commands_machine():
     assert records[1]["seconds"] == {"hourglass-direct/seed0": 1503.2} and records[1]["seeds"] == [0, 1, 2]
     # a third command keeps both, oldest first
     assert _earlier_records({**previous, "earlier": records})[:2] == records
+
+
+def test_a_seed_added_later_keeps_the_other_seeds_timings():
+    from aulib.course.reference import _kept_timings
+
+    earlier = {"seconds": {"hourglass/seed0": 711.6, "hourglass/seed0 training images/s": 101.7,
+                           "hourglass-small/seed0": 3532.0, "hourglass-small/seed0 training images/s": 14.1,
+                           "hourglass-small/seed1": 99.0}}
+    # `aulib reference --runs hourglass-small --seeds 1`: seed 1 of the small run is measured again, the rest stays
+    assert _kept_timings(earlier, ["hourglass-small"], [1]) == {
+        "hourglass/seed0": 711.6, "hourglass/seed0 training images/s": 101.7,
+        "hourglass-small/seed0": 3532.0, "hourglass-small/seed0 training images/s": 14.1}
+    assert _kept_timings(earlier, ["hourglass", "hourglass-small"], [0, 1]) == {}
+    assert _kept_timings({}, ["hourglass"], [0]) == {}

@@ -17,11 +17,13 @@ compared paired by test subject (:func:`aulib.evaluation.paired.icc_difference`)
 
 Written to ``models/reference-controls/`` (committed): ``hourglass-fp32/seed<k>/`` (``config.json``,
 ``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` and ``provenance.json``.
-``aulib reference --precision-control`` (about 16 minutes a seed on 2 AVX2 cores) rebuilds it.
+``aulib reference --precision-control`` (about 16 minutes a seed on 2 AVX2 cores) rebuilds it; a command for some
+seeds (``--seeds 1``) keeps the other seeds' rows, timings and machine.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -78,7 +80,13 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
         smoke = load_params("smoke")
         course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
     train_prepared, course_prepared = prepare_sets(work, course, progress)
-    rows, timings = [], {}
+    # A seed added later (``--seeds 1``) keeps the earlier seeds' rows and timings: each seed is its own experiment.
+    earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
+    kept = pd.read_csv(out / "paired.csv") if (out / "paired.csv").is_file() else pd.DataFrame()
+    kept = kept[~kept.seed.isin(seeds)] if len(kept) else kept
+    rows = []
+    timings = {key: value for key, value in earlier.get("seconds", {}).items()
+               if key.split(" ")[0] not in {f"seed{seed}" for seed in seeds}}
     for seed in seeds:
         bf16 = reference_model(reference_dir, seed) / "predictions.csv.gz"
         if not bf16.is_file():
@@ -94,6 +102,8 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
             timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
             timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
+        else:  # loading a finished run times nothing: keep what its own run measured
+            timings.update({k: v for k, v in earlier.get("seconds", {}).items() if k.split(" ")[0] == f"seed{seed}"})
         target = out / CONTROL_RUN / f"seed{seed}"
         target.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "training.csv", "metrics.csv"):
@@ -110,10 +120,14 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             rows.append({"comparison": comparison, "seed": seed, "subjects": interval.n,
                          "base_icc": mean_icc(base), "other_icc": mean_icc(other), "difference": interval.estimate,
                          "low": interval.low, "high": interval.high, "verdict": verdict(interval)})
-    paired = pd.DataFrame(rows)
+    paired = pd.concat([table for table in (kept, pd.DataFrame(rows)) if len(table)], ignore_index=True)
+    paired = paired.sort_values("seed", kind="stable", ignore_index=True)
     atomic_write_csv(out / "paired.csv", paired, index=False)
+    earlier_commands = list(earlier.get("earlier", []))
+    if set(earlier.get("seeds", [])) - set(seeds):  # that command's seeds stay in the tables: keep its machine
+        earlier_commands.append({k: earlier[k] for k in ("command", "seeds", "machine", "date") if k in earlier})
     atomic_write_json(out / "provenance.json", {
         "command": command, "what": "the reference Hourglass retrained in fp32: see aulib/course/controls.py",
-        "seeds": list(seeds), "epochs": epochs, "machine": machine_description(), "seconds": timings,
-        "date": time.strftime("%Y-%m-%d")})
+        "earlier": earlier_commands, "seeds": sorted({*paired.seed.astype(int).tolist(), *seeds}), "epochs": epochs,
+        "machine": machine_description(), "seconds": timings, "date": time.strftime("%Y-%m-%d")})
     return paired

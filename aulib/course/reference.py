@@ -242,12 +242,12 @@ def build_reference(
             build_london_variants(out, every_trained, progress=progress)
         build_paired(out, course_prepared, every_trained)
     earlier_runs = [r for r in earlier.get("recipe", {}).get("runs", []) if r not in runs]
-    if earlier_runs:
-        timings = {**{k: v for k, v in earlier.get("seconds", {}).items() if k.split("/")[0] in earlier_runs},
-                   **timings}
+    kept_timings = _kept_timings(earlier, runs, seeds)
+    timings = {**kept_timings, **timings}
+    note = earlier.get("seconds_note", "")  # "run/seedK: why that timing is what it is", kept with the timing
     atomic_write_json(out / "provenance.json", {
         "command": command,
-        "earlier": _earlier_records(earlier) if earlier_runs else [],
+        "earlier": _earlier_records(earlier) if earlier_runs or kept_timings else [],
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
         "renderer": renderer,
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
@@ -262,8 +262,20 @@ def build_reference(
         "seconds": timings,
         "total_seconds": round(time.perf_counter() - started, 1),
         "date": time.strftime("%Y-%m-%d"),
+        **({"seconds_note": note} if note.split(":")[0] in timings else {}),
     })
     return long
+
+
+def _kept_timings(earlier: dict[str, Any], runs: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
+    """The earlier command's timings of every run and seed this command does not train: ``--runs hourglass-small
+    --seeds 1`` keeps seed 0's, so the top-level ``seconds`` cover every committed run folder."""
+    kept = {}
+    for key, value in earlier.get("seconds", {}).items():
+        run, _, rest = key.partition("/")  # "hourglass-small/seed0" or "hourglass-small/seed0 training images/s"
+        if run not in runs or int(rest.split(" ")[0].removeprefix("seed")) not in seeds:
+            kept[key] = value
+    return kept
 
 
 def _earlier_records(previous: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,7 +284,7 @@ def _earlier_records(previous: dict[str, Any]) -> list[dict[str, Any]]:
     records = previous.get("earlier") or []
     if isinstance(records, dict):  # the first format: one merged record of the earlier commands
         records = [records]
-    own = {key: previous[key] for key in ("command", "machine", "date", "seconds") if key in previous}
+    own = {key: previous[key] for key in ("command", "machine", "date", "seconds", "seconds_note") if key in previous}
     return [*records, {**own, "runs": previous.get("recipe", {}).get("runs", []),
                        "seeds": previous.get("recipe", {}).get("seeds", [])}]
 
