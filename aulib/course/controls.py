@@ -85,8 +85,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
     kept = pd.read_csv(out / "paired.csv") if (out / "paired.csv").is_file() else pd.DataFrame()
     kept = kept[~kept.seed.isin(seeds)] if len(kept) else kept
     rows = []
-    timings = {key: value for key, value in earlier.get("seconds", {}).items()
-               if key.split(" ")[0] not in {f"seed{seed}" for seed in seeds}}
+    timings = dict(earlier.get("seconds", {}))  # a seed trained now replaces its own entries below
     for seed in seeds:
         bf16 = reference_model(reference_dir, seed) / "predictions.csv.gz"
         if not bf16.is_file():
@@ -102,8 +101,6 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
             timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
             timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
-        else:  # loading a finished run times nothing: keep what its own run measured
-            timings.update({k: v for k, v in earlier.get("seconds", {}).items() if k.split(" ")[0] == f"seed{seed}"})
         target = out / CONTROL_RUN / f"seed{seed}"
         target.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "training.csv", "metrics.csv"):
@@ -128,6 +125,6 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
         earlier_commands.append({k: earlier[k] for k in ("command", "seeds", "machine", "date") if k in earlier})
     atomic_write_json(out / "provenance.json", {
         "command": command, "what": "the reference Hourglass retrained in fp32: see aulib/course/controls.py",
-        "earlier": earlier_commands, "seeds": sorted({*paired.seed.astype(int).tolist(), *seeds}), "epochs": epochs,
+        "earlier": earlier_commands, "seeds": sorted(int(seed) for seed in paired.seed.unique()), "epochs": epochs,
         "machine": machine_description(), "seconds": timings, "date": time.strftime("%Y-%m-%d")})
     return paired
