@@ -173,6 +173,25 @@ def test_validation_subjects_come_from_training_subjects_only(prepared):
     assert not {s for s, name in splits.items() if name == "test"} & set(train_subjects + val_subjects)
 
 
+
+def test_train_subjects_keeps_the_first_subjects_and_the_validation_set(prepared, tmp_path):
+    """The training-set-size regime (aulib.course.data_size): the first n training subjects by name, the smaller set
+    inside the larger, validation unchanged; the trainer then counts only their frames."""
+    meta = json.loads((prepared / "meta.json").read_text())
+    train_names = sorted(s for s, name in meta["splits"].items() if name == "train")
+    val_names = sorted(s for s, name in meta["splits"].items() if name == "val")
+    assert len(train_names) >= 2 and val_names
+    one = Trainer(config(prepared, tmp_path / "one", train_subjects=1), progress=False)
+    assert split_validation(one.full, one.config) == (train_names[:1], val_names)
+    assert len(one.train_set) == 12 and one.steps_per_epoch == 12 // 8  # one subject's 12 frames
+    everyone = split_validation(one.full, config(prepared, "unused"))
+    assert everyone == (train_names, val_names)
+    with pytest.raises(ValueError, match=f"train_subjects={len(train_names) + 1}: .* {len(train_names)} training"):
+        split_validation(one.full, config(prepared, "unused", train_subjects=len(train_names) + 1))
+    # a run saved before the field existed still matches its config.json (a resume compares them)
+    assert "train_subjects" not in config(prepared, "unused").to_json()
+    assert config(prepared, "unused", train_subjects=1).to_json()["train_subjects"] == 1
+
 def test_evaluate_writes_predictions_and_consistent_metrics(prepared, tmp_path):
     run = tmp_path / "eval"
     history = train(config(prepared, run), progress=False)

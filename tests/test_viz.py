@@ -291,3 +291,20 @@ def test_the_cost_figure_puts_each_network_at_its_cost_with_its_seed_spread():
     bars = [seg for c in right.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
     assert any(np.allclose(seg, [[1.13, 0.89], [1.13, 0.91]]) for seg in bars)
     assert {t.get_text() for t in left.texts} == {"tiny", "small"}
+
+
+def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():
+    from aulib.course.network_figures import data_size_figure
+
+    paired = pd.DataFrame({"train_subjects": [10, 102], "seed": [0, 0], "hourglass_icc": [0.70, 0.888],
+                           "pooled_icc": [0.60, 0.883], "difference": [-0.10, -0.005], "low": [-0.15, -0.016],
+                           "high": [-0.04, 0.004]})
+    left, right = data_size_figure(paired).axes
+    dots = [c.get_offsets() for c in left.collections]
+    np.testing.assert_allclose(dots[0], [[10, 0.70], [102, 0.888]])  # the Hourglass, one seed: no offset
+    np.testing.assert_allclose(dots[1], [[10, 0.60], [102, 0.883]])
+    # the interval bars by hand: from low to high at each size
+    bars = [seg for c in right.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert any(np.allclose(seg, [[10, -0.15], [10, -0.04]]) for seg in bars)
+    assert any(np.allclose(seg, [[102, -0.016], [102, 0.004]]) for seg in bars)
+    assert [t.get_text() for t in right.get_xticklabels()] == ["10", "102"]

@@ -8,6 +8,7 @@ around them quotes from these tables. Sources (all committed):
 - ``models/reference/london_readings.csv``, ``london_variants.csv`` and ``aulib/data/london/anchor_mediapipe.csv``:
   the real-face benchmark;
 - ``models/reference-controls/paired.csv``: the precision control (:mod:`aulib.course.controls`);
+- ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`);
 - ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
   ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -276,6 +277,23 @@ def reference_controls() -> str:
     return "\n".join(lines) + f"\n\nMean ICC(3,1), 95% paired bootstrap over the {subjects} test subjects.\n"
 
 
+DATA_SIZE = ROOT / "models" / "reference-data-size"
+
+
+def reference_data_size() -> str:
+    """The training-set-size regime (``models/reference-data-size/paired.csv``): the pooled head against the Hourglass
+    on fewer subjects, as many updates, both in fp32."""
+    paired = pd.read_csv(DATA_SIZE / "paired.csv")
+    lines = ["| training subjects (frames) | seed | Hourglass | pooled head | pooled head − Hourglass [95% interval] |",
+             "|---|---|---|---|---|"]
+    for row in paired.sort_values(["train_subjects", "seed"]).itertuples():
+        lines.append(f"| {row.train_subjects} ({row.train_frames:,}) | {row.seed} | {row.hourglass_icc:.3f} | "
+                     f"{row.pooled_icc:.3f} | {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}] "
+                     f"{row.verdict} |")
+    return "\n".join(lines) + (f"\n\nMean ICC(3,1) on the {int(paired.test_subjects.iloc[0])} test subjects, 95% "
+                               f"paired bootstrap over them; every run {int(paired.steps.iloc[0]):,} updates, fp32.\n")
+
+
 def london_variants() -> str:
     """The small Hourglass and the local readout on the London test people, paired with the Hourglass of the same
     seed (``london_variants.csv`` beside ``london_readings.csv``)."""
@@ -320,6 +338,8 @@ def tables() -> dict[str, str]:
         generated["reference-controls"] = reference_controls()
     if (REFERENCE / "london_variants.csv").is_file():
         generated["london-variants"] = london_variants()
+    if (DATA_SIZE / "paired.csv").is_file():
+        generated["reference-data-size"] = reference_data_size()
     return generated
 
 

@@ -69,6 +69,13 @@ def run_reference(args: argparse.Namespace) -> int:
                                          command="aulib " + " ".join(args.argv))
         print(paired.round(3).to_string(index=False))
         return 0
+    if args.data_size:
+        from aulib.course.data_size import build_data_size_regime
+
+        paired = build_data_size_regime(work=args.work, subjects=args.subjects, seeds=args.seeds, epochs=args.epochs,
+                                        command="aulib " + " ".join(args.argv))
+        print(paired.round(3).to_string(index=False))
+        return 0
     if args.london_variants_only:
         readings = build_london_variants(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} Hourglass variants to {args.out}")
@@ -146,6 +153,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--precision-control", action="store_true",
             help="train the reference Hourglass again in fp32 and pair it with the reference runs "
                  "(models/reference-controls; aulib.course.controls)"),
+        arg("--data-size", action="store_true",
+            help="train the Hourglass and its pooled head on fewer subjects, as many updates, in fp32, and pair them "
+                 "(models/reference-data-size; aulib.course.data_size)"),
+        arg("--subjects", type=int, nargs="+", default=[10, 30],
+            help="with --data-size: the training-set sizes in subjects"),
         arg("--paired-only", action="store_true",
             help="only compare the committed runs with the Hourglass, paired by test subject (no training)"),
         arg("--noise-bands-only", action="store_true",

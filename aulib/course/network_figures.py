@@ -1,5 +1,6 @@
 """Figures of the networks and their comparison (notebooks 03 and 04): the Hourglass drawn from the model itself, the
-models' scores as one dot per seed, and accuracy against cost. Each function returns a matplotlib Figure.
+models' scores as one dot per seed, accuracy against cost, and the training-set-size regime. Each function returns a
+matplotlib Figure.
 """
 
 from __future__ import annotations
@@ -98,6 +99,44 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
     figure.tight_layout()
     return figure
 
+
+
+def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, as many updates") -> Figure:
+    """The training-set-size regime (:mod:`aulib.course.data_size`): both networks' mean ICC against the number of
+    training subjects, and the pooled head minus the Hourglass with its paired 95% interval, one mark per seed.
+
+    Args:
+        paired: ``train_subjects, seed, hourglass_icc, pooled_icc, difference, low, high`` rows
+            (``models/reference-data-size/paired.csv``).
+        title: the figure's title.
+    """
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    sizes = sorted(paired.train_subjects.unique())
+    seeds = sorted(paired.seed.unique())
+    offsets = {seed: 1.0 + 0.04 * (k - (len(seeds) - 1) / 2) for k, seed in enumerate(seeds)}  # seeds side by side
+    for column, label, colour in (("hourglass_icc", "Hourglass (heatmaps)", "#3182bd"),
+                                  ("pooled_icc", "same network, pooled head", "#e6550d")):
+        means = paired.groupby("train_subjects")[column].mean()
+        left.plot(means.index, means.to_numpy(), color=colour, lw=1, alpha=0.6)
+        left.scatter(paired.train_subjects * paired.seed.map(offsets), paired[column], s=28, color=colour,
+                     zorder=3, label=label)
+    left.set(xlabel="training subjects (log scale)", ylabel="mean ICC(3,1), 30 test subjects")
+    left.legend(fontsize=8, loc="lower right")
+    right.axhline(0, color="#636363", lw=1, ls="--")
+    for row in paired.itertuples():
+        x = row.train_subjects * offsets[row.seed]
+        right.errorbar(x, row.difference, yerr=[[row.difference - row.low], [row.high - row.difference]], fmt="o",
+                       color="black", capsize=3, markersize=4)
+    right.set(xlabel="training subjects (log scale)", ylabel="pooled head − Hourglass (mean ICC)")
+    right.set_title("paired by test subject, 95% bootstrap interval; one mark per seed", fontsize=9)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
 
 def hourglass_shapes(model: torch.nn.Module) -> list[dict[str, Any]]:
     """The tensor shapes inside a one-stack Hourglass, measured by a forward pass with hooks (not from the config).

@@ -51,6 +51,8 @@ class TrainConfig:
         snapshot_faces: validation faces whose predicted maps are saved at each epoch's end
             (``snapshots/epoch_NNN.npy``), to watch the maps form; 0 to save none.
         max_steps: stop after this many steps in total (``None``: run all epochs).
+        train_subjects: train on only the first this many training subjects, sorted by name (``None``: all of
+            them); validation keeps its subjects. For a training-set-size regime: the smaller sets are nested.
     """
 
     data: str
@@ -76,6 +78,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     snapshot_faces: int = 4
     max_steps: int | None = None
+    train_subjects: int | None = None
 
     PROFILES = ("smoke", "full")
 
@@ -100,7 +103,12 @@ class TrainConfig:
         return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
 
     def to_json(self) -> dict:
-        return asdict(self)
+        saved = asdict(self)
+        # A field added after runs were saved is left out at its default, so that their config.json still matches
+        # (a resume compares the two) and an older aulib can still read the new ones.
+        if saved["train_subjects"] is None:
+            del saved["train_subjects"]
+        return saved
 
 
 def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[list[str], list[str]]:
@@ -119,9 +127,14 @@ def split_validation(dataset: PreparedDataset, config: TrainConfig) -> tuple[lis
         raise ValueError(f"{config.data} has no subjects in split(s) {list(names)} ({spec.protocol}); its splits: "
                          f"{sorted(set(splits.values()))}")
     validation = sorted(s for s, name in splits.items() if spec.validation is not None and name == spec.validation)
-    if validation:
-        return train, validation
-    rng = np.random.default_rng(config.seed)
-    n_val = max(1, round(config.val_fraction * len(train))) if len(train) > 1 else 0
-    held = set(rng.choice(train, size=n_val, replace=False).tolist()) if n_val else set()
-    return [s for s in train if s not in held], sorted(held)
+    if not validation:
+        rng = np.random.default_rng(config.seed)
+        n_val = max(1, round(config.val_fraction * len(train))) if len(train) > 1 else 0
+        held = set(rng.choice(train, size=n_val, replace=False).tolist()) if n_val else set()
+        train, validation = [s for s in train if s not in held], sorted(held)
+    if config.train_subjects is not None:
+        if not 1 <= config.train_subjects <= len(train):
+            raise ValueError(f"train_subjects={config.train_subjects}: {config.data} has {len(train)} training "
+                             "subjects (validation ones excluded)")
+        train = train[:config.train_subjects]
+    return train, validation

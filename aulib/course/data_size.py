@@ -1,0 +1,171 @@
+"""A regime where the comparisons may differ: the training-set size.
+
+With all 102 of the reference set's training subjects, the Hourglass's heatmaps and the same encoder with a pooled
+regression head (RQ2's capacity-matched baseline) score alike on SynthAU (``models/reference-controls/paired.csv``:
+level on two seeds of three). Heatmap regression gives the network a target at every pixel, so it may need fewer
+people to learn; or the pooled head may do as well with less. This module measures it, whichever way it comes out:
+both networks trained on the first 10 and 30 training subjects (sorted by name, so the smaller set is inside the
+larger), everything else as the full-size runs.
+
+- **The same number of updates.** A run on fewer subjects takes more passes, so that each run makes the full-size
+  run's 1,224 steps with the same cosine schedule: the regime changes the data, not the optimisation
+  (``max_steps``; the last pass is cut short).
+- **fp32**, as the full-size runs it is compared with: the Hourglass's fp32 control
+  (``models/reference-controls/hourglass-fp32``) and the pooled head (``models/reference/hourglass-direct``), both
+  trained in fp32 by the same recipe on all training subjects.
+- Validation (model selection) keeps its 18 subjects; every run is scored on the course set's 30 test subjects, and
+  the pooled head is paired with the Hourglass of the same size and seed
+  (:func:`aulib.evaluation.paired.icc_difference`; worded by :func:`aulib.evaluation.paired.verdict`).
+
+Written to ``models/reference-data-size/`` (committed): ``<run>/subjects<n>/seed<k>/`` (``config.json``,
+``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` (every size, the full one included) and
+``provenance.json``. ``aulib reference --data-size`` rebuilds it (about 15 minutes a run on 2 AVX2 cores); a command
+for some sizes or seeds keeps the others' rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aulib.course.controls import CONTROL_RUN, CONTROLS_DIR
+from aulib.course.reference import (
+    EPOCHS,
+    REFERENCE_DIR,
+    ROOT,
+    machine_description,
+    prepare_sets,
+    write_gzip_csv,
+)
+from aulib.io import atomic_write_csv, atomic_write_json
+from aulib.training.experiments import run_config, train_or_load
+
+DATA_SIZE_DIR = ROOT / "models" / "reference-data-size"
+SUBJECTS = (10, 30)
+RUNS = ("hourglass", "hourglass-direct")
+RUN_LABELS = {"hourglass": "Hourglass", "hourglass-direct": "pooled head"}
+
+
+def full_size_runs(seed: int, reference_dir: Path = REFERENCE_DIR, controls_dir: Path = CONTROLS_DIR,
+                   ) -> dict[str, Path]:
+    """The committed fp32 runs on every training subject that the regime's smaller runs are compared with."""
+    return {"hourglass": controls_dir / CONTROL_RUN / f"seed{seed}",
+            "hourglass-direct": reference_dir / "hourglass-direct" / f"seed{seed}"}
+
+
+def training_size(config: Any) -> tuple[int, int, int]:
+    """(training subjects, training frames, steps per epoch) of a config, as
+    :class:`aulib.training.trainer.Trainer` counts them."""
+    from aulib.data.dataset import PreparedDataset
+    from aulib.training.config import split_validation
+
+    train, _ = split_validation(PreparedDataset(config.data), config)
+    frames = len(PreparedDataset(config.data, subjects=train))
+    return len(train), frames, max(1, frames // config.batch_size)
+
+
+def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.PathLike = DATA_SIZE_DIR,
+                           subjects: Sequence[int] = SUBJECTS, seeds: Sequence[int] = (0,),
+                           epochs: int = EPOCHS, n_boot: int = 2000, course: dict[str, Any] | None = None,
+                           reference_dir: str | os.PathLike = REFERENCE_DIR,
+                           controls_dir: str | os.PathLike = CONTROLS_DIR,
+                           command: str = "aulib reference --data-size", progress: bool = True) -> pd.DataFrame:
+    """Train both networks on fewer subjects and pair them (module docstring).
+
+    Args:
+        work: the folder of the reference data sets and run folders (``aulib reference --work``).
+        out: the committed regime folder.
+        subjects: training-set sizes (subjects) to train; the full size comes from the committed runs.
+        seeds: training seeds.
+        epochs: the full-size recipe's epochs, which fix the number of updates of every run.
+        n_boot: bootstrap resamples over test subjects.
+        course: the course set's ``SUBJECTS``, ``FRAMES``, ``DIFFICULTY`` and ``SEED`` (default: notebook 01's).
+        reference_dir, controls_dir: the committed full-size runs (:func:`full_size_runs`).
+        command: the command line recorded in the provenance.
+        progress: progress bars.
+
+    Returns:
+        ``paired.csv``: one row per size and seed, ``train_subjects, train_frames, seed, steps, test_subjects,
+        hourglass_icc, pooled_icc, difference, low, high, verdict`` (``difference`` = pooled head − Hourglass).
+    """
+    from aulib.course.pipeline import load_params
+    from aulib.evaluation.evaluate import evaluate
+    from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
+
+    work, out = Path(work), Path(out)
+    if course is None:
+        smoke = load_params("smoke")
+        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+    train_prepared, course_prepared = prepare_sets(work, course, progress)
+    earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
+    timings = dict(earlier.get("seconds", {}))  # a run trained now replaces its own entries below
+    full = run_config("hourglass", "smoke", data=train_prepared, runs_dir=work, epochs=epochs)
+    full_subjects, full_frames, full_steps_per_epoch = training_size(full)
+    steps = full_steps_per_epoch * epochs
+    for seed in seeds:
+        for n in subjects:
+            for name in RUNS:
+                probe = run_config(name, "smoke", data=train_prepared, runs_dir=work, train_subjects=n)
+                _, _, per_epoch = training_size(probe)
+                config = run_config(name, "smoke", data=train_prepared,
+                                    runs_dir=work / "runs-data-size" / f"subjects{n}" / f"seed{seed}",
+                                    epochs=math.ceil(steps / per_epoch), max_steps=steps, seed=seed,
+                                    device="cpu", precision="fp32", train_subjects=n)
+                run_dir = Path(config.out)
+                began = time.perf_counter()
+                finished_before = (run_dir / "predictions.csv").is_file()
+                history = train_or_load(config, progress=progress)
+                key = f"{name}/subjects{n}/seed{seed}"
+                if not finished_before:
+                    evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
+                    timings[key] = round(time.perf_counter() - began, 1)
+                    timings[f"{key} training images/s"] = round(float(history.train_images_per_s.median()), 1)
+                target = out / name / f"subjects{n}" / f"seed{seed}"
+                target.mkdir(parents=True, exist_ok=True)
+                for file in ("config.json", "training.csv", "metrics.csv"):
+                    (target / file).write_bytes((run_dir / file).read_bytes())
+                write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
+
+    # Every committed size and seed, not only this command's: a command for one size keeps the others' rows.
+    rows = []
+    trained_sizes = sorted(int(folder.name.removeprefix("subjects")) for folder in out.glob("hourglass/subjects*"))
+    trained_seeds = {int(folder.name.removeprefix("seed")) for folder in out.glob("hourglass/subjects*/seed*")}
+    for seed in sorted({*seeds, *trained_seeds}):
+        sizes = {n: {name: out / name / f"subjects{n}" / f"seed{seed}" for name in RUNS} for n in trained_sizes}
+        sizes[full_subjects] = full_size_runs(seed, Path(reference_dir), Path(controls_dir))
+        for n, paths in sorted(sizes.items()):
+            if not all((path / "predictions.csv.gz").is_file() for path in paths.values()):
+                continue  # this size was not trained for this seed
+            for path in paths.values():  # a full-size run of another recipe would compare unlike with unlike
+                made = int(pd.read_csv(path / "training.csv").step.iloc[-1]) if (path / "training.csv").is_file() \
+                    else None
+                if made is not None and made != steps:
+                    raise ValueError(f"{path / 'training.csv'}: {made} updates, not the {steps} of this regime's "
+                                     f"recipe ({epochs} epochs over {full_subjects} subjects)")
+            hourglass = read_predictions(paths["hourglass"] / "predictions.csv.gz")
+            pooled = read_predictions(paths["hourglass-direct"] / "predictions.csv.gz")
+            interval = icc_difference(hourglass, pooled, n_boot=n_boot, seed=seed)
+            frames = full_frames if n == full_subjects else training_size(
+                run_config("hourglass", "smoke", data=train_prepared, runs_dir=work, train_subjects=n))[1]
+            rows.append({"train_subjects": n, "train_frames": frames, "seed": seed, "steps": steps,
+                         "test_subjects": interval.n, "hourglass_icc": mean_icc(hourglass),
+                         "pooled_icc": mean_icc(pooled), "difference": interval.estimate, "low": interval.low,
+                         "high": interval.high, "verdict": verdict(interval)})
+    paired = pd.DataFrame(rows)
+    atomic_write_csv(out / "paired.csv", paired, index=False)
+    atomic_write_json(out / "provenance.json", {
+        "command": command, "what": "the training-set-size regime: see aulib/course/data_size.py",
+        "earlier": [*earlier.get("earlier", []), *([{k: earlier[k] for k in ("command", "machine", "date")
+                                                    if k in earlier}] if earlier else [])],
+        "subjects": sorted(int(n) for n in paired.train_subjects.unique()), "seeds": sorted(int(s) for s in
+                                                                                            paired.seed.unique()),
+        "steps": steps, "machine": machine_description(), "seconds": timings, "date": time.strftime("%Y-%m-%d")})
+    return paired
+

@@ -1,0 +1,74 @@
+"""The training-set-size regime (aulib.course.data_size): fewer subjects, as many updates, in fp32, paired with the
+committed full-size runs; checked against hand counts and against pingouin on the files it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import pingouin_mean_icc
+
+from aulib.course.data_size import build_data_size_regime
+from aulib.course.reference import prepare_sets
+from aulib.evaluation.geometry import geometry_predictions
+
+
+def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_path, rng):
+    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    train_prepared, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
+    splits = json.loads((train_prepared / "meta.json").read_text())["splits"]
+    n_train = sum(name == "train" for name in splits.values())
+    assert n_train > 3
+    # the committed full-size fp32 runs of seed 0, stood in by noisy truths on the course set's test frames
+    template = geometry_predictions(course_prepared)
+    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
+    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    full = {"hourglass": tmp_path / "controls" / "hourglass-fp32" / "seed0",
+            "hourglass-direct": tmp_path / "reference" / "hourglass-direct" / "seed0"}
+    full_steps = n_train * 8 // 32  # n_train subjects × 8 frames in batches of 32, one epoch
+    for folder, noise in zip(full.values(), (0.4, 1.0), strict=True):
+        folder.mkdir(parents=True)
+        pd.DataFrame({"epoch": [1], "step": [full_steps]}).to_csv(folder / "training.csv", index=False)
+        predicted = np.clip(truth + rng.normal(0, noise, truth.shape), 0, 5)
+        template.assign(**{f"pred_{x}": predicted[:, a] for a, x in enumerate(labels)}).to_csv(
+            folder / "predictions.csv.gz", index=False)
+
+    def build():
+        return build_data_size_regime(work=tmp_path / "work", out=tmp_path / "regime", subjects=[3], seeds=[0],
+                                      epochs=1, n_boot=200, course=course, reference_dir=tmp_path / "reference",
+                                      controls_dir=tmp_path / "controls", progress=False)
+
+    paired = build().set_index("train_subjects")
+    assert full_steps >= 2  # and 3 subjects' 24 frames make 1 step a pass
+    assert list(paired.index) == [3, n_train]
+    assert paired.loc[3, "train_frames"] == 24 and paired.loc[n_train, "train_frames"] == n_train * 8
+    for run in ("hourglass", "hourglass-direct"):
+        folder = tmp_path / "regime" / run / "subjects3" / "seed0"
+        config = json.loads((folder / "config.json").read_text())
+        assert (config["train_subjects"], config["precision"], config["max_steps"], config["epochs"]) == \
+            (3, "fp32", full_steps, full_steps)
+        assert config["model"] == {"hourglass": "tiny", "hourglass-direct": "tiny-direct"}[run]
+        assert pd.read_csv(folder / "training.csv").step.iloc[-1] == full_steps  # as many updates as the full run
+    for n, paths in ((3, {run: tmp_path / "regime" / run / "subjects3" / "seed0" for run in full}), (n_train, full)):
+        hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
+        pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
+        row = paired.loc[n]
+        assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-9)
+        assert row.difference == pytest.approx(pooled - hourglass, abs=1e-9)
+        assert row.low <= row.difference <= row.high
+        assert row.verdict == ("level" if row.low <= 0 <= row.high else "better" if row.low > 0 else "worse")
+        assert row.test_subjects == template.subject.nunique() and row.steps == full_steps
+    provenance = json.loads((tmp_path / "regime" / "provenance.json").read_text())
+    assert provenance["subjects"] == [3, n_train] and provenance["steps"] == full_steps
+    assert {"hourglass/subjects3/seed0", "hourglass-direct/subjects3/seed0"} <= set(provenance["seconds"])
+    # a second call trains nothing and gives the same table
+    weights = tmp_path / "work" / "runs-data-size" / "subjects3" / "seed0" / "hourglass" / "best.pt"
+    stamp = weights.stat().st_mtime_ns
+    pd.testing.assert_frame_equal(build().set_index("train_subjects"), paired)
+    assert weights.stat().st_mtime_ns == stamp
+    # a full-size run of another recipe is refused, by name
+    pd.DataFrame({"epoch": [1], "step": [999]}).to_csv(full["hourglass-direct"] / "training.csv", index=False)
+    with pytest.raises(ValueError, match=f"hourglass-direct/seed0/training.csv: 999 updates, not the {full_steps}"):
+        build()
