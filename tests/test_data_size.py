@@ -72,3 +72,31 @@ def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_pat
     pd.DataFrame({"epoch": [1], "step": [999]}).to_csv(full["hourglass-direct"] / "training.csv", index=False)
     with pytest.raises(ValueError, match=f"hourglass-direct/seed0/training.csv: 999 updates, not the {full_steps}"):
         build()
+
+
+def test_the_committed_regime_recomputes_from_its_predictions():
+    """RESULTS.md's regime table (models/reference-data-size/paired.csv): each mean ICC and difference recomputed with
+    pingouin from the committed per-frame predictions, and each row's training frames and updates by hand."""
+    from aulib.course.data_size import DATA_SIZE_DIR, full_size_runs
+
+    paired = pd.read_csv(DATA_SIZE_DIR / "paired.csv")
+    assert sorted(paired.train_subjects.unique()) == [10, 30, 102]
+    for row in paired.itertuples():
+        if row.train_subjects == 102:
+            paths = full_size_runs(row.seed)
+        else:
+            paths = {run: DATA_SIZE_DIR / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
+                     for run in ("hourglass", "hourglass-direct")}
+            for path in paths.values():
+                config = json.loads((path / "config.json").read_text())
+                assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
+                    (row.train_subjects, "fp32", 1224)
+        for path in paths.values():  # 102 subjects × 48 frames in batches of 32, 8 epochs: 153 × 8 updates
+            assert pd.read_csv(path / "training.csv").step.iloc[-1] == 1224 == row.steps
+        assert row.train_frames == 48 * row.train_subjects
+        hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
+        pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
+        assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-6)
+        assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
+        assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
+        assert row.low <= row.difference <= row.high and row.test_subjects == 30

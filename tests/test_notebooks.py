@@ -91,7 +91,7 @@ def _single_notebook_params(tmp_path: Path) -> Path:
 EXPECTED_FIGURES = [
     "01_synthau_faces", "01_alignment", "01_labels", "02_centres", "02_extent", "02_scales", "02_max", "02_explorer",
     "03_hourglass", "03_training_curves", "03_snapshots", "04_true_vs_predicted", "04_comparison", "04_cost",
-    "05_robustness", "05_noise_bands",
+    "04_data_size", "05_robustness", "05_noise_bands",
     "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities", "06_london_pair", "06_london_pairs",
     "06_london_groups", "06_live_traces",
 ]
@@ -193,6 +193,13 @@ def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeli
     assert changed.subjects == subjects == 1
     assert np.isnan(changed.low) and np.isnan(changed.high) and changed.verdict == "no interval"
 
+
+
+def test_notebook_04_shows_the_committed_training_set_size_regime(pipeline_run):
+    root, _ = pipeline_run
+    shown = pd.read_csv(root / "runs" / "data_size.csv")
+    committed = pd.read_csv(pipeline.ROOT / "models" / "reference-data-size" / "paired.csv")
+    pd.testing.assert_frame_equal(shown, committed)
 
 def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):
     root, _ = pipeline_run

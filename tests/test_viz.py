@@ -308,3 +308,4 @@ def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():
     assert any(np.allclose(seg, [[10, -0.15], [10, -0.04]]) for seg in bars)
     assert any(np.allclose(seg, [[102, -0.016], [102, 0.004]]) for seg in bars)
     assert [t.get_text() for t in right.get_xticklabels()] == ["10", "102"]
+    assert left.figure._suptitle.get_text().endswith("; seed 0")

@@ -134,9 +134,11 @@ def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, 
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
         ax.grid(alpha=0.3)
-    figure.suptitle(title, fontsize=10)
+    seeds_named = ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(seed) for seed in seeds)
+    figure.suptitle(f"{title}; {seeds_named}", fontsize=10)
     figure.tight_layout()
     return figure
+
 
 def hourglass_shapes(model: torch.nn.Module) -> list[dict[str, Any]]:
     """The tensor shapes inside a one-stack Hourglass, measured by a forward pass with hooks (not from the config).
