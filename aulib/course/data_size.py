@@ -19,8 +19,8 @@ larger), everything else as the full-size runs.
 
 Written to ``models/reference-data-size/`` (committed): ``<run>/subjects<n>/seed<k>/`` (``config.json``,
 ``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` (every size, the full one included) and
-``provenance.json``. ``aulib reference --data-size`` rebuilds it (about 15 minutes a run on 2 AVX2 cores); a command
-for some sizes or seeds keeps the others' rows.
+``provenance.json``. ``aulib reference --data-size`` rebuilds it (18 to 27 minutes a run on 2 AVX2 cores, 90 a
+seed); a command for some sizes or seeds keeps the others' rows.
 """
 
 from __future__ import annotations
