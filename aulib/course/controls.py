@@ -36,16 +36,17 @@ from aulib.course.reference import (
     EPOCHS,
     REFERENCE_DIR,
     ROOT,
+    copy_run_results,
     machine_description,
     prepare_sets,
     reference_model,
-    write_gzip_csv,
 )
 from aulib.io import atomic_write_csv, atomic_write_json
 from aulib.training.experiments import run_config, train_or_load
 
 CONTROLS_DIR = ROOT / "models" / "reference-controls"
 CONTROL_RUN = "hourglass-fp32"
+RESULT_FILES = ("config.json", "training.csv", "metrics.csv")  # and the predictions (no noise study here)
 
 
 def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.PathLike = CONTROLS_DIR,
@@ -102,10 +103,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
             timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
         target = out / CONTROL_RUN / f"seed{seed}"
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "training.csv", "metrics.csv"):
-            (target / name).write_bytes((run_dir / name).read_bytes())
-        write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
+        copy_run_results(run_dir, target, files=RESULT_FILES)
 
         control = read_predictions(target / "predictions.csv.gz")
         pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}

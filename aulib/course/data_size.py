@@ -35,14 +35,14 @@ from typing import Any
 
 import pandas as pd
 
-from aulib.course.controls import CONTROL_RUN, CONTROLS_DIR
+from aulib.course.controls import CONTROL_RUN, CONTROLS_DIR, RESULT_FILES
 from aulib.course.reference import (
     EPOCHS,
     REFERENCE_DIR,
     ROOT,
+    copy_run_results,
     machine_description,
     prepare_sets,
-    write_gzip_csv,
 )
 from aulib.io import atomic_write_csv, atomic_write_json
 from aulib.training.experiments import run_config, train_or_load
@@ -106,14 +106,15 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     train_prepared, course_prepared = prepare_sets(work, course, progress)
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings = dict(earlier.get("seconds", {}))  # a run trained now replaces its own entries below
-    full = run_config("hourglass", "smoke", data=train_prepared, runs_dir=work, epochs=epochs)
-    full_subjects, full_frames, full_steps_per_epoch = training_size(full)
+    # (subjects, frames, steps per epoch) of each size; both networks share the recipe's batch size
+    size_of = {n: training_size(run_config("hourglass", "smoke", data=train_prepared, runs_dir=work,
+                                           train_subjects=n)) for n in {*subjects, None}}
+    full_subjects, full_frames, full_steps_per_epoch = size_of[None]
     steps = full_steps_per_epoch * epochs
     for seed in seeds:
         for n in subjects:
+            per_epoch = size_of[n][2]
             for name in RUNS:
-                probe = run_config(name, "smoke", data=train_prepared, runs_dir=work, train_subjects=n)
-                _, _, per_epoch = training_size(probe)
                 config = run_config(name, "smoke", data=train_prepared,
                                     runs_dir=work / "runs-data-size" / f"subjects{n}" / f"seed{seed}",
                                     epochs=math.ceil(steps / per_epoch), max_steps=steps, seed=seed,
@@ -127,11 +128,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
                     evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
                     timings[key] = round(time.perf_counter() - began, 1)
                     timings[f"{key} training images/s"] = round(float(history.train_images_per_s.median()), 1)
-                target = out / name / f"subjects{n}" / f"seed{seed}"
-                target.mkdir(parents=True, exist_ok=True)
-                for file in ("config.json", "training.csv", "metrics.csv"):
-                    (target / file).write_bytes((run_dir / file).read_bytes())
-                write_gzip_csv(pd.read_csv(run_dir / "predictions.csv"), target / "predictions.csv.gz")
+                copy_run_results(run_dir, out / name / f"subjects{n}" / f"seed{seed}", files=RESULT_FILES)
 
     # Every committed size and seed, not only this command's: a command for one size keeps the others' rows.
     rows = []
@@ -152,8 +149,10 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
             hourglass = read_predictions(paths["hourglass"] / "predictions.csv.gz")
             pooled = read_predictions(paths["hourglass-direct"] / "predictions.csv.gz")
             interval = icc_difference(hourglass, pooled, n_boot=n_boot, seed=seed)
-            frames = full_frames if n == full_subjects else training_size(
-                run_config("hourglass", "smoke", data=train_prepared, runs_dir=work, train_subjects=n))[1]
+            if n not in size_of:  # a size committed by an earlier command
+                size_of[n] = training_size(run_config("hourglass", "smoke", data=train_prepared, runs_dir=work,
+                                                      train_subjects=n))
+            frames = full_frames if n == full_subjects else size_of[n][1]
             rows.append({"train_subjects": n, "train_frames": frames, "seed": seed, "steps": steps,
                          "test_subjects": interval.n, "hourglass_icc": mean_icc(hourglass),
                          "pooled_icc": mean_icc(pooled), "difference": interval.estimate, "low": interval.low,

@@ -126,11 +126,14 @@ def write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
         table.to_csv(handle, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
 
 
-def _copy_analysis(run_dir: Path, target: Path, with_weights: bool) -> None:
+def copy_run_results(run_dir: Path, target: Path, with_weights: bool = False,
+                     files: Sequence[str] = ANALYSIS_FILES) -> None:
+    """A run folder's committed part: ``files``, the local readout's metrics and the gzipped per-frame predictions
+    where the run has them, and the slim weights if asked."""
     from aulib.training.runs import slim_checkpoint
 
     target.mkdir(parents=True, exist_ok=True)
-    for name in ANALYSIS_FILES:
+    for name in files:
         (target / name).write_bytes((run_dir / name).read_bytes())
     if (run_dir / "metrics_local.csv").is_file():
         (target / "metrics_local.csv").write_bytes((run_dir / "metrics_local.csv").read_bytes())
@@ -227,7 +230,7 @@ def build_reference(
                 timings[keys[1]] = round(float(history.train_images_per_s.median()), 1)
             else:  # loading a finished run times nothing: keep what its own run measured, if it was recorded
                 timings.update({k: earlier["seconds"][k] for k in keys if k in earlier.get("seconds", {})})
-            _copy_analysis(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
+            copy_run_results(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
     # The paired table and the London variants cover every committed Hourglass, not only this command's seeds: a run
