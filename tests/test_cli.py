@@ -57,3 +57,17 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     assert list(metrics.index)[-1] == "Mean" and metrics.N.iloc[0] == 8  # the one test subject's 8 frames
     assert f"wrote {out}/predictions.csv" in capsys.readouterr().out
     assert {p.name: p.read_bytes() for p in reference.iterdir()} == before
+
+
+def test_reference_refuses_flags_that_would_be_ignored(capsys):
+    # Two jobs at once, or --subjects without the regime it sizes, used to run one job and drop the rest silently.
+    import pytest
+
+    with pytest.raises(SystemExit, match="--precision-control and --data-size are separate jobs"):
+        main(["reference", "--precision-control", "--data-size"])
+    with pytest.raises(SystemExit, match="--london-only and --paired-only/--noise-bands-only are separate jobs"):
+        main(["reference", "--london-only", "--noise-bands-only"])
+    with pytest.raises(SystemExit, match="--subjects sets the training-set sizes of --data-size"):
+        main(["reference", "--subjects", "5"])
+    with pytest.raises(SystemExit, match="--subjects sets the training-set sizes of --data-size"):
+        main(["reference", "--precision-control", "--subjects", "5"])

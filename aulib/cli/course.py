@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from aulib.cli.common import DEVICE, add_command, arg
 from aulib.course.pipeline import NOTEBOOKS_DIR, PROFILES, ROOT, NotebookFailed, run_notebooks
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -37,6 +40,38 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
+# The modes of ``aulib reference`` other than training the reference runs; each does one job, so two are refused.
+REFERENCE_MODES = ("london_only", "london_variants_only", "precision_control", "data_size", "committed_only")
+
+
+def _reference_mode(args: argparse.Namespace) -> str | None:
+    """The one mode asked for (None: train the reference runs); SystemExit naming the flags that conflict."""
+    args.committed_only = args.paired_only or args.noise_bands_only  # the two read-only studies may run together
+    chosen = [mode for mode in REFERENCE_MODES if getattr(args, mode)]
+    flags = {mode: "--paired-only/--noise-bands-only" if mode == "committed_only" else "--" + mode.replace("_", "-")
+             for mode in REFERENCE_MODES}
+    if len(chosen) > 1:
+        raise SystemExit(f"aulib reference: {' and '.join(flags[mode] for mode in chosen)} are separate jobs; "
+                         "give one")
+    if args.subjects is not None and chosen != ["data_size"]:
+        raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
+                         "or drop --subjects")
+    return chosen[0] if chosen else None
+
+
+def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
+    """Train a committed control (fp32 precision or training-set size) and return its paired table."""
+    command = "aulib " + " ".join(args.argv)
+    if mode == "data_size":
+        from aulib.course.data_size import SUBJECTS, build_data_size_regime
+
+        return build_data_size_regime(work=args.work, subjects=args.subjects or list(SUBJECTS), seeds=args.seeds,
+                                      epochs=args.epochs, command=command)
+    from aulib.course.controls import build_precision_control
+
+    return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command)
+
+
 def run_reference(args: argparse.Namespace) -> int:
     from aulib.course.reference import (
         build_london_readings,
@@ -47,7 +82,8 @@ def run_reference(args: argparse.Namespace) -> int:
         seed_summary,
     )
 
-    if args.paired_only or args.noise_bands_only:
+    mode = _reference_mode(args)
+    if mode == "committed_only":
         course = Path(args.work) / ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
         if not (course / "meta.json").is_file():
             raise SystemExit(f"{course} is not a prepared course set: run `make reproduce` (notebook 01) first")
@@ -58,25 +94,14 @@ def run_reference(args: argparse.Namespace) -> int:
             print(bands.round(3).to_string(index=False))
             print(crossings.round(3).to_string(index=False))
         return 0
-    if args.london_only:
+    if mode == "london_only":
         readings = build_london_readings(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} reference Hourglasses to {args.out}")
         return 0
-    if args.precision_control:
-        from aulib.course.controls import build_precision_control
-
-        paired = build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs,
-                                         command="aulib " + " ".join(args.argv))
-        print(paired.round(3).to_string(index=False))
+    if mode in ("precision_control", "data_size"):
+        print(_train_control(args, mode).round(3).to_string(index=False))
         return 0
-    if args.data_size:
-        from aulib.course.data_size import build_data_size_regime
-
-        paired = build_data_size_regime(work=args.work, subjects=args.subjects, seeds=args.seeds, epochs=args.epochs,
-                                        command="aulib " + " ".join(args.argv))
-        print(paired.round(3).to_string(index=False))
-        return 0
-    if args.london_variants_only:
+    if mode == "london_variants_only":
         readings = build_london_variants(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} Hourglass variants to {args.out}")
         return 0
@@ -120,6 +145,7 @@ def run_book(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    from aulib.course.data_size import SUBJECTS as DATA_SIZE_SUBJECTS
     from aulib.course.reference import EPOCHS, REFERENCE_DIR, SEEDS, SIGMAS
     from aulib.training.experiments import RUN_NAMES
 
@@ -156,8 +182,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--data-size", action="store_true",
             help="train the Hourglass and its pooled head on fewer subjects, as many updates, in fp32, and pair them "
                  "(models/reference-data-size; aulib.course.data_size)"),
-        arg("--subjects", type=int, nargs="+", default=[10, 30],
-            help="with --data-size: the training-set sizes in subjects"),
+        arg("--subjects", type=int, nargs="+",
+            help="with --data-size: the training-set sizes in subjects (default: "
+                 f"{' '.join(map(str, DATA_SIZE_SUBJECTS))})"),
         arg("--paired-only", action="store_true",
             help="only compare the committed runs with the Hourglass, paired by test subject (no training)"),
         arg("--noise-bands-only", action="store_true",
