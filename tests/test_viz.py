@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.transforms import Bbox
 
 from aulib.course.explorer import ExplorerParams, explorer_arrays
 from aulib.course.faces import PreparedFaces, SynthFaces, load_faces, load_trained_model
@@ -291,6 +292,26 @@ def test_the_cost_figure_puts_each_network_at_its_cost_with_its_seed_spread():
     bars = [seg for c in right.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
     assert any(np.allclose(seg, [[1.13, 0.89], [1.13, 0.91]]) for seg in bars)
     assert {t.get_text() for t in left.texts} == {"tiny", "small"}
+
+
+def test_the_cost_figure_keeps_labels_off_the_neighbours_bars_and_inside_the_panel():
+    # The small Hourglass's label, put right of its dot as before, ran across the per-AU Hourglasses' error bar.
+    from aulib.course.network_figures import cost_figure
+
+    costs = pd.DataFrame({"parameters": [1.0e6, 1.3e6, 9.0e6], "GFLOP per image": [1.0, 1.3, 9.0],
+                          "mean ICC": [0.900, 0.900, 0.880], "ICC sd": [0.0, 0.001, 0.0]},
+                         index=["a network with a long label", "neighbour", "far right"])
+    figure = cost_figure(costs)
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        labels = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+        assert set(labels) == set(costs.index)
+        # the neighbour's bar by hand: x = 1.3 (millions or GFLOP), from 0.899 to 0.901
+        (x0, y0), (x1, y1) = ax.transData.transform([[1.3, 0.899], [1.3, 0.901]])
+        assert not labels["a network with a long label"].overlaps(Bbox.from_extents(x0 - 1, y0, x1 + 1, y1))
+        for box in labels.values():
+            assert ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1  # "far right" goes left of its dot
+        assert not any(a.overlaps(b) for i, a in enumerate(labels.values()) for b in list(labels.values())[i + 1:])
 
 
 def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():

@@ -10,6 +10,7 @@ from typing import Any
 
 import matplotlib.patches
 import matplotlib.pyplot as plt
+import matplotlib.transforms
 import numpy as np
 import pandas as pd
 import torch
@@ -80,24 +81,66 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
             ax.errorbar(x, costs["mean ICC"], yerr=spread, fmt="none", color="black", capsize=3, lw=1, zorder=2,
                         label="± 1 sd over training seeds")
             ax.legend(fontsize=7, loc="lower right")
-        # Networks of about the same cost and score (the Hourglass and its pooled-head twin on one x; the small
-        # Hourglass beside the per-AU ones) would print their labels over each other: each label goes one line
-        # below the labels already placed near it (within a factor of 2.5 in cost and 20% of the score range).
-        y_range = float(np.ptp(costs["mean ICC"].astype(float))) or 1.0
-        placed: list[tuple[float, float, int]] = []
-        for label in costs.sort_values("mean ICC", ascending=False).index:
-            xi, yi = float(x[label]), float(costs.loc[label, "mean ICC"])
-            near = [rank for px, py, rank in placed
-                    if abs(np.log(xi / px)) < np.log(2.5) and abs(yi - py) < 0.2 * y_range]
-            rank = max(near) + 1 if near else 0
-            placed.append((xi, yi, rank))
-            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4 - 12 * rank), fontsize=7)
         ax.set_xscale("log")
         ax.set(xlabel=f"{unit}, log scale", ylabel="mean ICC(3,1)")
         ax.grid(alpha=0.3)
     figure.suptitle("What each network costs, against what it scores", fontsize=10)
     figure.tight_layout()
+    for ax in axes:  # after the layout, so that the labels are placed where they will be drawn
+        place_point_labels(ax, list(costs.index))
     return figure
+
+
+# Where a point's label may go, in points from the point, tried in this order: right above, left above, right below,
+# left below, then a line further down or up on either side.
+LABEL_OFFSETS = ((5, 4, "left"), (-5, 4, "right"), (5, -10, "left"), (-5, -10, "right"),
+                 (5, -22, "left"), (-5, -22, "right"), (5, 16, "left"), (-5, 16, "right"))
+
+
+def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> list[plt.Annotation]:
+    """Label the first scatter of ``ax`` (one label per point, in its order) where no label covers another
+    label, a marker, an error bar or the legend, and none leaves the axes: the first free place of
+    :data:`LABEL_OFFSETS`, else the one that covers the fewest. Networks of about the same cost and score (the
+    Hourglass and its pooled-head twin; the small Hourglass beside the per-AU ones) would otherwise print over each
+    other or across a bar.
+    """
+    figure = ax.figure
+    renderer = figure.canvas.get_renderer()
+    points = ax.transData.transform(ax.collections[0].get_offsets())
+    radius = 4.0 * figure.dpi / 72  # about a marker of s=40
+    obstacles = [matplotlib.transforms.Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+                 for x, y in points]
+    for collection in ax.collections[1:]:  # error bars: thin boxes around each segment
+        for segment in getattr(collection, "get_segments", list)():
+            (x0, y0), (x1, y1) = ax.transData.transform(segment)
+            obstacles.append(matplotlib.transforms.Bbox.from_extents(min(x0, x1) - 1, min(y0, y1) - 1,
+                                                                     max(x0, x1) + 1, max(y0, y1) + 1))
+    cap = 3.0 * figure.dpi / 72  # the bars' caps (capsize=3), drawn as markers
+    for line in ax.lines:
+        for x, y in ax.transData.transform(line.get_xydata()):
+            obstacles.append(matplotlib.transforms.Bbox.from_extents(x - cap, y - 1, x + cap, y + 1))
+    if ax.get_legend() is not None:
+        obstacles.append(ax.get_legend().get_window_extent(renderer))
+    frame = ax.bbox  # a label past the axes would be hidden under the next panel
+    placed = []
+    for label, (x, y) in zip(labels, ax.collections[0].get_offsets(), strict=True):
+        best: tuple[int, tuple[float, float, str]] | None = None
+        for dx, dy, align in LABEL_OFFSETS:
+            text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
+            box = text.get_window_extent(renderer)
+            text.remove()
+            if not (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1):
+                continue
+            covered = sum(box.overlaps(other) for other in obstacles)
+            if best is None or covered < best[0]:
+                best = covered, (dx, dy, align)
+            if covered == 0:
+                break
+        dx, dy, align = best[1] if best is not None else LABEL_OFFSETS[0]  # else: nowhere inside, as before
+        chosen = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
+        obstacles.append(chosen.get_window_extent(renderer))
+        placed.append(chosen)
+    return placed
 
 
 
