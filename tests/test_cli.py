@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
-from aulib.cli import main
+from aulib.cli import build_parser, main
+from aulib.cli.course import _reference_mode
 from aulib.data.dataset import PreparedDataset
 from aulib.method.align import PAPER_TEMPLATE
 
@@ -59,15 +61,30 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in reference.iterdir()} == before
 
 
-def test_reference_refuses_flags_that_would_be_ignored(capsys):
-    # Two jobs at once, or --subjects without the regime it sizes, used to run one job and drop the rest silently.
-    import pytest
+@pytest.mark.parametrize(("argv", "mode"), [
+    ([], None),
+    (["--paired-only", "--noise-bands-only"], "committed_only"),  # the two read-only studies run together
+    (["--data-size", "--subjects", "5"], "data_size"),
+    (["--data-size"], "data_size"),
+    (["--precision-control", "--seeds", "1"], "precision_control"),
+    (["--london-only"], "london_only"),
+])
+def test_reference_takes_one_job(argv, mode):
+    assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode
 
-    with pytest.raises(SystemExit, match="--precision-control and --data-size are separate jobs"):
-        main(["reference", "--precision-control", "--data-size"])
-    with pytest.raises(SystemExit, match="--london-only and --paired-only/--noise-bands-only are separate jobs"):
-        main(["reference", "--london-only", "--noise-bands-only"])
-    with pytest.raises(SystemExit, match="--subjects sets the training-set sizes of --data-size"):
-        main(["reference", "--subjects", "5"])
-    with pytest.raises(SystemExit, match="--subjects sets the training-set sizes of --data-size"):
-        main(["reference", "--precision-control", "--subjects", "5"])
+
+@pytest.mark.parametrize(("argv", "message"), [
+    # Two jobs at once, or a flag the job does not use, used to run one job and drop the rest silently.
+    (["--precision-control", "--data-size"], "--precision-control and --data-size are separate jobs"),
+    (["--london-only", "--noise-bands-only"], "--london-only and --noise-bands-only are separate jobs"),
+    (["--paired-only", "--noise-bands-only", "--data-size"],
+     "--data-size and --paired-only/--noise-bands-only are separate jobs"),
+    (["--subjects", "5"], "--subjects sets the training-set sizes of --data-size"),
+    (["--precision-control", "--subjects", "5"], "--subjects sets the training-set sizes of --data-size"),
+    (["--data-size", "--out", "elsewhere"], "--data-size trains on the CPU .* does not take --out"),
+    (["--precision-control", "--device", "cuda", "--renderer", "3d"], "does not take --device, --renderer"),
+])
+def test_reference_refuses_flags_that_would_be_ignored(argv, message):
+    # Parsed and checked only: nothing is trained or written whether or not the check holds.
+    with pytest.raises(SystemExit, match=message):
+        _reference_mode(build_parser().parse_args(["reference", *argv]))

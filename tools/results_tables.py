@@ -290,6 +290,14 @@ def reference_data_size() -> str:
         lines.append(f"| {row.train_subjects} ({row.train_frames:,}) | {row.seed} | {row.hourglass_icc:.3f} | "
                      f"{row.pooled_icc:.3f} | {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}] "
                      f"{row.verdict} |")
+    for size, rows in paired.groupby("train_subjects"):  # over the seeds: mean ± sd, and the verdicts they found
+        if len(rows) < 2:
+            continue
+        cells = [f"{rows[column].mean():.3f} ± {rows[column].std(ddof=1):.3f}"
+                 for column in ("hourglass_icc", "pooled_icc")]
+        verdicts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(rows.verdict.value_counts().items()))
+        lines.append(f"| **{size}**: mean ± sd over seeds | {', '.join(map(str, sorted(rows.seed)))} | {cells[0]} | "
+                     f"{cells[1]} | {rows.difference.mean():+.3f} ± {rows.difference.std(ddof=1):.3f} ({verdicts}) |")
     return "\n".join(lines) + (f"\n\nMean ICC(3,1) on the {int(paired.test_subjects.iloc[0])} test subjects, 95% "
                                f"paired bootstrap over them; every run {int(paired.steps.iloc[0]):,} updates, fp32.\n")
 

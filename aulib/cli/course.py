@@ -40,23 +40,41 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-# The modes of ``aulib reference`` other than training the reference runs; each does one job, so two are refused.
-REFERENCE_MODES = ("london_only", "london_variants_only", "precision_control", "data_size", "committed_only")
+# The jobs of ``aulib reference`` other than training the reference runs, by the flags that ask for them; each does
+# one job, so two are refused (the two read-only studies of the committed runs may run together).
+REFERENCE_MODES = {"london_only": ("london_only",), "london_variants_only": ("london_variants_only",),
+                   "precision_control": ("precision_control",), "data_size": ("data_size",),
+                   "committed_only": ("paired_only", "noise_bands_only")}
+CONTROLS = ("precision_control", "data_size")  # trained on the CPU in fp32 on the 2D sets, into their own folders
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _reference_mode(args: argparse.Namespace) -> str | None:
-    """The one mode asked for (None: train the reference runs); SystemExit naming the flags that conflict."""
-    args.committed_only = args.paired_only or args.noise_bands_only  # the two read-only studies may run together
-    chosen = [mode for mode in REFERENCE_MODES if getattr(args, mode)]
-    flags = {mode: "--paired-only/--noise-bands-only" if mode == "committed_only" else "--" + mode.replace("_", "-")
-             for mode in REFERENCE_MODES}
+    """The one job asked for (None: train the reference runs); SystemExit naming the flags that conflict, or that
+    the job would ignore."""
+    from aulib.course.reference import REFERENCE_DIR, SIGMAS
+    from aulib.training.experiments import RUN_NAMES
+
+    given = {mode: [name for name in names if getattr(args, name)] for mode, names in REFERENCE_MODES.items()}
+    chosen = [mode for mode, names in given.items() if names]
     if len(chosen) > 1:
-        raise SystemExit(f"aulib reference: {' and '.join(flags[mode] for mode in chosen)} are separate jobs; "
-                         "give one")
-    if args.subjects is not None and chosen != ["data_size"]:
+        flags = " and ".join("/".join(map(_flag, given[mode])) for mode in chosen)
+        raise SystemExit(f"aulib reference: {flags} are separate jobs; give one")
+    mode = chosen[0] if chosen else None
+    if args.subjects is not None and mode != "data_size":
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
-    return chosen[0] if chosen else None
+    if mode in CONTROLS:
+        defaults = {"out": str(REFERENCE_DIR), "device": "auto", "renderer": "2d", "runs": list(RUN_NAMES),
+                    "sigmas": list(SIGMAS)}  # as register() declares them
+        ignored = [_flag(name) for name, default in defaults.items() if getattr(args, name) != default]
+        if ignored:
+            raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU in fp32 on the 2D SynthAU sets and "
+                             f"writes its own committed folder; it does not take {', '.join(ignored)}")
+    return mode
 
 
 def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:

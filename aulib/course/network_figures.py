@@ -98,32 +98,36 @@ LABEL_OFFSETS = ((5, 4, "left"), (-5, 4, "right"), (5, -10, "left"), (-5, -10, "
 
 
 def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> list[plt.Annotation]:
-    """Label the first scatter of ``ax`` (one label per point, in its order) where no label covers another
-    label, a marker, an error bar or the legend, and none leaves the axes: the first free place of
-    :data:`LABEL_OFFSETS`, else the one that covers the fewest. Networks of about the same cost and score (the
-    Hourglass and its pooled-head twin; the small Hourglass beside the per-AU ones) would otherwise print over each
-    other or across a bar.
+    """Label the points of ``ax``'s first collection (a scatter; one label per point, in its order) where no label
+    covers another label, a marker, an error bar or the legend, and each stays inside the axes: the first free place
+    of :data:`LABEL_OFFSETS`, else the one inside that covers the fewest, else (nowhere inside) the first. Networks of
+    about the same cost and score (the Hourglass and its pooled-head twin; the small Hourglass beside the per-AU
+    ones) would otherwise print over each other or across a bar.
+
+    The axes' later collections are taken as error bars and its lines as their caps (what ``errorbar(fmt="none")``
+    draws). Call it after the figure's layout (``tight_layout``), since places are measured on the canvas.
     """
     figure = ax.figure
     renderer = figure.canvas.get_renderer()
-    points = ax.transData.transform(ax.collections[0].get_offsets())
-    radius = 4.0 * figure.dpi / 72  # about a marker of s=40
+    scatter = ax.collections[0]
+    points = scatter.get_offset_transform().transform(scatter.get_offsets())
+    radius = np.sqrt(float(np.max(scatter.get_sizes()))) / 2 * figure.dpi / 72  # s is the marker's area in pt²
     obstacles = [matplotlib.transforms.Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
                  for x, y in points]
-    for collection in ax.collections[1:]:  # error bars: thin boxes around each segment
+    for collection in ax.collections[1:]:  # error bars: a thin box around each segment
         for segment in getattr(collection, "get_segments", list)():
-            (x0, y0), (x1, y1) = ax.transData.transform(segment)
-            obstacles.append(matplotlib.transforms.Bbox.from_extents(min(x0, x1) - 1, min(y0, y1) - 1,
-                                                                     max(x0, x1) + 1, max(y0, y1) + 1))
-    cap = 3.0 * figure.dpi / 72  # the bars' caps (capsize=3), drawn as markers
-    for line in ax.lines:
-        for x, y in ax.transData.transform(line.get_xydata()):
+            corners = collection.get_transform().transform(np.asarray(segment))
+            (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+            obstacles.append(matplotlib.transforms.Bbox.from_extents(x0 - 1, y0 - 1, x1 + 1, y1 + 1))
+    for line in ax.lines:  # the bars' caps, drawn as markers markersize wide
+        cap = line.get_markersize() / 2 * figure.dpi / 72
+        for x, y in line.get_transform().transform(line.get_xydata()):
             obstacles.append(matplotlib.transforms.Bbox.from_extents(x - cap, y - 1, x + cap, y + 1))
     if ax.get_legend() is not None:
         obstacles.append(ax.get_legend().get_window_extent(renderer))
     frame = ax.bbox  # a label past the axes would be hidden under the next panel
-    placed = []
-    for label, (x, y) in zip(labels, ax.collections[0].get_offsets(), strict=True):
+    placed: list[plt.Annotation] = []
+    for label, (x, y) in zip(labels, scatter.get_offsets(), strict=True):
         best: tuple[int, tuple[float, float, str]] | None = None
         for dx, dy, align in LABEL_OFFSETS:
             text = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
@@ -136,12 +140,11 @@ def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> 
                 best = covered, (dx, dy, align)
             if covered == 0:
                 break
-        dx, dy, align = best[1] if best is not None else LABEL_OFFSETS[0]  # else: nowhere inside, as before
+        dx, dy, align = best[1] if best is not None else LABEL_OFFSETS[0]
         chosen = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
         obstacles.append(chosen.get_window_extent(renderer))
         placed.append(chosen)
     return placed
-
 
 
 def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, as many updates") -> Figure:
