@@ -55,9 +55,6 @@ def _flag(name: str) -> str:
 def _reference_mode(args: argparse.Namespace) -> str | None:
     """The one job asked for (None: train the reference runs); SystemExit naming the flags that conflict, or that
     the job would ignore."""
-    from aulib.course.reference import REFERENCE_DIR, SIGMAS
-    from aulib.training.experiments import RUN_NAMES
-
     given = {mode: [name for name in names if getattr(args, name)] for mode, names in REFERENCE_MODES.items()}
     chosen = [mode for mode, names in given.items() if names]
     if len(chosen) > 1:
@@ -68,9 +65,11 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
     if mode in CONTROLS:
-        defaults = {"out": str(REFERENCE_DIR), "device": "auto", "renderer": "2d", "runs": list(RUN_NAMES),
-                    "sigmas": list(SIGMAS)}  # as register() declares them
-        ignored = [_flag(name) for name, default in defaults.items() if getattr(args, name) != default]
+        from aulib.cli import build_parser
+
+        defaults = build_parser().parse_args(["reference"])  # as register() declares them
+        ignored = [_flag(name) for name in ("out", "device", "renderer", "runs", "sigmas")
+                   if getattr(args, name) != getattr(defaults, name)]
         if ignored:
             raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU in fp32 on the 2D SynthAU sets and "
                              f"writes its own committed folder; it does not take {', '.join(ignored)}")
