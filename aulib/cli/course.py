@@ -65,11 +65,8 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
     if mode in CONTROLS:
-        from aulib.cli import build_parser
-
-        defaults = build_parser().parse_args(["reference"])  # as register() declares them
         ignored = [_flag(name) for name in ("out", "device", "renderer", "runs", "sigmas")
-                   if getattr(args, name) != getattr(defaults, name)]
+                   if getattr(args, name) != args.default_of(name)]
         if ignored:
             raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU in fp32 on the 2D SynthAU sets and "
                              f"writes its own committed folder; it does not take {', '.join(ignored)}")
@@ -178,7 +175,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--allow-unsolved", action="store_true",
             help="a student release: report exercises whose check fails instead of stopping"),
     ])
-    add_command(commands, "reference", run_reference, "train and evaluate the course's reference runs (make weights)", [
+    reference = add_command(commands, "reference", run_reference,
+                            "train and evaluate the course's reference runs (make weights)", [
         arg("--work", default="data", help="folder for the data sets and full run folders"),
         arg("--out", default=str(REFERENCE_DIR), help="the committed reference folder"),
         arg("--seeds", type=int, nargs="+", default=list(SEEDS)),
@@ -207,6 +205,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--noise-bands-only", action="store_true",
             help="only put the committed Hourglasses through RQ3's noise study in IOD with bootstrap bands"),
     ])
+    reference.set_defaults(default_of=reference.get_default)  # what a control's flags are checked against
     add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
     from aulib.course.book import EXECUTED_DIR
     from aulib.course.release import STUDENT_DIR

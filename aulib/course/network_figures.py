@@ -117,6 +117,8 @@ def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> 
                  for x, y in points]
     for collection in ax.collections[1:]:  # error bars: a thin box around each segment
         for segment in getattr(collection, "get_segments", list)():
+            if not len(segment):  # a run without a seed spread (one seed trained here) has an empty bar
+                continue
             corners = collection.get_transform().transform(np.asarray(segment))
             (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
             obstacles.append(matplotlib.transforms.Bbox.from_extents(x0 - 1, y0 - 1, x1 + 1, y1 + 1))
