@@ -13,8 +13,23 @@ import pytest
 from helpers import pingouin_icc_columns, prepared_synthau
 
 from aulib.course.figures import noise_bands_figure
-from aulib.course.reference import NOISE_BANDS, NOISE_CROSSINGS, REFERENCE_DIR, SEEDS, SIGMAS_IOD
-from aulib.evaluation.noise_bands import FRACTIONS, NoisePredictions, crossing, noise_bands, noise_predictions
+from aulib.course.reference import (
+    NOISE_BANDS,
+    NOISE_CROSSINGS,
+    NOISE_PAIRED,
+    REFERENCE_DIR,
+    SEEDS,
+    SIGMAS_IOD,
+    noise_band_files,
+)
+from aulib.evaluation.noise_bands import (
+    FRACTIONS,
+    NoisePredictions,
+    crossing,
+    noise_bands,
+    noise_difference,
+    noise_predictions,
+)
 
 SIGMAS = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
 
@@ -82,12 +97,95 @@ def test_a_curve_that_never_breaks_inside_the_grid_is_open_at_the_top(rng):
     plt.close(figure)
 
 
+def test_the_figure_draws_another_model_with_its_band_and_crossings(rng):
+    reference, other = paired_studies(rng, (8.0, 3.0))
+    bands, crossings = noise_bands(reference, n_boot=50)
+    other_bands, other_crossings = noise_bands(other, n_boot=50)
+    figure = noise_bands_figure(bands, crossings, others=[("small Hourglass", other_bands, other_crossings)])
+    ax = figure.axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    said = next(label for label in labels if label.startswith("small Hourglass, with its band"))
+    plateau = other_crossings.set_index("what").loc["plateau ends"]
+    assert f"plateau ends {plateau.sigma_iod:.3f} [{plateau.low:.3f}, {plateau.high:.3f}]" in said
+    line = handles[labels.index(said)]
+    np.testing.assert_allclose(line.get_ydata(), other_bands.ICC)  # the other model's curve, not the Hourglass's
+    assert any(label.startswith("Hourglass, mean of 2 seeds") for label in labels)
+    plt.close(figure)
+
+
 def test_predictions_of_other_shapes_or_grids_are_refused(rng):
     noise = noise_study(rng)
     with pytest.raises(ValueError, match="expected \\(3, 5, 96, 2\\)"):
         NoisePredictions(SIGMAS, "iod", ["a", "b", "c"], noise.truth, noise.predicted, noise.subjects, 80.0)
     with pytest.raises(ValueError, match="rise from 0"):
         NoisePredictions(SIGMAS[::-1], "iod", ["a", "b"], noise.truth, noise.predicted, noise.subjects, 80.0)
+
+
+def paired_studies(rng, growths: tuple[float, float], subjects: int = 10, frames: int = 12,
+                   identical: bool = False) -> tuple[NoisePredictions, NoisePredictions]:
+    """Two models (two runs each) scored on the same frames: the same clean errors, growing with σ by
+    ``growths[0]`` and ``growths[1]``; ``identical``: every subject has the same frames and errors."""
+    base = noise_study(rng, subjects=subjects, frames=frames, identical=identical)
+    errors = rng.normal(size=(2, 1, frames, 2))
+    errors = np.tile(errors, (1, 1, subjects, 1)) if identical else rng.normal(size=(2, 1, *base.truth.shape))
+
+    def model(growth: float) -> NoisePredictions:
+        predicted = np.clip(base.truth + errors * (0.3 + growth * SIGMAS[None, :, None, None]), 0, 5)
+        return NoisePredictions(SIGMAS, "iod", base.runs, base.truth, predicted, base.subjects, 80.0)
+
+    return model(growths[0]), model(growths[1])
+
+
+def test_the_paired_difference_is_pingouins_curves_subtracted(rng):
+    reference, other = paired_studies(rng, (8.0, 3.0))
+    table = noise_difference(reference, other, n_boot=200)
+
+    def curve(study: NoisePredictions) -> np.ndarray:  # runs averaged, pingouin's ICC(3,1) per AU
+        return np.array([np.mean([np.nanmean(pingouin_icc_columns(study.truth, study.predicted[r, s]))
+                                  for r in range(2)]) for s in range(len(SIGMAS))])
+
+    expected_reference, expected_other = curve(reference), curve(other)
+    icc_rows = table[table.what == "ICC"]
+    np.testing.assert_allclose(icc_rows.sigma_iod, SIGMAS)
+    np.testing.assert_allclose(icc_rows.reference, expected_reference, atol=1e-9)
+    np.testing.assert_allclose(icc_rows.other, expected_other, atol=1e-9)
+    np.testing.assert_allclose(icc_rows.difference, expected_other - expected_reference, atol=1e-9)
+    assert icc_rows.difference.iloc[0] == 0 and icc_rows.verdict.iloc[0] == "level"  # the same clean errors
+    assert (icc_rows.verdict.iloc[2:] == "better").all()  # errors that grow slower under noise
+    assert (icc_rows.resamples == 200).all() and (table.subjects == 10).all()
+    for what, fraction in FRACTIONS.items():
+        row = table.set_index("what").loc[what]
+        by_hand = [np.interp(fraction * c[0], c[::-1], SIGMAS[::-1]) for c in (expected_reference, expected_other)]
+        if np.isnan(row.other):  # the robust model may not lose half its ICC inside this short grid
+            assert what == "breaks" and row.verdict == "not crossed inside the grid"
+            continue
+        assert (row.reference, row.other) == pytest.approx(tuple(by_hand))
+        assert row.difference == pytest.approx(by_hand[1] - by_hand[0])
+        assert row.low <= row.difference <= row.high and row.verdict == "later"
+
+
+def test_the_paired_difference_resamples_subjects_and_swaps_sign(rng):
+    reference, other = paired_studies(rng, (8.0, 3.0), identical=True)
+    table = noise_difference(reference, other, n_boot=100)
+    finite = table.dropna(subset=["difference"])
+    np.testing.assert_allclose(finite.low, finite.difference, atol=1e-12)  # every draw: the same frames
+    np.testing.assert_allclose(finite.high, finite.difference, atol=1e-12)
+    reference, other = paired_studies(rng, (8.0, 3.0))
+    forward, backward = noise_difference(reference, other, n_boot=100), noise_difference(other, reference, n_boot=100)
+    np.testing.assert_allclose(backward.difference, -forward.difference)
+    np.testing.assert_allclose(backward.low, -forward.high, atol=1e-12)  # the same draws, mirrored
+    same = noise_difference(reference, reference, n_boot=50)
+    assert (same.difference.dropna() == 0).all() and (same.verdict.dropna() == "level").all()
+
+
+def test_a_paired_difference_of_other_studies_is_refused(rng):
+    reference, other = paired_studies(rng, (8.0, 3.0))
+    shorter = NoisePredictions(SIGMAS[:3], "iod", other.runs, other.truth, other.predicted[:, :3], other.subjects, 80.0)
+    with pytest.raises(ValueError, match="other σ grids"):
+        noise_difference(reference, shorter)
+    moved = NoisePredictions(SIGMAS, "iod", other.runs, other.truth + 1, other.predicted, other.subjects, 80.0)
+    with pytest.raises(ValueError, match="other frames"):
+        noise_difference(reference, moved)
 
 
 def test_noise_predictions_score_every_held_out_frame_at_every_sigma(tmp_path):
@@ -124,3 +222,25 @@ def test_the_committed_bands_start_from_the_committed_clean_scores():
         assert row.sigma_iod == pytest.approx(expected)
         assert row.low <= row.sigma_iod <= row.high < bands.sigma_iod.max()  # every resample crossed in the grid
     assert crossings.loc["plateau ends", "high"] < crossings.loc["breaks", "low"]
+
+
+@pytest.mark.skipif(not (REFERENCE_DIR / NOISE_PAIRED).is_file(), reason="no committed paired noise study")
+def test_the_committed_paired_noise_study_subtracts_the_committed_bands():
+    """Each side of ``noise_paired.csv`` is the curve and crossings that the model's own band tables hold, and the
+    difference's interval holds the difference."""
+    paired = pd.read_csv(REFERENCE_DIR / NOISE_PAIRED)
+    hourglass, hourglass_crossings = (pd.read_csv(f) for f in noise_band_files(REFERENCE_DIR, "hourglass"))
+    for run, rows in paired.groupby("run"):
+        bands, crossings = (pd.read_csv(f) for f in noise_band_files(REFERENCE_DIR, run))
+        for seed in SEEDS:
+            metrics = pd.read_csv(REFERENCE_DIR / run / f"seed{seed}" / "metrics.csv", index_col=0)
+            assert bands[f"ICC seed{seed}"].iloc[0] == pytest.approx(metrics.ICC["Mean"], abs=2e-3)
+        icc_rows = rows[rows.what == "ICC"]
+        np.testing.assert_allclose(icc_rows.reference, hourglass.ICC, atol=1e-9)
+        np.testing.assert_allclose(icc_rows.other, bands.ICC, atol=1e-9)
+        for what in FRACTIONS:
+            row = rows.set_index("what").loc[what]
+            assert row.reference == pytest.approx(hourglass_crossings.set_index("what").sigma_iod[what])
+            assert row.other == pytest.approx(crossings.set_index("what").sigma_iod[what])
+        assert ((rows.low <= rows.difference + 1e-12) & (rows.difference <= rows.high + 1e-12)).all()
+        assert (rows.resamples > 0.99 * rows.resamples.max()).all()  # nearly every resample crossed in the grid

@@ -40,3 +40,32 @@ def test_the_data_size_table_summarises_several_seeds_by_hand(tmp_path, monkeypa
             "-0.025 ± 0.021 (1 level, 1 worse) |") in lines
     assert not any(line.startswith("| **102**") for line in lines)  # one seed: its own row says it all
     assert "| 10 (480) | 1 | 0.800 | 0.760 | -0.040 [-0.060, -0.020] worse |" in lines
+
+
+def test_the_paired_noise_table_reads_its_rows_by_hand(tmp_path, monkeypatch):
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    common = {"run": "hourglass-small", "resamples": 1000, "subjects": 30}
+    pd.DataFrame([
+        {**common, "what": "ICC", "sigma_iod": 0.0, "reference": 0.88, "other": 0.9, "difference": 0.02,
+         "low": 0.01, "high": 0.03, "verdict": "better"},
+        {**common, "what": "ICC", "sigma_iod": 0.1, "reference": 0.86, "other": 0.87, "difference": 0.01,
+         "low": -0.005, "high": 0.02, "verdict": "level"},
+        {**common, "what": "ICC", "sigma_iod": 0.125, "reference": 0.84, "other": 0.85, "difference": 0.01,
+         "low": -0.01, "high": 0.03, "verdict": "level"},
+        {**common, "what": "breaks", "sigma_iod": float("nan"), "reference": 0.383, "other": 0.401,
+         "difference": 0.018, "low": 0.004, "high": 0.031, "verdict": "later", "resamples": 998},
+    ]).to_csv(tmp_path / "noise_paired.csv", index=False)
+    monkeypatch.setattr(tables, "REFERENCE", tmp_path)
+    lines = tables.reference_noise_paired().splitlines()
+    assert lines[0] == "| σ (IOD) | 0 | 0.1 |"  # 0.125 is not one of the σ shown
+    assert lines[3] == "| `small` Hourglass | 0.900 | 0.870 |"
+    assert lines[4] == ("| `small` Hourglass − Hourglass | +0.020 [+0.010, +0.030] better | "
+                        "+0.010 [-0.005, +0.020] level |")
+    assert "| breaks | 0.383 | 0.401 | +0.018 [+0.004, +0.031] later (more robust) |" in lines
+    assert "the 30 test subjects (1,000 resamples)" in lines[-1]

@@ -121,6 +121,38 @@ def reference_noise_bands() -> str:
                                f"the {subjects} test subjects (1,000 resamples).\n")
 
 
+NOISE_PAIRED_SIGMAS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+NOISE_RUN_LABELS = {"hourglass-small": "`small` Hourglass"}
+CROSSING_WORDS = {"later": "later (more robust)", "earlier": "earlier (less robust)"}
+
+
+def reference_noise_paired() -> str:
+    """Each run in ``noise_paired.csv`` (the `small` Hourglass) against the Hourglass under the same landmark noise,
+    paired by test subject: both curves and their difference at a few σ, then both crossings and theirs."""
+    paired = pd.read_csv(REFERENCE / "noise_paired.csv")
+    lines = []
+    for run, rows in paired.groupby("run", sort=False):
+        label = NOISE_RUN_LABELS.get(run, run)
+        icc_rows = rows[rows.what == "ICC"].set_index("sigma_iod")
+        shown = [s for s in NOISE_PAIRED_SIGMAS if s in icc_rows.index]
+        lines += ["| σ (IOD) | " + " | ".join(f"{s:g}" for s in shown) + " |", "|---|" + "---|" * len(shown),
+                  "| Hourglass | " + " | ".join(f"{icc_rows.reference[s]:.3f}" for s in shown) + " |",
+                  f"| {label} | " + " | ".join(f"{icc_rows.other[s]:.3f}" for s in shown) + " |",
+                  f"| {label} − Hourglass | " + " | ".join(
+                      f"{icc_rows.difference[s]:+.3f} [{icc_rows.low[s]:+.3f}, {icc_rows.high[s]:+.3f}] "
+                      f"{icc_rows.verdict[s]}" for s in shown) + " |",
+                  "", f"| the curve | Hourglass (IOD) | {label} (IOD) | difference [95% interval] |",
+                  "|---|---|---|---|"]
+        for row in rows[rows.what != "ICC"].itertuples():
+            lines.append(f"| {row.what} | {row.reference:.3f} | {row.other:.3f} | {row.difference:+.3f} "
+                         f"[{row.low:+.3f}, {row.high:+.3f}] {CROSSING_WORDS.get(row.verdict, row.verdict)} |")
+        lines.append("")
+    subjects, resamples = int(paired.subjects.iloc[0]), int(paired.resamples.max())
+    return "\n".join(lines) + (f"\nMean ICC(3,1), each model's seeds averaged; differences with a 95% bootstrap over "
+                               f"the {subjects} test subjects ({resamples:,} resamples), paired: the same subjects, "
+                               "frames and noise for both.\n")
+
+
 def london_tables() -> dict[str, str]:
     sys.path.insert(0, str(ROOT))
     from aulib.data.london import london_people
@@ -338,6 +370,8 @@ def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
     if (REFERENCE / "noise_bands.csv").is_file():
         generated["reference-noise-bands"] = reference_noise_bands()
+    if (REFERENCE / "noise_paired.csv").is_file():
+        generated["reference-noise-paired"] = reference_noise_paired()
     if (REFERENCE / "paired.csv").is_file():
         generated["reference-paired"] = reference_paired()
     if (REFERENCE_3D / "appearance.csv").is_file():

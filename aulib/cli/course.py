@@ -104,15 +104,17 @@ def run_reference(args: argparse.Namespace) -> int:
         if args.paired_only:
             print(build_paired(args.out, course, args.seeds).round(3).to_string(index=False))
         if args.noise_bands_only:
-            bands, crossings = build_noise_bands(args.out, course, args.seeds)
+            bands, crossings, paired = build_noise_bands(args.out, course, args.seeds)
             print(bands.round(3).to_string(index=False))
             print(crossings.round(3).to_string(index=False))
+            if len(paired):
+                print(paired.round(3).to_string(index=False))
         return 0
     if mode == "london_only":
         readings = build_london_readings(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} reference Hourglasses to {args.out}")
         return 0
-    if mode in ("precision_control", "data_size"):
+    if mode in CONTROLS:
         print(_train_control(args, mode).round(3).to_string(index=False))
         return 0
     if mode == "london_variants_only":

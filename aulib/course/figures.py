@@ -297,21 +297,31 @@ def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
     return figure
 
 
-def noise_bands_figure(bands: pd.DataFrame, crossings: pd.DataFrame, title: str = "Reference Hourglass") -> Figure:
+def noise_bands_figure(bands: pd.DataFrame, crossings: pd.DataFrame, title: str = "Reference Hourglass",
+                       others: Sequence[tuple[str, pd.DataFrame, pd.DataFrame]] = ()) -> Figure:
     """RQ3 with intervals: the mean ICC against landmark noise in inter-ocular distances, with a 95% band.
 
     Args:
         bands, crossings: :func:`aulib.evaluation.noise_bands.noise_bands`'s tables (``noise_bands.csv`` and
             ``noise_crossings.csv`` of the reference folder).
         title: what the curve is (the band is over test subjects; thin lines are the single runs).
+        others: ``(label, bands, crossings)`` of other models on the same grid (the `small` Hourglass), drawn as
+            their seed-mean curve with its band, the crossings in the legend.
     """
-    figure, ax = plt.subplots(figsize=(8.5, 4.4))
+    figure, ax = plt.subplots(figsize=(8.5, 4.8 if others else 4.4))
+    for colour, (label, other_bands, other_crossings) in zip(("C1", "C4", "C5"), others, strict=False):
+        ax.fill_between(other_bands.sigma_iod, other_bands.low, other_bands.high, color=colour, alpha=0.18, lw=0)
+        said = "; ".join(f"{row.what} {row.sigma_iod:.3f} [{row.low:.3f}, {row.high:.3f}]"
+                         for row in other_crossings.itertuples() if np.isfinite(row.sigma_iod))
+        ax.plot(other_bands.sigma_iod, other_bands.ICC, color=colour, marker="s", markersize=2.5, lw=1.4,
+                label=f"{label}, with its band: {said}")
     ax.fill_between(bands.sigma_iod, bands.low, bands.high, color="C0", alpha=0.25, lw=0,
                     label="95% band (bootstrap over test subjects)")
     for column in [c for c in bands.columns if c.startswith("ICC ")]:
         ax.plot(bands.sigma_iod, bands[column], color="C0", lw=0.7, alpha=0.6)
     ax.plot(bands.sigma_iod, bands.ICC, color="C0", marker="o", markersize=3, lw=1.8,
-            label=f"mean of {sum(c.startswith('ICC ') for c in bands.columns)} seeds (thin: each seed)")
+            label=f"{'Hourglass, ' if others else ''}mean of {sum(c.startswith('ICC ') for c in bands.columns)} "
+                  "seeds (thin: each seed)")
     clean = float(bands.ICC.iloc[0])
     right_end = float(bands.sigma_iod.max())
     for colour, row in zip(("C2", "C3"), crossings.itertuples(), strict=False):

@@ -12,7 +12,9 @@ This module answers both:
 - :func:`crossing` interpolates where a curve first falls to a fraction of its clean value;
 - :func:`noise_bands` draws whole test subjects with replacement, averages the seeds' mean ICC(3,1) at each σ,
   and gives the curve a 95% band, and the σ where it falls to 90% (the end of the plateau) and to 50% (the break)
-  intervals of their own.
+  intervals of their own;
+- :func:`noise_difference` compares two models on the same frames and noise, paired by test subject: the
+  difference of their curves at every σ and of their crossings, each with an interval and the course's wording.
 
 The noise is the robustness study's: isotropic Gaussian, added to the original landmarks before alignment, drawn
 from one seed for every σ (the same directions, scaled), so neighbouring σ differ by the noise's size alone. With
@@ -28,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ from tqdm.auto import tqdm
 from aulib.method.bootstrap import bootstrap
 from aulib.method.metrics import icc
 
-__all__ = ["FRACTIONS", "NoisePredictions", "crossing", "noise_bands", "noise_predictions"]
+__all__ = ["FRACTIONS", "NoisePredictions", "crossing", "noise_bands", "noise_difference", "noise_predictions"]
 
 FRACTIONS = {"plateau ends": 0.9, "breaks": 0.5}  # of the clean ICC, as in plateau_and_break
 # A resample that never crosses inside the grid: a large finite stand-in for infinity, because percentiles
@@ -127,6 +129,24 @@ def crossing(sigmas: np.ndarray, curve: np.ndarray, fraction: float) -> float:
     return float(s0 + (target - v0) * (s1 - s0) / (v1 - v0))
 
 
+def _resampled_curves(noise: NoisePredictions) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+    """The sorted subject names, and a function from an index array of subjects (with repeats) to every run's mean
+    ICC(3,1) over AUs at every σ, ``(runs, σ)``, on every frame of the drawn subjects."""
+    names = sorted(set(noise.subjects))
+    frames_of = [np.flatnonzero(noise.subjects == name) for name in names]
+    runs, levels, _, aus = noise.predicted.shape
+    # One ICC call per resample: every (run, σ, AU) is a column of its own beside a copy of the truth.
+    predicted = noise.predicted.transpose(2, 0, 1, 3).reshape(len(noise.truth), runs * levels * aus)
+    truth = np.tile(noise.truth, runs * levels)
+
+    def per_run_curves(idx: np.ndarray) -> np.ndarray:
+        frames = np.concatenate([frames_of[i] for i in idx])
+        scores = icc(truth[frames], predicted[frames]).reshape(runs, levels, aus)
+        return np.nanmean(scores, axis=2)
+
+    return names, per_run_curves
+
+
 def noise_bands(noise: NoisePredictions, *, n_boot: int = 1000, level: float = 0.95,
                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs' mean-ICC curve with a bootstrap band over test subjects, and where it leaves its plateau and breaks.
@@ -143,17 +163,8 @@ def noise_bands(noise: NoisePredictions, *, n_boot: int = 1000, level: float = 0
         curve never falls that far inside the grid counts as crossing at infinity, so an interval open at the top
         reads ``high = inf`` (extend the grid) rather than leaving those resamples out.
     """
-    names = sorted(set(noise.subjects))
-    frames_of = [np.flatnonzero(noise.subjects == name) for name in names]
-    runs, levels, _, aus = noise.predicted.shape
-    # One ICC call per resample: every (run, σ, AU) is a column of its own beside a copy of the truth.
-    predicted = noise.predicted.transpose(2, 0, 1, 3).reshape(len(noise.truth), runs * levels * aus)
-    truth = np.tile(noise.truth, runs * levels)
-
-    def per_run_curves(idx: np.ndarray) -> np.ndarray:
-        frames = np.concatenate([frames_of[i] for i in idx])
-        scores = icc(truth[frames], predicted[frames]).reshape(runs, levels, aus)
-        return np.nanmean(scores, axis=2)  # (runs, σ): each run's mean ICC over AUs
+    names, per_run_curves = _resampled_curves(noise)
+    runs, levels = noise.predicted.shape[:2]
 
     def statistic(idx: np.ndarray) -> np.ndarray:
         curve = per_run_curves(idx).mean(axis=0)
@@ -175,3 +186,82 @@ def noise_bands(noise: NoisePredictions, *, n_boot: int = 1000, level: float = 0
                      "sigma_px": estimate * noise.mean_iod, "low_px": low * noise.mean_iod,
                      "high_px": high * noise.mean_iod, "subjects": len(names), "runs": runs})
     return bands, pd.DataFrame(rows)
+
+
+def noise_difference(reference: NoisePredictions, other: NoisePredictions, *, n_boot: int = 1000,
+                     level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """``other`` − ``reference`` under landmark noise, paired by test subject: their seed-averaged mean-ICC curves
+    at every σ, and the σ where each leaves its plateau and breaks (:data:`FRACTIONS`).
+
+    Both must be the same study (the same frames, truth, subjects and σ grid, so the same noise): each resample
+    draws whole subjects once and scores both models on them, so that the people who are hard for both cancel out
+    of the difference. The wording follows :func:`aulib.evaluation.paired.verdict`'s rule: ``"level"`` when the
+    interval covers 0; else ``"better"``/``"worse"`` for the ICC, ``"later"``/``"earlier"`` for a crossing (a
+    later crossing is the more robust model). Resamples where a curve does not cross inside the grid are left out
+    of that crossing's interval; ``resamples`` says how many were kept.
+
+    Args:
+        reference, other: :func:`noise_predictions` of the two models (each its own seeds).
+        n_boot, level, seed: as in :func:`aulib.method.bootstrap.bootstrap`.
+
+    Returns:
+        One row per σ (``what`` = ``"ICC"``, ``sigma_iod`` its σ) and one per crossing (``what`` = ``"plateau ends"``
+        or ``"breaks"``, in IOD): ``reference``, ``other``, ``difference``, ``low``, ``high``, ``verdict``,
+        ``resamples``, ``subjects``.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> truth = rng.uniform(0, 5, (40, 1))
+        >>> sigmas, errors = np.array([0.0, 0.2, 0.4]), rng.normal(size=(1, 1, 40, 1))
+        >>> def study(growth):  # the same errors, growing with σ by ``growth``
+        ...     predicted = truth + errors * (0.2 + growth * sigmas[None, :, None, None])
+        ...     return NoisePredictions(sigmas, "iod", ["seed0"], truth, predicted, np.arange(40) // 4, 80.0)
+        >>> table = noise_difference(study(8.0), study(2.0), n_boot=200)
+        >>> table.set_index("what").loc["ICC", "verdict"].tolist()  # equal at σ = 0, better under noise
+        ['level', 'better', 'better']
+    """
+    if not np.array_equal(reference.sigmas, other.sigmas) or reference.unit != other.unit:
+        raise ValueError(f"the two studies have other σ grids: {list(reference.sigmas)} {reference.unit} against "
+                         f"{list(other.sigmas)} {other.unit}")
+    if not (np.array_equal(reference.truth, other.truth) and np.array_equal(reference.subjects, other.subjects)):
+        raise ValueError("the two studies score other frames (their truth or subjects differ): pair models only on "
+                         "the same prepared data")
+    names, reference_curves = _resampled_curves(reference)
+    _, other_curves = _resampled_curves(other)
+    levels = len(reference.sigmas)
+
+    def sides(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        curves = [reference_curves(idx).mean(axis=0), other_curves(idx).mean(axis=0)]
+        found = [[crossing(reference.sigmas, curve, f) for f in FRACTIONS.values()] for curve in curves]
+        return tuple(np.concatenate([curve, cross]) for curve, cross in zip(curves, found, strict=True))
+
+    finite: list[np.ndarray] = []  # which values each call found (a crossing outside the grid is NaN)
+
+    def statistic(idx: np.ndarray) -> np.ndarray:
+        first, second = sides(idx)
+        finite.append(np.isfinite(second - first))
+        return second - first
+
+    interval = bootstrap(statistic, len(names), n_boot=n_boot, level=level, seed=seed)
+    kept = np.sum(finite[1:], axis=0)  # the first call is the estimate on every subject, not a resample
+    first, second = sides(np.arange(len(names)))
+    to_iod = 1.0 if reference.unit == "iod" else 1.0 / reference.mean_iod
+    rows = []
+    for j in range(levels + len(FRACTIONS)):
+        is_icc = j < levels
+        scale = 1.0 if is_icc else to_iod
+        estimate, low, high = (float(v[j]) * scale for v in interval[:3])
+        if np.isnan(estimate):
+            word = "not crossed inside the grid"
+        elif low <= 0 <= high:
+            word = "level"
+        elif is_icc:
+            word = "better" if low > 0 else "worse"
+        else:
+            word = "later" if low > 0 else "earlier"
+        rows.append({"what": "ICC" if is_icc else list(FRACTIONS)[j - levels],
+                     "sigma_iod": float(reference.sigmas[j]) * to_iod if is_icc else np.nan,
+                     "reference": float(first[j]) * scale, "other": float(second[j]) * scale,
+                     "difference": estimate, "low": low, "high": high, "verdict": word,
+                     "resamples": int(kept[j]), "subjects": len(names)})
+    return pd.DataFrame(rows)
