@@ -201,6 +201,29 @@ def test_noise_predictions_score_every_held_out_frame_at_every_sigma(tmp_path):
     assert 40 < noise.mean_iod < 120  # SynthAU's faces in 256-pixel frames
 
 
+def test_build_noise_bands_pairs_each_run_with_weights_and_leaves_out_the_others(tmp_path, capsys):
+    import shutil
+
+    from aulib.course.reference import build_noise_bands
+
+    prepared = prepared_synthau(tmp_path, subjects=6, frames=8, seed=4)
+    reference = tmp_path / "reference"
+    shutil.copytree(REFERENCE_DIR / "hourglass" / "seed0", reference / "hourglass" / "seed0")
+    bands, crossings, paired = build_noise_bands(reference, prepared, [0], sigmas=[0.0, 0.3], n_boot=20,
+                                                 progress=False)
+    assert paired.empty and not (reference / NOISE_PAIRED).exists()
+    assert "hourglass-small left out" in capsys.readouterr().out
+    assert (reference / NOISE_BANDS).is_file() and list(bands.sigma_iod) == [0.0, 0.3]
+    # the Hourglass's own weights under the small's name: the same predictions, so no difference at all
+    shutil.copytree(REFERENCE_DIR / "hourglass" / "seed0", reference / "hourglass-small" / "seed0")
+    bands, _, paired = build_noise_bands(reference, prepared, [0], sigmas=[0.0, 0.3], n_boot=20, progress=False)
+    small_bands, _ = (pd.read_csv(f) for f in noise_band_files(reference, "hourglass-small"))
+    np.testing.assert_allclose(small_bands.ICC, bands.ICC)
+    assert set(paired.run) == {"hourglass-small"} and list(paired.what) == ["ICC", "ICC", *FRACTIONS]
+    assert (paired.difference.dropna() == 0).all() and (paired[paired.what == "ICC"].verdict == "level").all()
+    assert pd.read_csv(reference / NOISE_PAIRED).columns[0] == "run"
+
+
 @pytest.mark.skipif(not (REFERENCE_DIR / NOISE_BANDS).is_file(), reason="no committed noise bands")
 def test_the_committed_bands_start_from_the_committed_clean_scores():
     """The band study re-aligns every frame from its landmarks; the committed metrics come from evaluate(), which

@@ -205,7 +205,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--paired-only", action="store_true",
             help="only compare the committed runs with the Hourglass, paired by test subject (no training)"),
         arg("--noise-bands-only", action="store_true",
-            help="only put the committed Hourglasses through RQ3's noise study in IOD with bootstrap bands"),
+            help="only put the committed Hourglasses (tiny and small) through RQ3's noise study in IOD with "
+                 "bootstrap bands, and pair the small with the tiny under the same noise (no training)"),
     ])
     reference.set_defaults(default_of=reference.get_default)  # what a control's flags are checked against
     add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
