@@ -13,15 +13,14 @@ import pytest
 from helpers import pingouin_icc_columns, prepared_synthau
 
 from aulib.course.figures import noise_bands_figure
-from aulib.course.reference import (
+from aulib.course.noise_study import (
     NOISE_BANDS,
     NOISE_CROSSINGS,
     NOISE_PAIRED,
-    REFERENCE_DIR,
-    SEEDS,
     SIGMAS_IOD,
     noise_band_files,
 )
+from aulib.course.reference import REFERENCE_DIR, SEEDS
 from aulib.evaluation.noise_bands import (
     FRACTIONS,
     NoisePredictions,
@@ -204,13 +203,13 @@ def test_noise_predictions_score_every_held_out_frame_at_every_sigma(tmp_path):
 def test_build_noise_bands_pairs_each_run_with_weights_and_leaves_out_the_others(tmp_path, capsys):
     import shutil
 
-    from aulib.course.reference import build_noise_bands
+    from aulib.course.noise_study import build_noise_bands
 
     prepared = prepared_synthau(tmp_path, subjects=6, frames=8, seed=4)
     reference = tmp_path / "reference"
     shutil.copytree(REFERENCE_DIR / "hourglass" / "seed0", reference / "hourglass" / "seed0")
-    bands, crossings, paired = build_noise_bands(reference, prepared, [0], sigmas=[0.0, 0.3], n_boot=20,
-                                                 progress=False)
+    bands, _, paired = build_noise_bands(reference, prepared, [0], sigmas=[0.0, 0.3], n_boot=20,
+                                         progress=False)
     assert paired.empty and not (reference / NOISE_PAIRED).exists()
     assert "hourglass-small left out" in capsys.readouterr().out
     assert (reference / NOISE_BANDS).is_file() and list(bands.sigma_iod) == [0.0, 0.3]

@@ -86,24 +86,32 @@ def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
     return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command)
 
 
+def _course_set(args: argparse.Namespace) -> Path:
+    """The prepared course set that the reference runs are scored on (``prepare_sets``'s second folder)."""
+    return Path(args.work) / ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
+
+
 def run_reference(args: argparse.Namespace) -> int:
     from aulib.course.reference import (
+        SEEDS,
         build_london_readings,
         build_london_variants,
-        build_noise_bands,
         build_paired,
         build_reference,
+        reference_model,
         seed_summary,
     )
 
     mode = _reference_mode(args)
     if mode == "committed_only":
-        course = Path(args.work) / ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
+        course = _course_set(args)
         if not (course / "meta.json").is_file():
             raise SystemExit(f"{course} is not a prepared course set: run `make reproduce` (notebook 01) first")
         if args.paired_only:
             print(build_paired(args.out, course, args.seeds).round(3).to_string(index=False))
         if args.noise_bands_only:
+            from aulib.course.noise_study import build_noise_bands
+
             bands, crossings, paired = build_noise_bands(args.out, course, args.seeds)
             print(bands.round(3).to_string(index=False))
             print(crossings.round(3).to_string(index=False))
@@ -126,6 +134,13 @@ def run_reference(args: argparse.Namespace) -> int:
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
                            sigmas=args.sigmas)
     print(seed_summary(long).round(3).to_string())
+    if {"hourglass", "hourglass-small"} & set(args.runs):  # RQ3's bands come from the committed weights
+        from aulib.course.noise_study import build_noise_bands
+
+        # every committed seed, not only this command's: a seed added later must not shrink the bands to itself
+        seeds = [s for s in sorted({*args.seeds, *SEEDS}) if (reference_model(args.out, s) / "best.pt").is_file()]
+        if seeds:
+            build_noise_bands(args.out, _course_set(args), seeds)
     print(f"wrote {args.out}")
     return 0
 
