@@ -103,12 +103,15 @@ def test_the_figure_draws_another_model_with_its_band_and_crossings(rng):
     figure = noise_bands_figure(bands, crossings, others=[("small Hourglass", other_bands, other_crossings)])
     ax = figure.axes[0]
     handles, labels = ax.get_legend_handles_labels()
-    said = next(label for label in labels if label.startswith("small Hourglass, with its band"))
+    said = next(label for label in labels if label.startswith("small Hourglass, mean of 2 seeds, with its band"))
     plateau = other_crossings.set_index("what").loc["plateau ends"]
-    assert f"plateau ends {plateau.sigma_iod:.3f} [{plateau.low:.3f}, {plateau.high:.3f}]" in said
+    assert f"plateau ends {plateau.sigma_iod:.3f} IOD [{plateau.low:.3f}, {plateau.high:.3f}]" in said
     line = handles[labels.index(said)]
     np.testing.assert_allclose(line.get_ydata(), other_bands.ICC)  # the other model's curve, not the Hourglass's
     assert any(label.startswith("Hourglass, mean of 2 seeds") for label in labels)
+    assert any(label.startswith("Hourglass: breaks (50% of clean)") for label in labels)  # whose crossing it is
+    figure.canvas.draw()  # the legend sits under the axes, clear of the curves
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0
     plt.close(figure)
 
 

@@ -308,15 +308,16 @@ def noise_bands_figure(bands: pd.DataFrame, crossings: pd.DataFrame, title: str 
         others: ``(label, bands, crossings)`` of other models on the same grid (the `small` Hourglass), drawn as
             their seed-mean curve with its band, the crossings in the legend.
     """
-    figure, ax = plt.subplots(figsize=(8.5, 4.8 if others else 4.4))
+    figure, ax = plt.subplots(figsize=(8.5, 5.2 if others else 4.4))
     for colour, (label, other_bands, other_crossings) in zip(("C1", "C4", "C5"), others, strict=False):
         ax.fill_between(other_bands.sigma_iod, other_bands.low, other_bands.high, color=colour, alpha=0.18, lw=0)
-        said = "; ".join(f"{row.what} {row.sigma_iod:.3f} [{row.low:.3f}, {row.high:.3f}]"
-                         for row in other_crossings.itertuples() if np.isfinite(row.sigma_iod))
+        said = "\n".join(f"{row.what} {row.sigma_iod:.3f} IOD [{row.low:.3f}, {row.high:.3f}]"
+                          for row in other_crossings.itertuples() if np.isfinite(row.sigma_iod))
         ax.plot(other_bands.sigma_iod, other_bands.ICC, color=colour, marker="s", markersize=2.5, lw=1.4,
-                label=f"{label}, with its band: {said}")
+                label=f"{label}, mean of {sum(c.startswith('ICC ') for c in other_bands.columns)} seeds, with its "
+                      f"band:\n{said}")
     ax.fill_between(bands.sigma_iod, bands.low, bands.high, color="C0", alpha=0.25, lw=0,
-                    label="95% band (bootstrap over test subjects)")
+                    label=f"{'Hourglass: ' if others else ''}95% band (bootstrap over test subjects)")
     for column in [c for c in bands.columns if c.startswith("ICC ")]:
         ax.plot(bands.sigma_iod, bands[column], color="C0", lw=0.7, alpha=0.6)
     ax.plot(bands.sigma_iod, bands.ICC, color="C0", marker="o", markersize=3, lw=1.8,
@@ -331,11 +332,14 @@ def noise_bands_figure(bands: pd.DataFrame, crossings: pd.DataFrame, title: str 
             continue
         ax.axvspan(row.low, min(row.high, right_end), color=colour, alpha=0.15, lw=0)  # high may be inf: open
         ax.axvline(row.sigma_iod, color=colour, lw=1.2,
-                   label=f"{row.what} ({row.fraction:.0%} of clean): {row.sigma_iod:.3f} IOD "
-                         f"[{row.low:.3f}, {row.high:.3f}]")
+                   label=f"{'Hourglass: ' if others else ''}{row.what} ({row.fraction:.0%} of clean): "
+                         f"{row.sigma_iod:.3f} IOD [{row.low:.3f}, {row.high:.3f}]")
     ax.set(xlabel="landmark noise σ / each face's inter-ocular distance (IOD)", ylabel="mean ICC(3,1)",
            title=f"{title}: landmark noise in inter-ocular distances", ylim=(0, 1))
-    ax.legend(fontsize=8, loc="lower left", frameon=False)
+    if others:  # the curves fill the panel's lower right: the longer legend goes under the axes
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    else:
+        ax.legend(fontsize=8, loc="lower left", frameon=False)
     positive = bands[bands.sigma_iod > 0]
     px_per_iod = float((positive.sigma_px / positive.sigma_iod).median())
     top = ax.secondary_xaxis("top", functions=(lambda f: f * px_per_iod, lambda s: s / px_per_iod))
