@@ -71,7 +71,9 @@ def build_noise_bands(reference_dir: str | os.PathLike = REFERENCE_DIR, course_p
             hourglass_tables = bands, crossings
     paired = [noise_difference(studies["hourglass"], study, n_boot=n_boot).assign(run=run)
               for run, study in studies.items() if run != "hourglass"]
-    paired_table = pd.concat(paired, ignore_index=True) if paired else pd.DataFrame()
-    if paired:
-        atomic_write_csv(reference_dir / NOISE_PAIRED, paired_table[["run", *paired[0].columns[:-1]]], index=False)
+    if not paired:
+        return (*hourglass_tables, pd.DataFrame())
+    paired_table = pd.concat(paired, ignore_index=True)
+    paired_table.insert(0, "run", paired_table.pop("run"))
+    atomic_write_csv(reference_dir / NOISE_PAIRED, paired_table, index=False)
     return (*hourglass_tables, paired_table)

@@ -37,12 +37,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aulib.method.bootstrap import bootstrap
+from aulib.evaluation.paired import verdict
+from aulib.method.bootstrap import Interval, bootstrap
 from aulib.method.metrics import icc
 
 __all__ = ["FRACTIONS", "NoisePredictions", "crossing", "noise_bands", "noise_difference", "noise_predictions"]
 
 FRACTIONS = {"plateau ends": 0.9, "breaks": 0.5}  # of the clean ICC, as in plateau_and_break
+CROSSING_WORDS = {"better": "later", "worse": "earlier"}  # the course's verdict, said of a crossing
 # A resample that never crosses inside the grid: a large finite stand-in for infinity, because percentiles
 # interpolate between neighbours and inf - inf is NaN; it becomes inf again in the table.
 BEYOND = 1e12
@@ -235,30 +237,25 @@ def noise_difference(reference: NoisePredictions, other: NoisePredictions, *, n_
         found = [[crossing(reference.sigmas, curve, f) for f in FRACTIONS.values()] for curve in curves]
         return tuple(np.concatenate([curve, cross]) for curve, cross in zip(curves, found, strict=True))
 
-    finite: list[np.ndarray] = []  # which values each call found (a crossing outside the grid is NaN)
+    calls: list[tuple[np.ndarray, np.ndarray]] = []  # both sides of every call: the first is on every subject
 
     def statistic(idx: np.ndarray) -> np.ndarray:
-        first, second = sides(idx)
-        finite.append(np.isfinite(second - first))
-        return second - first
+        calls.append(sides(idx))
+        return calls[-1][1] - calls[-1][0]
 
     interval = bootstrap(statistic, len(names), n_boot=n_boot, level=level, seed=seed)
-    kept = np.sum(finite[1:], axis=0)  # the first call is the estimate on every subject, not a resample
-    first, second = sides(np.arange(len(names)))
+    (first, second), resampled = calls[0], calls[1:]
+    kept = np.sum([np.isfinite(b - a) for a, b in resampled], axis=0)  # a crossing outside the grid is NaN
     to_iod = 1.0 if reference.unit == "iod" else 1.0 / reference.mean_iod
     rows = []
     for j in range(levels + len(FRACTIONS)):
         is_icc = j < levels
         scale = 1.0 if is_icc else to_iod
         estimate, low, high = (float(v[j]) * scale for v in interval[:3])
-        if np.isnan(estimate):
-            word = "not crossed inside the grid"
-        elif low <= 0 <= high:
-            word = "level"
-        elif is_icc:
-            word = "better" if low > 0 else "worse"
-        else:
-            word = "later" if low > 0 else "earlier"
+        word = ("not crossed inside the grid" if np.isnan(estimate) else
+                verdict(Interval(estimate, low, high, len(names), level)))
+        if not is_icc:  # a later crossing is the more robust model
+            word = CROSSING_WORDS.get(word, word)
         rows.append({"what": "ICC" if is_icc else list(FRACTIONS)[j - levels],
                      "sigma_iod": float(reference.sigmas[j]) * to_iod if is_icc else np.nan,
                      "reference": float(first[j]) * scale, "other": float(second[j]) * scale,
