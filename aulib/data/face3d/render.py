@@ -41,7 +41,8 @@ from aulib.data.face3d.shaders import FRAGMENT_SHADER, MAX_SEGMENTS, VERTEX_SHAD
 from aulib.data.synthau.scene import Scene, camera, draw_background, draw_occluders
 
 INSTALL_HINT = {
-    "linux": "install Mesa's EGL and software rasteriser (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri)",
+    "linux": "install Mesa's EGL and software rasteriser "
+             "(Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)",
     "darwin": "macOS provides OpenGL; check that the process may open a graphics context",
     "win32": "install your graphics driver's OpenGL support",
 }
