@@ -96,6 +96,28 @@ def test_a_curve_that_never_breaks_inside_the_grid_is_open_at_the_top(rng):
     plt.close(figure)
 
 
+def test_a_bound_between_crossing_and_uncrossed_resamples_is_open_not_a_huge_number():
+    # Only the first subjects lose their agreement under noise, so some resamples of subjects break inside the
+    # grid and some never do; a percentile that falls between the two kinds must read "beyond the grid" (inf),
+    # not a number interpolated towards the stand-in for infinity.
+    subjects, frames = 8, 12
+    open_top = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        truth = rng.uniform(0, 5, size=(subjects * frames, 2))
+        fragile = np.repeat(np.arange(subjects) < 7, frames)[None, None, :, None]
+        growth = 0.3 + 12 * SIGMAS[None, :, None, None] * fragile
+        predicted = np.clip(truth + rng.normal(size=(1, 1, *truth.shape)) * growth, 0, 5)
+        names = np.repeat([f"S{i:02d}" for i in range(subjects)], frames)
+        noise = NoisePredictions(SIGMAS, "iod", ["seed0"], truth, predicted, names, 80.0)
+        for n_boot in (20, 40):
+            breaks = noise_bands(noise, n_boot=n_boot)[1].set_index("what").loc["breaks"]
+            for value in breaks[["sigma_iod", "low", "high"]].astype(float):
+                assert np.isinf(value) or 0 <= value <= SIGMAS.max()
+            open_top += int(np.isfinite(breaks.sigma_iod) and np.isinf(breaks.high))
+    assert open_top > 0  # the case this test is about did occur
+
+
 def test_the_figure_draws_another_model_with_its_band_and_crossings(rng):
     reference, other = paired_studies(rng, (8.0, 3.0))
     bands, crossings = noise_bands(reference, n_boot=50)
@@ -178,6 +200,31 @@ def test_the_paired_difference_resamples_subjects_and_swaps_sign(rng):
     np.testing.assert_allclose(backward.low, -forward.high, atol=1e-12)  # the same draws, mirrored
     same = noise_difference(reference, reference, n_boot=50)
     assert (same.difference.dropna() == 0).all() and (same.verdict.dropna() == "level").all()
+    finite_same = same.dropna(subset=["difference"])
+    assert (finite_same.low == 0).all() and (finite_same.high == 0).all()  # each draw scores both on one sample
+
+
+def test_the_paired_interval_is_the_percentiles_of_differences_on_the_same_draws(rng):
+    # By hand: draw whole subjects as the seeded bootstrap does, score both models on the frames of that one draw
+    # with pingouin, subtract, and take the 2.5th and 97.5th percentiles. Two intervals computed apart and
+    # subtracted would be far wider, since the subjects that are hard for one model are hard for the other.
+    reference, other = paired_studies(rng, (8.0, 3.0))
+    n_boot, subjects = 20, np.unique(reference.subjects)
+    table = noise_difference(reference, other, n_boot=n_boot, seed=3)
+    draws = np.random.default_rng(3).integers(0, len(subjects), size=(n_boot, len(subjects)))
+
+    def curve(study: NoisePredictions, frames: np.ndarray) -> np.ndarray:
+        return np.array([np.mean([np.nanmean(pingouin_icc_columns(study.truth[frames], study.predicted[r, s][frames]))
+                                  for r in range(len(study.runs))]) for s in range(len(SIGMAS))])
+
+    differences = []
+    for draw in draws:
+        frames = np.concatenate([np.flatnonzero(reference.subjects == subjects[i]) for i in draw])
+        differences.append(curve(other, frames) - curve(reference, frames))
+    low, high = np.percentile(differences, [2.5, 97.5], axis=0)
+    icc_rows = table[table.what == "ICC"]
+    np.testing.assert_allclose(icc_rows.low, low, atol=1e-9)
+    np.testing.assert_allclose(icc_rows.high, high, atol=1e-9)
 
 
 def test_a_paired_difference_of_other_studies_is_refused(rng):
@@ -268,4 +315,8 @@ def test_the_committed_paired_noise_study_subtracts_the_committed_bands():
             assert row.reference == pytest.approx(hourglass_crossings.set_index("what").sigma_iod[what])
             assert row.other == pytest.approx(crossings.set_index("what").sigma_iod[what])
         assert ((rows.low <= rows.difference + 1e-12) & (rows.difference <= rows.high + 1e-12)).all()
+        np.testing.assert_allclose(rows.difference, rows.other - rows.reference, atol=1e-9)
+        for row in rows.itertuples():  # the course's rule: level when the interval covers 0
+            up, down = ("better", "worse") if row.what == "ICC" else ("later", "earlier")
+            assert row.verdict == ("level" if row.low <= 0 <= row.high else up if row.low > 0 else down)
         assert (rows.resamples > 0.99 * rows.resamples.max()).all()  # nearly every resample crossed in the grid

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aulib.course.noise_study import NOISE_RESAMPLES
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "RESULTS.md"
 REFERENCE = ROOT / "models" / "reference"
@@ -118,7 +120,7 @@ def reference_noise_bands() -> str:
     step = float(np.diff(bands.index.to_numpy()).min())
     subjects = int(crossings.subjects.iloc[0])
     return "\n".join(lines) + (f"\n\nThe Hourglass's {runs} seeds averaged, σ every {step:g} IOD; 95% bootstrap over "
-                               f"the {subjects} test subjects (1,000 resamples).\n")
+                               f"the {subjects} test subjects ({NOISE_RESAMPLES:,} resamples).\n")
 
 
 NOISE_PAIRED_SIGMAS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)

@@ -22,6 +22,7 @@ NOISE_BANDS, NOISE_CROSSINGS = "noise_bands.csv", "noise_crossings.csv"
 NOISE_PAIRED = "noise_paired.csv"  # each other committed run − the Hourglass under the same noise, paired by subject
 # RQ3 in inter-ocular distances, every 0.025 IOD (about 2 px of a SynthAU face) until the Hourglass has halved.
 SIGMAS_IOD = tuple(round(0.025 * i, 3) for i in range(25))
+NOISE_RESAMPLES = 1000  # bootstrap resamples of test subjects behind every committed band and paired table
 
 
 def noise_band_files(reference_dir: str | os.PathLike = REFERENCE_DIR, run: str = "hourglass") -> tuple[Path, Path]:
@@ -33,7 +34,8 @@ def noise_band_files(reference_dir: str | os.PathLike = REFERENCE_DIR, run: str 
 
 def build_noise_bands(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepared: str | os.PathLike =
                       ROOT / "data" / "synthau-prepared", seeds: Sequence[int] = SEEDS, *,
-                      runs: Sequence[str] = WEIGHTS_RUNS, sigmas: Sequence[float] = SIGMAS_IOD, n_boot: int = 1000,
+                      runs: Sequence[str] = WEIGHTS_RUNS, sigmas: Sequence[float] = SIGMAS_IOD,
+                      n_boot: int = NOISE_RESAMPLES,
                       progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """RQ3 with intervals: the committed Hourglasses under landmark noise in inter-ocular distances, seeds averaged,
     with a bootstrap band over test subjects (:func:`aulib.evaluation.noise_bands.noise_bands`), in fp32 on the CPU.

@@ -182,7 +182,9 @@ def noise_bands(noise: NoisePredictions, *, n_boot: int = 1000, level: float = 0
         bands[f"ICC {name}"] = curve
     rows = []
     for j, (what, fraction) in enumerate(FRACTIONS.items()):
-        estimate, low, high = (np.inf if v[levels + j] >= BEYOND else float(v[levels + j]) * to_iod
+        # A crossing lies inside the grid; a percentile that interpolates between one and a BEYOND resample lands
+        # far past the grid's end (e.g. 0.3 + 0.525 × 1e12): the bound is then open, not that number.
+        estimate, low, high = (np.inf if v[levels + j] > noise.sigmas.max() else float(v[levels + j]) * to_iod
                                for v in interval[:3])
         rows.append({"what": what, "fraction": fraction, "sigma_iod": estimate, "low": low, "high": high,
                      "sigma_px": estimate * noise.mean_iod, "low_px": low * noise.mean_iod,
