@@ -4,6 +4,7 @@ metrics of the same weights."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -143,6 +144,35 @@ def test_predictions_of_other_shapes_or_grids_are_refused(rng):
         NoisePredictions(SIGMAS, "iod", ["a", "b", "c"], noise.truth, noise.predicted, noise.subjects, 80.0)
     with pytest.raises(ValueError, match="rise from 0"):
         NoisePredictions(SIGMAS[::-1], "iod", ["a", "b"], noise.truth, noise.predicted, noise.subjects, 80.0)
+    with pytest.raises(ValueError, match="96 subjects for 95 frames"):
+        NoisePredictions(SIGMAS, "iod", ["a", "b"], noise.truth[:95], noise.predicted[:, :, :95], noise.subjects, 80.0)
+    with pytest.raises(ValueError, match="unit must be 'iod' or 'px'; got 'IOD'"):
+        NoisePredictions(SIGMAS, "IOD", ["a", "b"], noise.truth, noise.predicted, noise.subjects, 80.0)
+    with pytest.raises(ValueError, match="mean_iod must be a positive"):
+        NoisePredictions(SIGMAS, "px", ["a", "b"], noise.truth, noise.predicted, noise.subjects, 0.0)
+
+
+def test_a_study_in_pixels_reports_its_crossings_in_iod_at_the_mean_iod(rng):
+    # The same predictions with σ given in pixels of faces whose IOD is 80 px: every σ and crossing, divided by
+    # 80, is the IOD study's.
+    noise = noise_study(rng)
+    in_px = NoisePredictions(SIGMAS * 80, "px", noise.runs, noise.truth, noise.predicted, noise.subjects, 80.0)
+    bands, crossings = noise_bands(noise, n_boot=30)
+    bands_px, crossings_px = noise_bands(in_px, n_boot=30)
+    np.testing.assert_allclose(bands_px.sigma_iod, SIGMAS)
+    np.testing.assert_allclose(bands_px.sigma_px, SIGMAS * 80)
+    np.testing.assert_allclose(bands_px[["ICC", "low", "high"]], bands[["ICC", "low", "high"]])
+    np.testing.assert_allclose(crossings_px[["sigma_iod", "low", "high"]], crossings[["sigma_iod", "low", "high"]])
+    np.testing.assert_allclose(crossings_px.sigma_px, crossings.sigma_iod * 80)
+    assert np.isfinite(crossings_px.set_index("what").loc["plateau ends", "sigma_iod"])  # a crossing was compared
+    other = NoisePredictions(in_px.sigmas, "px", noise.runs, noise.truth, np.clip(noise.predicted * 1.1, 0, 5),
+                             noise.subjects, 80.0)
+    table_px = noise_difference(in_px, other, n_boot=30).set_index("what")
+    other_iod = NoisePredictions(SIGMAS, "iod", noise.runs, noise.truth, other.predicted, noise.subjects, 80.0)
+    table = noise_difference(noise, other_iod, n_boot=30).set_index("what")
+    columns = ["reference", "other", "difference", "low", "high"]
+    for what in FRACTIONS:  # crossings NaN in both where a curve does not cross inside the grid
+        np.testing.assert_allclose(table_px.loc[what, columns].astype(float), table.loc[what, columns].astype(float))
 
 
 def paired_studies(rng, growths: tuple[float, float], subjects: int = 10, frames: int = 12,
@@ -270,7 +300,20 @@ def test_build_noise_bands_pairs_each_run_with_weights_and_leaves_out_the_others
     np.testing.assert_allclose(small_bands.ICC, bands.ICC)
     assert set(paired.run) == {"hourglass-small"} and list(paired.what) == ["ICC", "ICC", *FRACTIONS]
     assert (paired.difference.dropna() == 0).all() and (paired[paired.what == "ICC"].verdict == "level").all()
+    finite = paired.dropna(subset=["difference"])
+    assert (finite.low == 0).all() and (finite.high == 0).all()
     assert pd.read_csv(reference / NOISE_PAIRED).columns[0] == "run"
+
+
+def test_build_noise_bands_names_what_it_lacks(tmp_path):
+    from aulib.course.noise_study import build_noise_bands
+
+    with pytest.raises(ValueError, match="add 'hourglass' to runs \\['hourglass-small'\\]"):
+        build_noise_bands(tmp_path, tmp_path, [0], runs=["hourglass-small"])
+    (tmp_path / "hourglass" / "seed0").mkdir(parents=True)
+    (tmp_path / "hourglass" / "seed0" / "best.pt").touch()
+    with pytest.raises(FileNotFoundError, match=re.escape(f"no weights in {tmp_path / 'hourglass' / 'seed1'}: train")):
+        build_noise_bands(tmp_path, tmp_path, [0, 1])
 
 
 @pytest.mark.skipif(not (REFERENCE_DIR / NOISE_BANDS).is_file(), reason="no committed noise bands")

@@ -72,6 +72,10 @@ class NoisePredictions:
             raise ValueError(f"{len(subjects)} subjects for {len(truth)} frames")
         if len(sigmas) < 2 or sigmas[0] != 0 or np.any(np.diff(sigmas) <= 0):
             raise ValueError(f"σ must rise from 0 over at least two levels; got {list(sigmas)}")
+        if unit not in ("iod", "px"):
+            raise ValueError(f"unit must be 'iod' or 'px'; got {unit!r}")
+        if not mean_iod > 0:
+            raise ValueError(f"mean_iod must be a positive number of pixels; got {mean_iod!r}")
         self.sigmas, self.unit, self.runs = np.asarray(sigmas, float), unit, list(runs)
         self.truth, self.predicted, self.subjects, self.mean_iod = truth, predicted, np.asarray(subjects), mean_iod
 
