@@ -68,6 +68,16 @@ def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_pat
     stamp = weights.stat().st_mtime_ns
     pd.testing.assert_frame_equal(build().set_index("train_subjects"), paired)
     assert weights.stat().st_mtime_ns == stamp
+    # a command for another size adds its rows and keeps the earlier size's, and the provenance keeps its history
+    more = build_data_size_regime(work=tmp_path / "work", out=tmp_path / "regime", subjects=[4], seeds=[0], epochs=1,
+                                  n_boot=200, course=course, reference_dir=tmp_path / "reference",
+                                  controls_dir=tmp_path / "controls", progress=False).set_index("train_subjects")
+    assert list(more.index) == [3, 4, n_train]
+    pd.testing.assert_series_equal(more.loc[3], paired.loc[3])
+    assert more.loc[4, "train_frames"] == 32 and weights.stat().st_mtime_ns == stamp
+    provenance = json.loads((tmp_path / "regime" / "provenance.json").read_text())
+    assert provenance["subjects"] == [3, 4, n_train] and len(provenance["earlier"]) == 2
+    assert {"hourglass/subjects3/seed0", "hourglass/subjects4/seed0"} <= set(provenance["seconds"])
     # a full-size run of another recipe is refused, by name
     pd.DataFrame({"epoch": [1], "step": [999]}).to_csv(full["hourglass-direct"] / "training.csv", index=False)
     with pytest.raises(ValueError, match=f"hourglass-direct/seed0/training.csv: 999 updates, not the {full_steps}"):
