@@ -4,6 +4,7 @@ metrics of the same weights."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -84,6 +85,25 @@ def test_the_band_resamples_subjects_not_frames(rng):
     np.testing.assert_allclose(bands.low, bands.ICC, atol=1e-12)
     np.testing.assert_allclose(bands.high, bands.ICC, atol=1e-12)
     np.testing.assert_allclose(crossings.low, crossings.sigma_iod, atol=1e-12)
+
+
+def test_the_band_at_another_level_is_those_percentiles_of_pingouins_curves_on_the_seeded_draws(rng):
+    # By hand: draw whole subjects as the seeded bootstrap does, average the runs' pingouin curves on each draw, and
+    # take the 25th and 75th percentiles for a 50% band; it lies inside the 95% band of the same draws.
+    noise = noise_study(rng, subjects=6, frames=10)
+    n_boot, subjects = 30, np.unique(noise.subjects)
+    half, _ = noise_bands(noise, n_boot=n_boot, level=0.5, seed=4)
+    wide, _ = noise_bands(noise, n_boot=n_boot, level=0.95, seed=4)
+    curves = []
+    for draw in np.random.default_rng(4).integers(0, len(subjects), size=(n_boot, len(subjects))):
+        frames = np.concatenate([np.flatnonzero(noise.subjects == subjects[i]) for i in draw])
+        curves.append([np.mean([np.nanmean(pingouin_icc_columns(noise.truth[frames], noise.predicted[r, s][frames]))
+                                for r in range(len(noise.runs))]) for s in range(len(SIGMAS))])
+    low, high = np.percentile(curves, [25, 75], axis=0)
+    np.testing.assert_allclose(half.low, low, atol=1e-9)
+    np.testing.assert_allclose(half.high, high, atol=1e-9)
+    assert (wide.low <= half.low + 1e-12).all() and (half.high <= wide.high + 1e-12).all()
+    assert (half.high - half.low).iloc[1:].lt((wide.high - wide.low).iloc[1:]).all()
 
 
 def test_a_curve_that_never_breaks_inside_the_grid_is_open_at_the_top(rng):
@@ -278,6 +298,16 @@ def test_noise_predictions_score_every_held_out_frame_at_every_sigma(tmp_path):
     assert not np.allclose(noise.predicted[0, 0], noise.predicted[0, 1])  # and noise moves the readouts
     assert ((noise.predicted >= 0) & (noise.predicted <= 5)).all()
     assert 40 < noise.mean_iod < 120  # SynthAU's faces in 256-pixel frames
+    # the frames are the test subjects' by meta.json's split, each subject's frames with their labels.csv labels
+    splits = json.loads((prepared / "meta.json").read_text())["splits"]
+    test = sorted(subject for subject, split in splits.items() if split == "test")
+    held = labels[labels.subject.astype(str).isin(test)]
+    assert sorted(set(noise.subjects)) == test and len(noise.subjects) == len(held) == len(noise.truth)
+    counts = pd.Series(noise.subjects).value_counts().sort_index()
+    assert counts.to_dict() == held.subject.astype(str).value_counts().sort_index().to_dict()
+    columns = [c for c in labels.columns if c.startswith("AU")]
+    assert len(columns) == 5
+    np.testing.assert_allclose(np.sort(noise.truth, axis=0), np.sort(held[columns].to_numpy(float), axis=0))
 
 
 def test_build_noise_bands_pairs_each_run_with_weights_and_leaves_out_the_others(tmp_path, capsys):
