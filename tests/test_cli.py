@@ -67,6 +67,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--data-size", "--subjects", "5"], "data_size"),
     (["--data-size"], "data_size"),
     (["--precision-control", "--seeds", "1"], "precision_control"),
+    (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),
 ])
 def test_reference_takes_one_job(argv, mode):
@@ -83,6 +84,8 @@ def test_reference_takes_one_job(argv, mode):
     (["--precision-control", "--subjects", "5"], "--subjects sets the training-set sizes of --data-size"),
     (["--data-size", "--out", "elsewhere"], "--data-size trains on the CPU .* does not take --out"),
     (["--precision-control", "--device", "cuda", "--renderer", "3d"], "does not take --device, --renderer"),
+    (["--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
+    (["--data-size", "--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
     # Parsed and checked only: nothing is trained or written whether or not the check holds.

@@ -13,6 +13,7 @@ from helpers import pingouin_mean_icc
 from aulib.course.controls import CONTROL_RUN, build_precision_control
 from aulib.course.reference import prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
+from aulib.inference.precision import cpu_supports_bf16
 
 
 def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_path, rng):
@@ -85,3 +86,92 @@ def test_the_control_needs_the_committed_hourglass_of_its_seed(tmp_path):
         build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
                                 reference_dir=tmp_path / "reference", seeds=[1], epochs=1, course=course,
                                 progress=False)
+
+
+def _stand_in_runs(reference, template, truth, labels, rng, runs):
+    """Committed reference runs of seed 0, stood in by noisy truths on the course set's test frames."""
+    for run, noise in runs:
+        folder = reference / run / "seed0"
+        folder.mkdir(parents=True)
+        predicted = np.clip(truth + rng.normal(0, noise, truth.shape), 0, 5)
+        template.assign(**{f"pred_{x}": predicted[:, a] for a, x in enumerate(labels)}).to_csv(
+            folder / "predictions.csv.gz", index=False)
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="the bf16 control trains in native bf16 (AVX-512 BF16 or AMX)")
+def test_the_bf16_control_is_paired_with_the_reference_the_fp32_control_and_the_runs(tmp_path, rng):
+    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
+    template = geometry_predictions(course_prepared)
+    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
+    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    reference = tmp_path / "reference"
+    _stand_in_runs(reference, template, truth, labels, rng, (("hourglass", 0.4), ("l2", 0.8)))
+    common = {"work": tmp_path / "work", "out": tmp_path / "controls", "reference_dir": reference, "seeds": [0],
+              "epochs": 1, "n_boot": 200, "course": course, "progress": False}
+    fp32_rows = build_precision_control(**common)
+    fp32_provenance = (tmp_path / "controls" / "provenance.json").read_bytes()
+    paired = build_precision_control(**common, precision="bf16")
+
+    control = tmp_path / "controls" / "hourglass-bf16" / "seed0"
+    config = json.loads((control / "config.json").read_text())
+    assert (config["precision"], config["model"], config["seed"]) == ("bf16", "tiny", 0)
+    # the fp32 control's rows and provenance stay; the bf16 control's follow them
+    assert paired.control.tolist() == ["fp32"] * 2 + ["bf16"] * 3
+    pd.testing.assert_frame_equal(paired[paired.control == "fp32"].drop(columns="control"),
+                                  fp32_rows.drop(columns="control"))
+    assert (tmp_path / "controls" / "provenance.json").read_bytes() == fp32_provenance
+    provenance = json.loads((tmp_path / "controls" / "provenance-bf16.json").read_text())
+    assert provenance["seeds"] == [0] and "seed0" in provenance["seconds"] and "bf16" in provenance["what"]
+
+    icc = {name: pingouin_mean_icc(path) for name, path in {
+        "bf16": control / "predictions.csv.gz",
+        "fp32": tmp_path / "controls" / CONTROL_RUN / "seed0" / "predictions.csv.gz",
+        "reference": reference / "hourglass" / "seed0" / "predictions.csv.gz",
+        "l2": reference / "l2" / "seed0" / "predictions.csv.gz"}.items()}
+    rows = paired[paired.control == "bf16"].set_index("comparison")
+    expected = {  # comparison → (base, other)
+        "Hourglass bf16 retrained − Hourglass bf16 (the same recipe, seed and precision, today's code)":
+            ("reference", "bf16"),
+        "Hourglass fp32 − Hourglass bf16 retrained (the precision alone, at equal code)": ("bf16", "fp32"),
+        "l2 − Hourglass bf16 retrained": ("bf16", "l2")}
+    assert set(rows.index) == set(expected)
+    for comparison, (base, other) in expected.items():
+        row = rows.loc[comparison]
+        assert row.base_icc == pytest.approx(icc[base], abs=1e-9)
+        assert row.difference == pytest.approx(icc[other] - icc[base], abs=1e-9)
+        assert row.low <= row.difference <= row.high
+        assert row.verdict == ("level" if row.low <= 0 <= row.high else "better" if row.low > 0 else "worse")
+
+
+def test_a_control_in_another_precision_or_bf16_where_it_is_emulated_is_refused(tmp_path, monkeypatch):
+    import aulib.inference.precision
+
+    common = {"work": tmp_path / "work", "out": tmp_path / "controls", "reference_dir": tmp_path / "reference",
+              "course": {"SUBJECTS": 8, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}, "progress": False}
+    with pytest.raises(ValueError, match=r"precision='fp16': the controls train in fp32 or bf16"):
+        build_precision_control(**common, precision="fp16")
+    monkeypatch.setattr(aulib.inference.precision, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(ValueError, match=r"in native bf16: this CPU has none \(no AVX-512 BF16 or AMX"):
+        build_precision_control(**common, precision="bf16")
+    assert not (tmp_path / "work").exists()  # refused before any data set is made
+
+
+def test_an_fp32_table_written_before_the_control_column_keeps_its_rows(tmp_path, rng):
+    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
+    template = geometry_predictions(course_prepared)
+    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
+    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    _stand_in_runs(tmp_path / "reference", template, truth, labels, rng, (("hourglass", 0.4),))
+    (tmp_path / "controls").mkdir()
+    old = pd.DataFrame([{"comparison": "Hourglass fp32 − Hourglass bf16 (the precision alone)", "seed": 1,
+                         "subjects": 30, "base_icc": 0.876, "other_icc": 0.878, "difference": 0.002, "low": -0.008,
+                         "high": 0.011, "verdict": "level"}])
+    old.to_csv(tmp_path / "controls" / "paired.csv", index=False)
+    paired = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                     reference_dir=tmp_path / "reference", seeds=[0], epochs=1, n_boot=50,
+                                     course=course, progress=False)
+    assert paired.columns[0] == "control" and paired.control.tolist() == ["fp32", "fp32"]
+    assert paired.seed.tolist() == [0, 1]
+    pd.testing.assert_frame_equal(paired[paired.seed == 1].drop(columns="control").reset_index(drop=True), old)

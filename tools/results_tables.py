@@ -7,7 +7,7 @@ around them quotes from these tables. Sources (all committed):
   and ``models/reference/noise_bands.csv`` / ``noise_crossings.csv``: the reference runs;
 - ``models/reference/london_readings.csv``, ``london_variants.csv`` and ``aulib/data/london/anchor_mediapipe.csv``:
   the real-face benchmark;
-- ``models/reference-controls/paired.csv``: the precision control (:mod:`aulib.course.controls`);
+- ``models/reference-controls/paired.csv``: the precision controls, fp32 and bf16 (:mod:`aulib.course.controls`);
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`);
 - ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
   ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
@@ -296,9 +296,11 @@ def heldout_paragraph(folder: Path, label: str) -> str:
 CONTROLS = ROOT / "models" / "reference-controls"
 
 
-def reference_controls() -> str:
-    """The precision control (``models/reference-controls/paired.csv``): the Hourglass trained again in fp32."""
+def reference_controls(control: str = "fp32") -> str:
+    """A control of ``models/reference-controls/paired.csv``: the Hourglass trained again in fp32, or in bf16 as the
+    reference was (the first tables had only the fp32 control and no ``control`` column)."""
     paired = pd.read_csv(CONTROLS / "paired.csv")
+    paired = paired[paired.control == control] if "control" in paired else paired
     lines = ["| comparison (paired by test subject) | seed | base ICC | other ICC | difference [95% interval] |",
              "|---|---|---|---|---|"]
     for row in paired.itertuples():
@@ -380,6 +382,8 @@ def tables() -> dict[str, str]:
         generated["synthau3d-pilot"] = synthau3d_pilot()
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
+        if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):
+            generated["reference-controls-bf16"] = reference_controls("bf16")
     if (REFERENCE / "london_variants.csv").is_file():
         generated["london-variants"] = london_variants()
     if (DATA_SIZE / "paired.csv").is_file():

@@ -45,7 +45,7 @@ def run_cli(args: argparse.Namespace) -> int:
 REFERENCE_MODES = {"london_only": ("london_only",), "london_variants_only": ("london_variants_only",),
                    "precision_control": ("precision_control",), "data_size": ("data_size",),
                    "committed_only": ("paired_only", "noise_bands_only")}
-CONTROLS = ("precision_control", "data_size")  # trained on the CPU in fp32 on the 2D sets, into their own folders
+CONTROLS = ("precision_control", "data_size")  # trained on the CPU on the 2D sets, into their own folders
 
 
 def _flag(name: str) -> str:
@@ -61,6 +61,9 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         flags = " and ".join("/".join(map(_flag, given[mode])) for mode in chosen)
         raise SystemExit(f"aulib reference: {flags} are separate jobs; give one")
     mode = chosen[0] if chosen else None
+    if args.control_precision != "fp32" and mode != "precision_control":
+        raise SystemExit("aulib reference: --control-precision is the precision of --precision-control; add "
+                         "--precision-control or drop --control-precision")
     if args.subjects is not None and mode != "data_size":
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
@@ -68,7 +71,7 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         ignored = [_flag(name) for name in ("out", "device", "renderer", "runs", "sigmas")
                    if getattr(args, name) != args.default_of(name)]
         if ignored:
-            raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU in fp32 on the 2D SynthAU sets and "
+            raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU on the 2D SynthAU sets and "
                              f"writes its own committed folder; it does not take {', '.join(ignored)}")
     return mode
 
@@ -83,7 +86,8 @@ def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
                                       epochs=args.epochs, command=command)
     from aulib.course.controls import build_precision_control
 
-    return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command)
+    return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command,
+                                   precision=args.control_precision)
 
 
 def _course_set(args: argparse.Namespace) -> Path:
@@ -211,6 +215,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--precision-control", action="store_true",
             help="train the reference Hourglass again in fp32 and pair it with the reference runs "
                  "(models/reference-controls; aulib.course.controls)"),
+        arg("--control-precision", choices=["fp32", "bf16"], default="fp32",
+            help="with --precision-control: fp32 (the control), or bf16 as the reference runs were trained (today's "
+                 "code; needs a CPU with native bf16)"),
         arg("--data-size", action="store_true",
             help="train the Hourglass and its pooled head on fewer subjects, as many updates, in fp32, and pair them "
                  "(models/reference-data-size; aulib.course.data_size)"),

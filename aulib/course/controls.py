@@ -15,10 +15,19 @@ compared paired by test subject (:func:`aulib.evaluation.paired.icc_difference`)
 - every committed reference run that has per-frame predictions for that seed (the question at equal precision
   where that run trained in fp32).
 
-Written to ``models/reference-controls/`` (committed): ``hourglass-fp32/seed<k>/`` (``config.json``,
-``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` and ``provenance.json``.
-``aulib reference --precision-control`` (about 16 minutes a seed on 2 AVX2 cores) rebuilds it; a command for some
-seeds (``--seeds 1``) keeps the other seeds' rows, timings and machine.
+A second control, **in bf16** (``precision="bf16"``, only on a CPU with native bf16), retrains the reference
+Hourglass with the same data, recipe, seed and precision as the committed one, but with today's code on today's
+machine. Paired with the committed Hourglass it measures how far a rerun drifts (code changed since the reference
+runs, another CPU's bf16 kernels); paired with the fp32 control it gives the precision alone at equal code; and every
+reference run retrained later in bf16 (the fixed extent, L2, ResNet-18 with predictions) is paired with it at equal
+code and precision.
+
+Written to ``models/reference-controls/`` (committed): ``hourglass-fp32/seed<k>/`` and ``hourglass-bf16/seed<k>/``
+(``config.json``, ``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` (a ``control`` column
+says which) and ``provenance.json`` (fp32) or ``provenance-bf16.json``. ``aulib reference --precision-control``
+(about 16 minutes a seed on 2 AVX2 cores) rebuilds the fp32 control, ``--precision-control --control-precision
+bf16`` the bf16 one (about 5 minutes a seed on 2 AVX-512 BF16 cores); a command for some seeds (``--seeds 1``) keeps
+the other seeds' rows, the other control's rows, and their timings and machine.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from aulib.course.reference import (
     EPOCHS,
@@ -46,6 +56,8 @@ from aulib.training.experiments import run_config, train_or_load
 
 CONTROLS_DIR = ROOT / "models" / "reference-controls"
 CONTROL_RUN = "hourglass-fp32"
+CONTROL_RUNS = {"fp32": CONTROL_RUN, "bf16": "hourglass-bf16"}  # by training precision
+PROVENANCE = {"fp32": "provenance.json", "bf16": "provenance-bf16.json"}  # each control's machine differs
 RESULT_FILES = ("config.json", "training.csv", "metrics.csv")  # and the predictions (no noise study here)
 
 
@@ -53,8 +65,9 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
                             reference_dir: str | os.PathLike = REFERENCE_DIR, seeds: Sequence[int] = (0,),
                             epochs: int = EPOCHS, n_boot: int = 2000, course: dict[str, Any] | None = None,
                             command: str = "aulib reference --precision-control", progress: bool = True,
-                            ) -> pd.DataFrame:
-    """Train the fp32 control of the reference Hourglass and pair it with the reference runs (module docstring).
+                            precision: str = "fp32") -> pd.DataFrame:
+    """Train a control of the reference Hourglass (fp32, or bf16 as the reference) and pair it with the reference runs
+    (module docstring).
 
     Args:
         work: the folder of the reference data sets and run folders (``aulib reference --work``).
@@ -67,24 +80,42 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             :func:`aulib.course.reference.build_reference` uses).
         command: the command line recorded in the provenance.
         progress: progress bars.
+        precision: ``"fp32"`` or ``"bf16"`` (the reference runs' own precision; a CPU without native bf16 is refused,
+            where it would be emulated at seconds per image).
 
     Returns:
-        ``paired.csv``: one row per seed and comparison, ``comparison, seed, subjects, base_icc, other_icc,
-        difference, low, high, verdict`` (``difference`` = other − base).
+        ``paired.csv``: one row per control, seed and comparison, ``control, comparison, seed, subjects, base_icc,
+        other_icc, difference, low, high, verdict`` (``difference`` = other − base).
+
+    Raises:
+        ValueError: naming the precision if it is neither, or bf16 on a CPU without native bf16.
     """
     from aulib.course.pipeline import load_params
     from aulib.evaluation.evaluate import evaluate
     from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
 
+    if precision not in CONTROL_RUNS:
+        raise ValueError(f"precision={precision!r}: the controls train in {' or '.join(CONTROL_RUNS)}")
+    if precision == "bf16":
+        from aulib.inference.precision import cpu_supports_bf16
+
+        if not cpu_supports_bf16():  # emulated, seconds per image: the control would take a day, and time nothing
+            raise ValueError("the bf16 control trains as the reference runs did, in native bf16: this CPU has none "
+                             f"(no AVX-512 BF16 or AMX; torch's CPU capability is "
+                             f"{torch.backends.cpu.get_cpu_capability()}): run it on such a CPU")
+    control_run = CONTROL_RUNS[precision]
     work, out, reference_dir = Path(work), Path(out), Path(reference_dir)
     if course is None:
         smoke = load_params("smoke")
         course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
     train_prepared, course_prepared = prepare_sets(work, course, progress)
     # A seed added later (``--seeds 1``) keeps the earlier seeds' rows and timings: each seed is its own experiment.
-    earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
+    provenance = out / PROVENANCE[precision]
+    earlier = json.loads(provenance.read_text()) if provenance.is_file() else {}
     kept = pd.read_csv(out / "paired.csv") if (out / "paired.csv").is_file() else pd.DataFrame()
-    kept = kept[~kept.seed.isin(seeds)] if len(kept) else kept
+    if len(kept):  # the first tables had only the fp32 control, without the column
+        kept.insert(0, "control", kept.pop("control") if "control" in kept else "fp32")
+        kept = kept[~(kept.seed.isin(seeds) & (kept.control == precision))]
     rows = []
     timings = dict(earlier.get("seconds", {}))  # a seed trained now replaces its own entries below
     for seed in seeds:
@@ -92,8 +123,8 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
         if not bf16.is_file():
             raise FileNotFoundError(f"{bf16} is missing: the control pairs with the committed reference Hourglass "
                                     f"of seed {seed} (aulib reference --paired-only writes its predictions)")
-        config = run_config("hourglass", "smoke", data=train_prepared, runs_dir=work / "runs-control-fp32" /
-                            f"seed{seed}", epochs=epochs, seed=seed, device="cpu", precision="fp32")
+        config = run_config("hourglass", "smoke", data=train_prepared, runs_dir=work / f"runs-control-{precision}" /
+                            f"seed{seed}", epochs=epochs, seed=seed, device="cpu", precision=precision)
         run_dir = Path(config.out)
         began = time.perf_counter()
         finished_before = (run_dir / "predictions.csv").is_file()
@@ -102,27 +133,40 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
             timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
             timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
-        target = out / CONTROL_RUN / f"seed{seed}"
+        target = out / control_run / f"seed{seed}"
         copy_run_results(run_dir, target, files=RESULT_FILES)
 
         control = read_predictions(target / "predictions.csv.gz")
-        pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}
+        if precision == "fp32":
+            pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}
+            base_name = "Hourglass fp32"
+        else:
+            pairs = {"Hourglass bf16 retrained − Hourglass bf16 (the same recipe, seed and precision, today's code)":
+                     (read_predictions(bf16), control)}
+            fp32 = out / CONTROL_RUNS["fp32"] / f"seed{seed}" / "predictions.csv.gz"
+            if fp32.is_file():
+                pairs["Hourglass fp32 − Hourglass bf16 retrained (the precision alone, at equal code)"] = (
+                    control, read_predictions(fp32))
+            base_name = "Hourglass bf16 retrained"
         for path in sorted(reference_dir.glob(f"*/seed{seed}/predictions.csv.gz")):
             if path.parent.parent.name != "hourglass":
-                pairs[f"{path.parent.parent.name} − Hourglass fp32"] = (control, read_predictions(path))
+                pairs[f"{path.parent.parent.name} − {base_name}"] = (control, read_predictions(path))
         for comparison, (base, other) in pairs.items():
             interval = icc_difference(base, other, n_boot=n_boot, seed=seed)
-            rows.append({"comparison": comparison, "seed": seed, "subjects": interval.n,
+            rows.append({"control": precision, "comparison": comparison, "seed": seed, "subjects": interval.n,
                          "base_icc": mean_icc(base), "other_icc": mean_icc(other), "difference": interval.estimate,
                          "low": interval.low, "high": interval.high, "verdict": verdict(interval)})
     paired = pd.concat([table for table in (kept, pd.DataFrame(rows)) if len(table)], ignore_index=True)
-    paired = paired.sort_values("seed", kind="stable", ignore_index=True)
+    order = paired.control.map({name: k for k, name in enumerate(CONTROL_RUNS)})  # fp32's rows first, as before
+    paired = paired.assign(order=order).sort_values(["order", "seed"], kind="stable", ignore_index=True)
+    paired = paired.drop(columns="order")
     atomic_write_csv(out / "paired.csv", paired, index=False)
     earlier_commands = list(earlier.get("earlier", []))
     if set(earlier.get("seeds", [])) - set(seeds):  # that command's seeds stay in the tables: keep its machine
         earlier_commands.append({k: earlier[k] for k in ("command", "seeds", "machine", "date") if k in earlier})
-    atomic_write_json(out / "provenance.json", {
-        "command": command, "what": "the reference Hourglass retrained in fp32: see aulib/course/controls.py",
-        "earlier": earlier_commands, "seeds": sorted(int(seed) for seed in paired.seed.unique()), "epochs": epochs,
+    atomic_write_json(provenance, {
+        "command": command, "what": f"the reference Hourglass retrained in {precision}: see aulib/course/controls.py",
+        "earlier": earlier_commands, "seeds": sorted(int(s) for s in paired[paired.control == precision].seed.unique()),
+        "epochs": epochs,
         "machine": machine_description(), "seconds": timings, "date": time.strftime("%Y-%m-%d")})
     return paired
