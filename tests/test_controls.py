@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import pingouin_mean_icc
 
-from aulib.course.controls import CONTROL_RUN, build_precision_control
+from aulib.course.controls import CONTROL_RUN, PRECISION_ALONE, build_precision_control
 from aulib.course.reference import prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
 from aulib.inference.precision import cpu_supports_bf16
@@ -106,7 +106,8 @@ def test_the_bf16_control_is_paired_with_the_reference_the_fp32_control_and_the_
     labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
     truth = template[[f"true_{x}" for x in labels]].to_numpy()
     reference = tmp_path / "reference"
-    _stand_in_runs(reference, template, truth, labels, rng, (("hourglass", 0.4), ("l2", 0.8)))
+    _stand_in_runs(reference, template, truth, labels, rng,
+                   (("hourglass", 0.4), ("l2", 0.8), ("hourglass-direct", 1.0)))
     common = {"work": tmp_path / "work", "out": tmp_path / "controls", "reference_dir": reference, "seeds": [0],
               "epochs": 1, "n_boot": 200, "course": course, "progress": False}
     fp32_rows = build_precision_control(**common)
@@ -116,7 +117,10 @@ def test_the_bf16_control_is_paired_with_the_reference_the_fp32_control_and_the_
     control = tmp_path / "controls" / "hourglass-bf16" / "seed0"
     config = json.loads((control / "config.json").read_text())
     assert (config["precision"], config["model"], config["seed"]) == ("bf16", "tiny", 0)
-    # the fp32 control's rows and provenance stay; the bf16 control's follow them
+    # the fp32 control's rows and provenance stay; the bf16 control's follow them; each control is paired with the
+    # runs of its own precision only (the pooled head trained in fp32, L2 in bf16)
+    assert set(fp32_rows.comparison) == {"Hourglass fp32 − Hourglass bf16 (the precision alone)",
+                                         "hourglass-direct − Hourglass fp32"}
     assert paired.control.tolist() == ["fp32"] * 2 + ["bf16"] * 3
     pd.testing.assert_frame_equal(paired[paired.control == "fp32"].drop(columns="control"),
                                   fp32_rows.drop(columns="control"))
@@ -175,3 +179,32 @@ def test_an_fp32_table_written_before_the_control_column_keeps_its_rows(tmp_path
     assert paired.columns[0] == "control" and paired.control.tolist() == ["fp32", "fp32"]
     assert paired.seed.tolist() == [0, 1]
     pd.testing.assert_frame_equal(paired[paired.seed == 1].drop(columns="control").reset_index(drop=True), old)
+
+
+def test_an_fp32_rerun_keeps_the_bf16_rows_and_refreshes_the_two_controls_comparison(tmp_path, rng):
+    # Runs on any CPU: the bf16 control's predictions and rows are stood in, as if trained on another machine.
+    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
+    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
+    template = geometry_predictions(course_prepared)
+    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
+    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    _stand_in_runs(tmp_path / "reference", template, truth, labels, rng, (("hourglass", 0.4),))
+    _stand_in_runs(tmp_path / "controls", template, truth, labels, rng, (("hourglass-bf16", 0.5),))
+    bf16_rows = pd.DataFrame([
+        {"control": "bf16", "comparison": "Hourglass bf16 retrained − Hourglass bf16 (the same recipe, seed and "
+         "precision, today's code)", "seed": 0, "subjects": 6, "base_icc": 0.5, "other_icc": 0.6, "difference": 0.1,
+         "low": 0.05, "high": 0.15, "verdict": "better"},
+        {"control": "bf16", "comparison": PRECISION_ALONE, "seed": 0, "subjects": 6, "base_icc": 0.6,
+         "other_icc": 0.0, "difference": -0.6, "low": -0.7, "high": -0.5, "verdict": "worse"}])
+    bf16_rows.to_csv(tmp_path / "controls" / "paired.csv", index=False)
+    paired = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
+                                     reference_dir=tmp_path / "reference", seeds=[0], epochs=1, n_boot=100,
+                                     course=course, progress=False)
+    assert paired.control.tolist() == ["fp32", "bf16", "bf16"]
+    pd.testing.assert_frame_equal(paired.iloc[[1]].reset_index(drop=True), bf16_rows.iloc[[0]])  # kept as it was
+    cross = paired.iloc[2]
+    assert cross.comparison == PRECISION_ALONE
+    bf16_icc = pingouin_mean_icc(tmp_path / "controls" / "hourglass-bf16" / "seed0" / "predictions.csv.gz")
+    fp32_icc = pingouin_mean_icc(tmp_path / "controls" / CONTROL_RUN / "seed0" / "predictions.csv.gz")
+    assert cross.base_icc == pytest.approx(bf16_icc, abs=1e-9)  # recomputed with the new fp32 control
+    assert cross.difference == pytest.approx(fp32_icc - bf16_icc, abs=1e-9)

@@ -382,7 +382,7 @@ def tables() -> dict[str, str]:
         generated["synthau3d-pilot"] = synthau3d_pilot()
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
-        if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):
+        if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):  # the bf16 control, once run
             generated["reference-controls-bf16"] = reference_controls("bf16")
     if (REFERENCE / "london_variants.csv").is_file():
         generated["london-variants"] = london_variants()

@@ -77,7 +77,7 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
 
 
 def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
-    """Train a committed control (fp32 precision or training-set size) and return its paired table."""
+    """Train a committed control (a training precision or training-set size) and return its paired table."""
     command = "aulib " + " ".join(args.argv)
     if mode == "data_size":
         from aulib.course.data_size import SUBJECTS, build_data_size_regime
@@ -213,8 +213,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--london-variants-only", action="store_true",
             help="only read the London set with the committed small Hourglasses and the local readout (RQ1, RQ5)"),
         arg("--precision-control", action="store_true",
-            help="train the reference Hourglass again in fp32 and pair it with the reference runs "
-                 "(models/reference-controls; aulib.course.controls)"),
+            help="train the reference Hourglass again (in fp32, or the --control-precision) and pair it with the "
+                 "reference runs (models/reference-controls; aulib.course.controls)"),
         arg("--control-precision", choices=["fp32", "bf16"], default="fp32",
             help="with --precision-control: fp32 (the control), or bf16 as the reference runs were trained (today's "
                  "code; needs a CPU with native bf16)"),

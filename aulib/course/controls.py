@@ -12,22 +12,22 @@ same data, recipe and seed (so the same initial weights and batches), scored on 
 compared paired by test subject (:func:`aulib.evaluation.paired.icc_difference`) with
 
 - its bf16 twin, the committed reference Hourglass (the precision effect alone), and
-- every committed reference run that has per-frame predictions for that seed (the question at equal precision
-  where that run trained in fp32).
+- every committed reference run trained in fp32 that has per-frame predictions for that seed (the question at
+  equal precision).
 
 A second control, **in bf16** (``precision="bf16"``, only on a CPU with native bf16), retrains the reference
 Hourglass with the same data, recipe, seed and precision as the committed one, but with today's code on today's
 machine. Paired with the committed Hourglass it measures how far a rerun drifts (code changed since the reference
-runs, another CPU's bf16 kernels); paired with the fp32 control it gives the precision alone at equal code; and every
-reference run retrained later in bf16 (the fixed extent, L2, ResNet-18 with predictions) is paired with it at equal
-code and precision.
+runs, another CPU's bf16 kernels); paired with the fp32 control it gives the precision alone at equal code; and the
+reference runs trained in bf16 that keep per-frame predictions (:data:`TRAINED_IN`) are paired with it at equal
+precision. Each control is paired only with the runs of its own precision.
 
 Written to ``models/reference-controls/`` (committed): ``hourglass-fp32/seed<k>/`` and ``hourglass-bf16/seed<k>/``
 (``config.json``, ``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` (a ``control`` column
 says which) and ``provenance.json`` (fp32) or ``provenance-bf16.json``. ``aulib reference --precision-control``
 (about 16 minutes a seed on 2 AVX2 cores) rebuilds the fp32 control, ``--precision-control --control-precision
-bf16`` the bf16 one (about 5 minutes a seed on 2 AVX-512 BF16 cores); a command for some seeds (``--seeds 1``) keeps
-the other seeds' rows, the other control's rows, and their timings and machine.
+bf16`` the bf16 one (on a CPU with native bf16); a command for some seeds (``--seeds 1``) keeps the other seeds'
+rows, the other control's rows, and their timings and machine.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ CONTROLS_DIR = ROOT / "models" / "reference-controls"
 CONTROL_RUN = "hourglass-fp32"
 CONTROL_RUNS = {"fp32": CONTROL_RUN, "bf16": "hourglass-bf16"}  # by training precision
 PROVENANCE = {"fp32": "provenance.json", "bf16": "provenance-bf16.json"}  # each control's machine differs
+# The committed reference runs by the precision they trained in (``models/reference/provenance.json``: the AVX-512
+# BF16 machines trained in bf16, the AVX2 ones in fp32). Each control is paired only with the runs of its own
+# precision, so that a row compares the question and nothing else.
+TRAINED_IN = {"fp32": ("hourglass-direct", "hourglass-small"), "bf16": ("per-au", "resnet18", "fixed-extent", "l2")}
+PRECISION_ALONE = "Hourglass fp32 − Hourglass bf16 retrained (the precision alone, at equal code)"  # a bf16 row
 RESULT_FILES = ("config.json", "training.csv", "metrics.csv")  # and the predictions (no noise study here)
 
 
@@ -115,7 +120,8 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
     kept = pd.read_csv(out / "paired.csv") if (out / "paired.csv").is_file() else pd.DataFrame()
     if len(kept):  # the first tables had only the fp32 control, without the column
         kept.insert(0, "control", kept.pop("control") if "control" in kept else "fp32")
-        kept = kept[~(kept.seed.isin(seeds) & (kept.control == precision))]
+        # this control's rows of these seeds, and the two controls' comparison, which is recomputed below
+        kept = kept[~(kept.seed.isin(seeds) & ((kept.control == precision) | (kept.comparison == PRECISION_ALONE)))]
     rows = []
     timings = dict(earlier.get("seconds", {}))  # a seed trained now replaces its own entries below
     for seed in seeds:
@@ -143,17 +149,19 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
         else:
             pairs = {"Hourglass bf16 retrained − Hourglass bf16 (the same recipe, seed and precision, today's code)":
                      (read_predictions(bf16), control)}
-            fp32 = out / CONTROL_RUNS["fp32"] / f"seed{seed}" / "predictions.csv.gz"
-            if fp32.is_file():
-                pairs["Hourglass fp32 − Hourglass bf16 retrained (the precision alone, at equal code)"] = (
-                    control, read_predictions(fp32))
             base_name = "Hourglass bf16 retrained"
-        for path in sorted(reference_dir.glob(f"*/seed{seed}/predictions.csv.gz")):
-            if path.parent.parent.name != "hourglass":
-                pairs[f"{path.parent.parent.name} − {base_name}"] = (control, read_predictions(path))
+        for run in TRAINED_IN[precision]:
+            path = reference_dir / run / f"seed{seed}" / "predictions.csv.gz"
+            if path.is_file():
+                pairs[f"{run} − {base_name}"] = (control, read_predictions(path))
+        # The two controls against each other, whichever was trained last (a rerun of either refreshes it).
+        both = {name: out / run / f"seed{seed}" / "predictions.csv.gz" for name, run in CONTROL_RUNS.items()}
+        if all(path.is_file() for path in both.values()):
+            pairs[PRECISION_ALONE] = (read_predictions(both["bf16"]), read_predictions(both["fp32"]))
         for comparison, (base, other) in pairs.items():
             interval = icc_difference(base, other, n_boot=n_boot, seed=seed)
-            rows.append({"control": precision, "comparison": comparison, "seed": seed, "subjects": interval.n,
+            owner = "bf16" if comparison == PRECISION_ALONE else precision
+            rows.append({"control": owner, "comparison": comparison, "seed": seed, "subjects": interval.n,
                          "base_icc": mean_icc(base), "other_icc": mean_icc(other), "difference": interval.estimate,
                          "low": interval.low, "high": interval.high, "verdict": verdict(interval)})
     paired = pd.concat([table for table in (kept, pd.DataFrame(rows)) if len(table)], ignore_index=True)
