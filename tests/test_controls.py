@@ -208,3 +208,32 @@ def test_an_fp32_rerun_keeps_the_bf16_rows_and_refreshes_the_two_controls_compar
     fp32_icc = pingouin_mean_icc(tmp_path / "controls" / CONTROL_RUN / "seed0" / "predictions.csv.gz")
     assert cross.base_icc == pytest.approx(bf16_icc, abs=1e-9)  # recomputed with the new fp32 control
     assert cross.difference == pytest.approx(fp32_icc - bf16_icc, abs=1e-9)
+
+
+def test_the_committed_control_tables_are_recomputed_from_the_committed_predictions():
+    # pingouin, the ICC oracle, on the committed per-frame predictions of seed 0: each row's two sides read from
+    # the files its comparison names, then subtracted
+    from aulib.course.controls import CONTROLS_DIR, TRAINED_IN
+    from aulib.course.reference import REFERENCE_DIR
+
+    paired = pd.read_csv(CONTROLS_DIR / "paired.csv")
+    paired = paired.assign(control=paired.control if "control" in paired else "fp32")
+    sides = {"Hourglass bf16": REFERENCE_DIR / "hourglass", "Hourglass fp32": CONTROLS_DIR / CONTROL_RUN,
+             "Hourglass bf16 retrained": CONTROLS_DIR / "hourglass-bf16",
+             **{run: REFERENCE_DIR / run for runs in TRAINED_IN.values() for run in runs}}
+    rows = paired[paired.seed == 0]
+    assert len(rows) >= 3
+    for row in rows.itertuples():
+        other, base = (name.split(" (")[0] for name in row.comparison.split(" − "))
+        if base in TRAINED_IN["fp32"] or base in TRAINED_IN["bf16"]:
+            pytest.fail(f"{row.comparison}: the run is on the left of every comparison")
+        other_icc = pingouin_mean_icc(sides[other] / "seed0" / "predictions.csv.gz")
+        base_icc = pingouin_mean_icc(sides[base] / "seed0" / "predictions.csv.gz")
+        assert row.base_icc == pytest.approx(base_icc, abs=1e-6), row.comparison
+        assert row.other_icc == pytest.approx(other_icc, abs=1e-6), row.comparison
+        assert row.difference == pytest.approx(other_icc - base_icc, abs=1e-6), row.comparison
+        assert row.low <= row.difference <= row.high and row.subjects == 30
+        if other in TRAINED_IN["fp32"]:  # each control pairs with the runs of its own precision
+            assert row.control == "fp32" and base == "Hourglass fp32"
+        if other in TRAINED_IN["bf16"]:
+            assert row.control == "bf16" and base == "Hourglass bf16 retrained"
