@@ -101,8 +101,9 @@ def test_the_direct_head_trains_with_the_runs_huber_loss_and_resnet_with_mse(tmp
     prepared = prepared_synthau(tmp_path, subjects=4, frames=8, seed=2)
     losses = {}
     for preset in ("tiny-direct", "resnet18-small"):
+        # fp32: the loss is compared with an fp32 formula (auto would be bf16 autocast on an AVX-512 BF16 CPU)
         config = TrainConfig.from_profile("smoke", data=str(prepared), out=str(tmp_path / preset), model=preset,
-                                          device="cpu", batch_size=4, epochs=1)
+                                          device="cpu", batch_size=4, epochs=1, precision="fp32")
         trainer = Trainer(config, progress=False)
         batch = trainer.batch(torch.arange(4), train=False)
         trainer.model.eval()
