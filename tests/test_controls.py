@@ -15,20 +15,22 @@ from aulib.course.reference import prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
 from aulib.inference.precision import cpu_supports_bf16
 
+COURSE = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
 
-def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_path, rng):
-    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
-    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
-    # committed reference runs of seed 0, stood in by noisy truths on the course set's test frames
+
+def _course_set(tmp_path):
+    """A small course set prepared as the reference does, and its test frames' truths (ridge's table as a template
+    for stand-in predictions)."""
+    _, course_prepared = prepare_sets(tmp_path / "work", COURSE, progress=False)
     template = geometry_predictions(course_prepared)
     labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
-    truth = template[[f"true_{x}" for x in labels]].to_numpy()
-    for run, noise in (("hourglass", 0.4), ("hourglass-direct", 1.0)):
-        folder = tmp_path / "reference" / run / "seed0"
-        folder.mkdir(parents=True)
-        predicted = np.clip(truth + rng.normal(0, noise, truth.shape), 0, 5)
-        template.assign(**{f"pred_{x}": predicted[:, a] for a, x in enumerate(labels)}).to_csv(
-            folder / "predictions.csv.gz", index=False)
+    return COURSE, template, labels, template[[f"true_{x}" for x in labels]].to_numpy()
+
+
+def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_path, rng):
+    course, template, labels, truth = _course_set(tmp_path)
+    _stand_in_runs(tmp_path / "reference", template, truth, labels, rng,
+                   (("hourglass", 0.4), ("hourglass-direct", 1.0)))
 
     paired = build_precision_control(work=tmp_path / "work", out=tmp_path / "controls",
                                      reference_dir=tmp_path / "reference", seeds=[0], epochs=1, n_boot=200,
@@ -100,11 +102,7 @@ def _stand_in_runs(reference, template, truth, labels, rng, runs):
 
 @pytest.mark.skipif(not cpu_supports_bf16(), reason="the bf16 control trains in native bf16 (AVX-512 BF16 or AMX)")
 def test_the_bf16_control_is_paired_with_the_reference_the_fp32_control_and_the_runs(tmp_path, rng):
-    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
-    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
-    template = geometry_predictions(course_prepared)
-    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
-    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    course, template, labels, truth = _course_set(tmp_path)
     reference = tmp_path / "reference"
     _stand_in_runs(reference, template, truth, labels, rng,
                    (("hourglass", 0.4), ("l2", 0.8), ("hourglass-direct", 1.0)))
@@ -162,11 +160,7 @@ def test_a_control_in_another_precision_or_bf16_where_it_is_emulated_is_refused(
 
 
 def test_an_fp32_table_written_before_the_control_column_keeps_its_rows(tmp_path, rng):
-    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
-    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
-    template = geometry_predictions(course_prepared)
-    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
-    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    course, template, labels, truth = _course_set(tmp_path)
     _stand_in_runs(tmp_path / "reference", template, truth, labels, rng, (("hourglass", 0.4),))
     (tmp_path / "controls").mkdir()
     old = pd.DataFrame([{"comparison": "Hourglass fp32 − Hourglass bf16 (the precision alone)", "seed": 1,
@@ -183,11 +177,7 @@ def test_an_fp32_table_written_before_the_control_column_keeps_its_rows(tmp_path
 
 def test_an_fp32_rerun_keeps_the_bf16_rows_and_refreshes_the_two_controls_comparison(tmp_path, rng):
     # Runs on any CPU: the bf16 control's predictions and rows are stood in, as if trained on another machine.
-    course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
-    _, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
-    template = geometry_predictions(course_prepared)
-    labels = [c.removeprefix("true_") for c in template.columns if c.startswith("true_")]
-    truth = template[[f"true_{x}" for x in labels]].to_numpy()
+    course, template, labels, truth = _course_set(tmp_path)
     _stand_in_runs(tmp_path / "reference", template, truth, labels, rng, (("hourglass", 0.4),))
     _stand_in_runs(tmp_path / "controls", template, truth, labels, rng, (("hourglass-bf16", 0.5),))
     bf16_rows = pd.DataFrame([
