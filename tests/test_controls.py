@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import pingouin_mean_icc
 
-from aulib.course.controls import CONTROL_RUN, PRECISION_ALONE, build_precision_control
+from aulib.course.controls import AGAINST_REFERENCE, CONTROL_RUN, PRECISION_ALONE, build_precision_control
 from aulib.course.reference import prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
 from aulib.inference.precision import cpu_supports_bf16
@@ -38,12 +38,12 @@ def test_the_fp32_control_is_paired_with_its_bf16_twin_and_the_fp32_runs(tmp_pat
     control = tmp_path / "controls" / CONTROL_RUN / "seed0"
     config = json.loads((control / "config.json").read_text())
     assert (config["precision"], config["model"], config["seed"], config["epochs"]) == ("fp32", "tiny", 0, 1)
-    assert set(paired.index) == {"Hourglass fp32 − Hourglass bf16 (the precision alone)",
+    assert set(paired.index) == {AGAINST_REFERENCE,
                                  "hourglass-direct − Hourglass fp32"}
     control_icc = pingouin_mean_icc(control / "predictions.csv.gz")
     bf16_icc = pingouin_mean_icc(tmp_path / "reference" / "hourglass" / "seed0" / "predictions.csv.gz")
     direct_icc = pingouin_mean_icc(tmp_path / "reference" / "hourglass-direct" / "seed0" / "predictions.csv.gz")
-    precision = paired.loc["Hourglass fp32 − Hourglass bf16 (the precision alone)"]
+    precision = paired.loc[AGAINST_REFERENCE]
     assert precision.difference == pytest.approx(control_icc - bf16_icc, abs=1e-9)
     assert precision.base_icc == pytest.approx(bf16_icc, abs=1e-9)
     direct = paired.loc["hourglass-direct − Hourglass fp32"]
@@ -117,7 +117,7 @@ def test_the_bf16_control_is_paired_with_the_reference_the_fp32_control_and_the_
     assert (config["precision"], config["model"], config["seed"]) == ("bf16", "tiny", 0)
     # the fp32 control's rows and provenance stay; the bf16 control's follow them; each control is paired with the
     # runs of its own precision only (the pooled head trained in fp32, L2 in bf16)
-    assert set(fp32_rows.comparison) == {"Hourglass fp32 − Hourglass bf16 (the precision alone)",
+    assert set(fp32_rows.comparison) == {AGAINST_REFERENCE,
                                          "hourglass-direct − Hourglass fp32"}
     assert paired.control.tolist() == ["fp32"] * 2 + ["bf16"] * 3
     pd.testing.assert_frame_equal(paired[paired.control == "fp32"].drop(columns="control"),

@@ -11,7 +11,8 @@ The control measures that precision effect and removes it: the reference Hourgla
 same data, recipe and seed (so the same initial weights and batches), scored on the same test subjects, and
 compared paired by test subject (:func:`aulib.evaluation.paired.icc_difference`) with
 
-- its bf16 twin, the committed reference Hourglass (the precision effect alone), and
+- its bf16 twin, the committed reference Hourglass (the precision, and the code changed since that run: the bf16
+  control below separates the two), and
 - every committed reference run trained in fp32 that has per-frame predictions for that seed (the question at
   equal precision).
 
@@ -63,6 +64,8 @@ PROVENANCE = {"fp32": "provenance.json", "bf16": "provenance-bf16.json"}  # each
 # precision, so that a row compares the question and nothing else.
 TRAINED_IN = {"fp32": ("hourglass-direct", "hourglass-small"), "bf16": ("per-au", "resnet18", "fixed-extent", "l2")}
 PRECISION_ALONE = "Hourglass fp32 − Hourglass bf16 retrained (the precision alone, at equal code)"  # a bf16 row
+# the fp32 control's first row
+AGAINST_REFERENCE = "Hourglass fp32 − Hourglass bf16 (the committed reference: the precision and the code since)"
 RESULT_FILES = ("config.json", "training.csv", "metrics.csv")  # and the predictions (no noise study here)
 
 
@@ -144,7 +147,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
 
         control = read_predictions(target / "predictions.csv.gz")
         if precision == "fp32":
-            pairs = {"Hourglass fp32 − Hourglass bf16 (the precision alone)": (read_predictions(bf16), control)}
+            pairs = {AGAINST_REFERENCE: (read_predictions(bf16), control)}
             base_name = "Hourglass fp32"
         else:
             pairs = {"Hourglass bf16 retrained − Hourglass bf16 (the same recipe, seed and precision, today's code)":
