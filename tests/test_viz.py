@@ -317,6 +317,31 @@ def test_the_cost_figure_keeps_labels_off_the_neighbours_bars_and_inside_the_pan
     assert sorted(t.get_text() for t in cost_figure(costs).axes[0].texts) == sorted(costs.index)
 
 
+def test_the_cost_figure_centres_a_label_hemmed_in_by_the_panel_edge_and_a_neighbours_bar():
+    # notebook 04's left panel (2026-12-05): the small Hourglass, 0.78 M parameters, between the panel's left edge
+    # (past the tiny Hourglass at 0.30 M) and the per-AU Hourglasses' long bar at 1.5 M, at about its score; its label
+    # fits neither right nor left of the dot, and ran across that bar.
+    from aulib.course.network_figures import cost_figure
+
+    costs = pd.DataFrame({"parameters": [299_269, 301_000, 784_005, 1_496_345, 11_177_541],
+                          "GFLOP per image": [0.45, 0.45, 1.13, 2.26, 1.14],
+                          "mean ICC": [0.8797, 0.8792, 0.9029, 0.9033, 0.8968],
+                          "ICC sd": [0.0041, 0.0073, 0.0005, 0.0037, 0.0131]},
+                         index=["Hourglass: one net, all AUs", "Hourglass, regression head (RQ2)",
+                                "Hourglass, small size (RQ1)", "per-AU Hourglasses (RQ4)",
+                                "ResNet-18 regression (RQ2)"])
+    figure = cost_figure(costs)
+    renderer = figure.canvas.get_renderer()
+    left = figure.axes[0]
+    labels = {t.get_text(): t.get_window_extent(renderer) for t in left.texts}
+    # the per-AU bar by hand: x = 1.496345 million parameters, 0.9033 ± 0.0037
+    (x0, y0), (x1, y1) = left.transData.transform([[1.496345, 0.9033 - 0.0037], [1.496345, 0.9033 + 0.0037]])
+    small = labels["Hourglass, small size (RQ1)"]
+    assert not small.overlaps(Bbox.from_extents(x0 - 1, y0, x1 + 1, y1))
+    assert left.bbox.x0 <= small.x0 and small.x1 <= left.bbox.x1 and small.y1 <= left.bbox.y1
+    assert not any(a.overlaps(b) for i, a in enumerate(labels.values()) for b in list(labels.values())[i + 1:])
+
+
 def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():
     from aulib.course.network_figures import data_size_figure
 

@@ -93,9 +93,13 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
 
 
 # Where a point's label may go, in points from the point, tried in this order: right above, left above, right below,
-# left below, then a line further down or up on either side.
+# left below, a line further down or up on either side, then above or below the point, centred on it or slid
+# sideways while it still spans the point (a point whose neighbour's error bar stands close on one side and the
+# panel's edge on the other: the small Hourglass between the left edge and the per-AU Hourglasses' bar, where its
+# label is wider than either gap).
 LABEL_OFFSETS = ((5, 4, "left"), (-5, 4, "right"), (5, -10, "left"), (-5, -10, "right"),
-                 (5, -22, "left"), (-5, -22, "right"), (5, 16, "left"), (-5, 16, "right"))
+                 (5, -22, "left"), (-5, -22, "right"), (5, 16, "left"), (-5, 16, "right"),
+                 *((slide, dy, "center") for dy in (7, -15) for slide in (0, -15, 15, -30, 30, -45, 45)))
 
 
 def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> list[plt.Annotation]:
