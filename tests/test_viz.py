@@ -342,6 +342,46 @@ def test_the_cost_figure_centres_a_label_hemmed_in_by_the_panel_edge_and_a_neigh
     assert not any(a.overlaps(b) for i, a in enumerate(labels.values()) for b in list(labels.values())[i + 1:])
 
 
+def robustness_rows(model: str, icc: list[float], seed: int | None = None) -> pd.DataFrame:
+    """A robustness table's Mean rows (σ 0 and 39 px, an IOD of 78 px), with one AU row that mirrors them."""
+    rows = [{"model": model, "sigma": sigma, "unit": "px", "sigma_iod": sigma / 78, "AU": au, "ICC": value}
+            for sigma, value in zip((0.0, 39.0), icc, strict=True) for au in ("Mean", "AU12")]
+    return pd.DataFrame(rows).assign(seed=seed) if seed is not None else pd.DataFrame(rows)
+
+
+def test_the_robustness_figure_draws_each_questions_runs_beside_the_hourglass():
+    from aulib.course.figures import robustness_figure
+
+    table = pd.concat([
+        robustness_rows("hourglass", [0.70, 0.30]),  # the live run
+        robustness_rows("reference hourglass", [0.88, 0.28]),  # drawn once, as its three seeds
+        *[robustness_rows("hourglass (reference, 3 seeds)", [0.86 + 0.02 * k, 0.26 + 0.02 * k], k) for k in range(3)],
+        *[robustness_rows("per-au (reference, 3 seeds)", [0.90, 0.20 + 0.1 * k], k) for k in range(3)],
+        robustness_rows("resnet18 (reference, 1 seed)", [0.89, 0.19], 0),
+        robustness_rows("mystery", [0.5, 0.1]),
+    ], ignore_index=True)
+    figure = robustness_figure(table, detail_model="reference hourglass", live_models=["hourglass"])
+    panels = {ax.get_title(): ax for ax in figure.axes if ax.get_visible() and ax.get_title()}
+    # RQ5 has no run here: no empty panel; a run of no question gets its own; the per-AU panel comes last
+    assert list(panels) == ["RQ1, RQ4: a bigger or a multi-branch network", "RQ2: direct regression", "other runs",
+                            "Per AU: reference hourglass"]
+    expected = {"RQ1, RQ4: a bigger or a multi-branch network": "per-au (reference, 3 seeds)",
+                "RQ2: direct regression": "resnet18 (reference, 1 seed)", "other runs": "mystery"}
+    for title, run in expected.items():
+        lines = {line.get_label(): line for line in panels[title].lines}
+        assert list(lines) == ["your live run: hourglass", "hourglass (reference, 3 seeds)", run]
+        np.testing.assert_allclose(lines["your live run: hourglass"].get_xydata(), [[0, 0.70], [0.5, 0.30]])
+        # the seeds' mean by hand: (0.86 + 0.88 + 0.90) / 3 and (0.26 + 0.28 + 0.30) / 3
+        np.testing.assert_allclose(lines["hourglass (reference, 3 seeds)"].get_xydata(), [[0, 0.88], [0.5, 0.28]])
+        assert lines["your live run: hourglass"].get_color() == "black"
+    np.testing.assert_allclose(panels["RQ1, RQ4: a bigger or a multi-branch network"].lines[2].get_xydata(),
+                               [[0, 0.90], [0.5, 0.30]])
+    # one ICC scale across the questions' panels
+    assert len({panels[title].get_ylim() for title in expected}) == 1
+    per_au = panels["Per AU: reference hourglass"]
+    assert [t.get_text() for t in per_au.get_legend().get_texts()] == ["AU12"]
+
+
 def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():
     from aulib.course.network_figures import data_size_figure
 

@@ -250,14 +250,39 @@ def show(figure: Figure, path: str | os.PathLike | None = None, dpi: int = 100) 
 
 
 
+# The panels of the robustness figure: each research question's runs beside the Hourglass (their names in
+# aulib.training.experiments.RUN_NAMES), so that no panel holds more than a few curves.
+ROBUSTNESS_PANELS = (("RQ1, RQ4: a bigger or a multi-branch network", ("hourglass-small", "per-au")),
+                     ("RQ2: direct regression", ("hourglass-direct", "resnet18")),
+                     ("RQ5: the target design", ("fixed-extent", "l2")))
+
+
+def robustness_run(model: str) -> str:
+    """The run a robustness table's model name is of: ``"per-au (reference, 3 seeds)"``, ``"reference per-au"`` and
+    ``"per-au"`` are all ``"per-au"``."""
+    return model.split(" (reference")[0].removeprefix("reference ")
+
+
 def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
                       live_models: Sequence[str] = ()) -> Figure:
-    """Mean ICC against landmark noise for each model (left), and per AU for one model (right).
+    """Mean ICC against landmark noise, one panel per research question, and per AU for one model (last panel).
 
-    The bottom axis is σ as a fraction of the inter-ocular distance (IOD), the unit that compares across face sizes;
-    the top axis gives the pixels of these frames. Rows of several seeds of a model (a ``seed`` column) are drawn as
-    their mean with a ± 1 sd band over seeds. ``live_models`` (the runs trained live in the notebooks) are drawn
-    black and labelled as such; a model that appears both alone and as three seeds is drawn once, as three seeds.
+    Each question's panel (:data:`ROBUSTNESS_PANELS`) draws its runs beside the Hourglass (every curve of the run
+    ``hourglass``: the reference seeds and the live run), on a shared ICC axis; runs of no question get a panel of
+    their own, and a table with the Hourglass alone gets one panel. The bottom axis is σ as a fraction of the
+    inter-ocular distance (IOD), the unit that compares across face sizes; the top axis gives the pixels of these
+    frames. Rows of several seeds of a model (a ``seed`` column) are drawn as their mean with a ± 1 sd band over
+    seeds. ``live_models`` (the runs trained live in the notebooks) are drawn thick and labelled as such (the live
+    Hourglass black); a model that appears both alone and as three seeds is drawn once, as three seeds.
+
+    Args:
+        table: :func:`aulib.evaluation.robustness.robustness` rows of every model (``model, sigma, unit, AU, ICC``,
+            optionally ``sigma_iod`` and ``seed``).
+        detail_model: the model of the per-AU panel.
+        live_models: the models trained live.
+
+    Returns:
+        the figure: the questions' panels, then the per-AU panel.
     """
     table = table.copy()
     iod = "sigma_iod" in table and bool((table.unit == "px").all())
@@ -267,32 +292,58 @@ def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
     drawn = [m for m in dict.fromkeys(means.model)
              if not (m.startswith("reference ") and m.removeprefix("reference ") in seeded)]
     names = {m: (f"your live run: {m}" if m in live_models else m) for m in drawn}
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.35, 1]})
+    runs = {m: robustness_run(m) for m in drawn}
+    panels = [(title, [m for m in drawn if runs[m] in members]) for title, members in ROBUSTNESS_PANELS]
+    grouped = {run for _, members in ROBUSTNESS_PANELS for run in members}
+    panels.append(("other runs", [m for m in drawn if runs[m] not in grouped and runs[m] != "hourglass"]))
+    panels = [(title, members) for title, members in panels if members]
+    baseline = [m for m in drawn if runs[m] == "hourglass"]
+    if not panels:  # the Hourglass alone (a live run, or a licensed set without baselines)
+        panels = [("Robustness to landmark noise", [])]
+    # one colour per run, the same in every panel; the Hourglass's reference seeds grey, the live Hourglass black
     palette = iter(sns.color_palette("tab10"))
-    for model in drawn:
-        part = means[means.model == model]
-        curve = part.groupby("x").ICC.agg(["mean", "std"]).reset_index()
-        live = model in live_models
-        colour = "black" if live else next(palette)
-        left.plot(curve.x, curve["mean"], marker="o", markersize=3.5, color=colour, lw=2.2 if live else 1.4,
-                  label=names[model])
-        if "seed" in part and part.seed.notna().any():
-            left.fill_between(curve.x, curve["mean"] - curve["std"].fillna(0), curve["mean"] + curve["std"].fillna(0),
-                              color=colour, alpha=0.2, lw=0)
+    colours = {m: ("black" if m in live_models and runs[m] == "hourglass" else
+                   "0.45" if runs[m] == "hourglass" else next(palette)) for m in drawn}
+    columns = 2
+    rows = (len(panels) + 1 + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(12.5, 4.3 * rows), squeeze=False)
+    axes = axes.ravel()
     xlabel = "landmark noise σ / inter-ocular distance" if iod else f"landmark noise σ ({table.unit.iloc[0]})"
-    left.set(xlabel=xlabel, ylabel="mean ICC(3,1) (± 1 sd over seeds)", title="Robustness to landmark noise")
-    left.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    mean_axes = []
+    for ax, (title, members) in zip(axes, panels, strict=False):
+        for model in [*baseline, *members]:
+            part = means[means.model == model]
+            curve = part.groupby("x").ICC.agg(["mean", "std"]).reset_index()
+            live = model in live_models
+            ax.plot(curve.x, curve["mean"], marker="o", markersize=3, color=colours[model], lw=2.2 if live else 1.4,
+                    label=names[model])
+            if "seed" in part and part.seed.notna().any():
+                ax.fill_between(curve.x, curve["mean"] - curve["std"].fillna(0),
+                                curve["mean"] + curve["std"].fillna(0), color=colours[model], alpha=0.2, lw=0)
+        ax.set(xlabel=xlabel, ylabel="mean ICC(3,1) (± 1 sd over seeds)", title=title)
+        ax.legend(fontsize=7.5, loc="lower left")
+        ax.grid(alpha=0.3)
+        mean_axes.append(ax)
+    low = min(ax.get_ylim()[0] for ax in mean_axes)
+    high = max(ax.get_ylim()[1] for ax in mean_axes)
+    for ax in mean_axes:  # one ICC scale, so that panels compare
+        ax.set_ylim(low, high)
+    right = axes[len(panels)]
     models = list(dict.fromkeys(table.model))
     detail = detail_model if detail_model in models else (models[0] if models else "")
     per_au = table[(table.AU != "Mean") & (table.model == detail)]
     sns.lineplot(data=per_au, x="x", y="ICC", hue="AU", marker="o", errorbar="sd", ax=right)
     right.set(xlabel=xlabel, ylabel="ICC(3,1)", title=f"Per AU: {names.get(detail, detail)}")
+    right.grid(alpha=0.3)
+    for ax in axes[len(panels) + 1:]:
+        ax.set_visible(False)
     positive = table[table.sigma > 0]
     if iod and len(positive):
         px_per_iod = float((positive.sigma / positive.sigma_iod).median())
-        for ax in (left, right):
+        for ax in [*mean_axes, right]:
             top = ax.secondary_xaxis("top", functions=(lambda f: f * px_per_iod, lambda s: s / px_per_iod))
             top.set_xlabel("σ in pixels of these frames", fontsize=8)
+    figure.suptitle("Robustness to landmark noise: each question's runs beside the Hourglass", fontsize=11)
     figure.tight_layout()
     return figure
 
