@@ -20,6 +20,8 @@ from aulib.course.release import BEGIN, END, solution_lines
 def test_the_release_holds_no_solution_and_no_output(student_release):
     _, paths = student_release
     assert [p.name for p in paths] == [p.name for p in pipeline.notebook_paths()]
+    # the course guide every notebook's title links to travels with them, as it is
+    assert (paths[0].parent / "COURSE.md").read_text() == (pipeline.NOTEBOOKS_DIR / "COURSE.md").read_text()
     for source, released in zip(pipeline.notebook_paths(), paths, strict=True):
         original, stubbed = nbformat.read(source, as_version=4), nbformat.read(released, as_version=4)
         solutions = solution_lines(original)

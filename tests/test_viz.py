@@ -223,6 +223,11 @@ def test_notebook_figures_and_their_arrays(faces):
     assert len(centres_figure(face).axes) >= 1 and len(extent_figure(face).axes) == 14
     with pytest.raises(ValueError, match="intensity"):
         explorer_arrays(faces, ExplorerParams(intensity=6.0))
+    # the figures name their σ's unit and map size: σ(I) = 4 + 8·I/5 frame pixels, so 5.6 at I = 1, 8.8 at I = 3
+    titles = [ax.get_title() for ax in extent_figure(face, intensities=(0, 1)).axes]
+    assert "I = 1, σ = 5.6 px" in titles and "I = 1, σ = 8.0 px" in titles  # growing, then fixed (8)
+    from aulib.course.targets import combine_figure
+    assert "(64×64 map, growing σ = 8.8 px of the 256-pixel aligned face)" in combine_figure(face)._suptitle.get_text()
 
 
 def test_the_live_design_is_the_one_the_reference_run_was_trained_with(faces):

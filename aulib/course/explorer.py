@@ -265,8 +265,9 @@ def draw_explorer(state: ExplorerState, figsize: tuple[float, float] | None = No
     extent = "growing" if p.extent == "growing" else "fixed"
     size = state.heatmap.size
     map_sigma = state.sigma * size / state.heatmap.frame_size
-    frame_axes(ax, f"target ({size}×{size} map): I = {p.intensity:g}, {extent} σ = {state.sigma:.1f} frame px "
-                   f"= {map_sigma:.1f} map px\nmax = {state.target.max():.2f}, readout {state.target_readout:.2f}")
+    # three short lines: one long line ran into the prediction panel's title
+    frame_axes(ax, f"target ({size}×{size} map), I = {p.intensity:g}\n{extent} σ = {state.sigma:.1f} frame px "
+                   f"= {map_sigma:.1f} map px\nmax {state.target.max():.2f}, readout {state.target_readout:.2f}")
 
     if has_model:
         ax = axes[2]

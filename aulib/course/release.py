@@ -98,6 +98,9 @@ def release(out: str | os.PathLike = STUDENT_DIR, notebooks_dir: str | os.PathLi
         if leaked or BEGIN in text or END in text:
             shutil.rmtree(staged, ignore_errors=True)
             raise ReleaseError(f"{released.name} still holds solution text: {(leaked or [BEGIN])[:3]}")
+    guide = Path(notebooks_dir) / "COURSE.md"  # outcomes, glossary, bibliography: every notebook's title links it
+    if guide.is_file():
+        shutil.copy(guide, staged / guide.name)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(staged, out)  # the release appears whole or not at all
     return sorted(out.glob("*.ipynb"))

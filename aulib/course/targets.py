@@ -123,7 +123,7 @@ def extent_figure(
             ax.set_ylim(view[1] + crop, view[1] - crop)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"I = {intensity:g}, σ = {float(sigmas[j]):.1f}", fontsize=7)
+            ax.set_title(f"I = {intensity:g}, σ = {float(sigmas[j]):.1f} px", fontsize=7)  # frame pixels (suptitle)
             if j == 0:
                 ax.set_ylabel(f"{extent} extent", fontsize=8)
             profile = maps[extent][j][min(max(row_index, 0), size - 1)]
@@ -135,8 +135,8 @@ def extent_figure(
         axes[r, n].set_title(f"{extent}: profile through the centre", fontsize=7)
     axes[1, n].set_xlabel("frame pixels from the centre", fontsize=7)
     axes[0, n].legend(fontsize=5, ncol=2)
-    figure.suptitle(f"{au_label(au)} {AUS[au].name}: the map's maximum is the intensity; the extent grows or not",
-                    fontsize=9)
+    figure.suptitle(f"{au_label(au)} {AUS[au].name}: the map's maximum is the intensity; the extent grows or not "
+                    f"({size}×{size} map; σ in pixels of the {config.frame_size}-pixel aligned face)", fontsize=9)
     return figure
 
 
@@ -180,7 +180,11 @@ def combine_figure(face: Face, au: int = 4, intensity: float = 3.0, heatmap: Hea
         ax.set_yticks([])
         ax.set_title(f"{title}\npeak {heat.max():.2f}", fontsize=8)
     figure.colorbar(image, ax=axes[-1], fraction=0.046)
-    figure.suptitle(f"{au_label(au)} {AUS[au].name} at I = {intensity:g}: {len(singles)} centres", fontsize=9)
+    config = heatmap or HeatmapConfig()
+    sigma = float(config.sigma(torch.tensor([intensity], dtype=torch.float64))[0])
+    figure.suptitle(f"{au_label(au)} {AUS[au].name} at I = {intensity:g}: {len(singles)} centres "
+                    f"({config.size}×{config.size} map, {config.extent} σ = {sigma:.1f} px of the "
+                    f"{config.frame_size}-pixel aligned face)", fontsize=9)
     return figure
 
 
