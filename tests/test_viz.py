@@ -99,6 +99,20 @@ def test_fixed_sigma_slider_applies_only_to_the_fixed_extent(explorer):
     assert explorer.state.sigma == 14.0
 
 
+def test_fixed_sigma_starts_at_the_designs_own(faces, explorer):
+    # The paper's design: σ fixed at 8 frame pixels (2 of a 64×64 map); the slider reaches 20.
+    assert explorer.controls["sigma_fixed"].value == 8.0 and explorer.controls["sigma_fixed"].max == 20.0
+    # The live model's 24×24 maps: its own fixed σ, 21.3 frame pixels = 2.0 map pixels (21.3 · 24 / 256), and the
+    # slider reaches its largest growing σ, 32 frame pixels (3 map pixels)
+    from aulib.course.targets import live_heatmap_config
+
+    live = HeatmapExplorer(faces, params=ExplorerParams(au=12, intensity=3.0, extent="fixed"),
+                           heatmap=live_heatmap_config())
+    assert live.controls["sigma_fixed"].value == pytest.approx(21.3) and live.controls["sigma_fixed"].max == 32.0
+    assert live.state.sigma == pytest.approx(21.3)
+    assert live.state.sigma * live.state.heatmap.size / 256 == pytest.approx(2.0, abs=0.01)
+
+
 def test_noise_moves_the_centres_and_zero_noise_keeps_them_exact(explorer):
     explorer.controls["au"].value = 12
     assert explorer.params.noise == 0

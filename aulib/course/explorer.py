@@ -55,7 +55,8 @@ class ExplorerParams:
         au: which AU (a key of :data:`aulib.method.aus.AUS`).
         intensity: the target intensity, 0–5.
         extent: ``"growing"`` (σ grows with intensity) or ``"fixed"``.
-        sigma_fixed: σ of the fixed extent, aligned-frame pixels.
+        sigma_fixed: σ of the fixed extent, aligned-frame pixels; ``None``: the target design's own (a model's: 21.3
+            for the live 24×24 model, whose σ is 1–3 map pixels; else the paper's 8).
         noise: standard deviation of the landmark noise, aligned-frame pixels.
         realign: re-align the face from the noisy landmarks (else only the centres move).
         overlay: draw the target map and the landmarks over the face.
@@ -65,7 +66,7 @@ class ExplorerParams:
     au: int = 12
     intensity: float = 3.0
     extent: Literal["growing", "fixed"] = "growing"
-    sigma_fixed: float = HeatmapConfig.sigma_fixed
+    sigma_fixed: float | None = None
     noise: float = 0.0
     realign: bool = True
     overlay: bool = True
@@ -114,7 +115,8 @@ def heatmap_config(params: ExplorerParams, base: HeatmapConfig | None = None) ->
     """The target design of a view: ``base`` (a model's, or the default) with the view's extent and fixed σ."""
     base = base or HeatmapConfig()
     # A model's config may disable the range check (its training labels are jittered); a view stays in 0–5.
-    return replace(base, extent=params.extent, sigma_fixed=float(params.sigma_fixed), max_intensity=MAX_INTENSITY)
+    sigma_fixed = base.sigma_fixed if params.sigma_fixed is None else float(params.sigma_fixed)
+    return replace(base, extent=params.extent, sigma_fixed=sigma_fixed, max_intensity=MAX_INTENSITY)
 
 
 

@@ -75,6 +75,8 @@ class HeatmapExplorer:
         params = params or ExplorerParams(au=self.aus[0])
         if params.au not in self.aus:
             params = replace(params, au=self.aus[0])
+        design = heatmap or (model.heatmap if model is not None else HeatmapConfig())
+        sigma_fixed = design.sigma_fixed if params.sigma_fixed is None else float(params.sigma_fixed)
         predict = model_predictor(model) if model is not None else None
         # The model's output depends only on the face as drawn: cache it across target-only changes.
         self._predictor = None if predict is None else _cached_predictor(predict)
@@ -90,8 +92,11 @@ class HeatmapExplorer:
                                              description="intensity", style=style, **slow),
             "extent": widgets.ToggleButtons(options=[("growing σ", "growing"), ("fixed σ", "fixed")],
                                             value=params.extent, description="extent", style=style),
-            "sigma_fixed": widgets.FloatSlider(value=params.sigma_fixed, min=2.0, max=20.0, step=1.0,
-                                               description="fixed σ (px)", style=style,
+            # in frame pixels, from the design's own fixed σ (the live model's 21.3 is 2 of its 24×24 map's pixels)
+            # to past its largest growing σ (32 for the live model, 12 for the paper's)
+            "sigma_fixed": widgets.FloatSlider(value=sigma_fixed, min=2.0,
+                                               max=max(20.0, float(np.ceil(design.sigma_max))), step=0.1,
+                                               description="fixed σ (frame px)", style=style,
                                                disabled=params.extent != "fixed", **slow),
             "noise": widgets.FloatSlider(value=params.noise, min=0.0, max=20.0, step=1.0,
                                          description="landmark noise σ (px)", style=style, **slow),
