@@ -275,6 +275,35 @@ def test_real_face_benchmark_numbers_recompute_from_the_saved_readings(pipeline_
     assert set(groups.split) == {"test"} and (groups.groupby(["group_by", "AU"]).n.sum() == 68).all()
 
 
+def test_notebook_06_pairs_the_committed_variants_by_person(pipeline_run):
+    # The local readout (RQ5) and the small Hourglass (RQ1) on the London test people, each paired with the
+    # Hourglass of its seed: recompute the gap and neutral means and their differences with plain pandas from the
+    # committed readings, person by person.
+    from aulib.data.london import london_people
+
+    root, _ = pipeline_run
+    table = pd.read_csv(root / "runs" / "real_faces" / "london_variants_paired.csv")
+    readings = pd.concat([pd.read_csv(REFERENCE / name, dtype={"face_id": str})
+                          for name in ("london_readings.csv", "london_variants.csv")], ignore_index=True)
+    test_people = london_people().split.eq("test")
+    assert set(table.variant) == {"small", "local readout"} and set(table.seed) == {0, 1, 2}
+
+    def wide(model: str, au: str) -> pd.DataFrame:
+        chosen = readings[(readings.model == model) & readings.face_id.map(test_people)]
+        return chosen.pivot(index="face_id", columns="condition", values=au)
+
+    def value(table: pd.DataFrame, quantity: str) -> float:
+        return float((table.smiling - table.neutral).mean() if quantity == "gap" else table.neutral.mean())
+
+    for row in table[table.quantity.isin(["gap", "neutral"])].itertuples():
+        base = wide(f"reference Hourglass, seed {row.seed}", row.AU)
+        other = wide(f"Hourglass, {row.variant}, seed {row.seed}", row.AU)
+        assert row.n == len(base) == 68
+        assert row.base == pytest.approx(value(base, row.quantity))
+        assert row.other == pytest.approx(value(other, row.quantity))
+        assert row.difference == pytest.approx(row.other - row.base) and row.low <= row.difference <= row.high
+
+
 def test_live_view_runs_on_the_london_clip_without_a_browser(pipeline_run):
     root, _ = pipeline_run
     traces = pd.read_csv(root / "runs" / "real_faces" / "live_traces.csv")
