@@ -6,6 +6,8 @@ are the ones the checks' messages name; the notebooks' own solutions are run by 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +25,7 @@ def test_a_stub_asks_to_be_written_and_a_crash_is_named():
     with pytest.raises(ExerciseFeedback, match=r"Not written yet.*NotImplementedError"):
         check.affine(stub)
     with pytest.raises(ExerciseFeedback, match="raised ZeroDivisionError"):
-        check.overlap_readout(lambda intensity: 1 / 0)
+        check.sum_peak(lambda intensity, distance, sigma: 1 / 0)
 
 
 def test_affine_and_its_mistakes():
@@ -74,9 +76,16 @@ def test_gaussian_and_its_mistakes():
 
 
 def test_readout_and_sigma():
-    assert check.overlap_readout(lambda i: i)
-    with pytest.raises(ExerciseFeedback, match="added the two Gaussians"):
-        check.overlap_readout(lambda i: 2 * i)
+    # the sum of two Gaussians d apart peaks midway (d <= 2σ), where each is d/2 from its centre: 2·I·exp(-d²/8σ²);
+    # 5.41 for I = 3, d = 8, σ = 8.8 by hand (6 · exp(-64 / 619.52) = 6 · 0.9019)
+    assert check.sum_peak(lambda i, d, s: 2 * i * math.exp(-(d**2) / (8 * s**2)))
+    assert 2 * 3 * math.exp(-64 / (8 * 8.8**2)) == pytest.approx(5.411, abs=1e-3)
+    with pytest.raises(ExerciseFeedback, match="maximum's readout"):
+        check.sum_peak(lambda i, d, s: i)
+    with pytest.raises(ExerciseFeedback, match="the two peaks do not coincide"):
+        check.sum_peak(lambda i, d, s: 2 * i)
+    with pytest.raises(ExerciseFeedback, match="sum at one centre"):
+        check.sum_peak(lambda i, d, s: i * (1 + math.exp(-(d**2) / (2 * s**2))))
     # σ of 1-3 map pixels, in frame pixels: 256 / size of them per map pixel (hand-derived: 4-12 on 64×64 maps,
     # 10.67-32 on the live model's 24×24)
     assert check.sigma_for_map(lambda i, size: (1 + 2 * i / 5) * 256 / size)

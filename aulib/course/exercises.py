@@ -121,19 +121,37 @@ def gaussian(function: Callable[[np.ndarray, float, float, int], np.ndarray]) ->
     return passed("Your Gaussian is the target aulib renders: amplitude = intensity, peak at the centre.")
 
 
-def overlap_readout(function: Callable[[float], float]) -> bool:
-    """Exercise 2.3: ``function(intensity) -> float``, the readout of two overlapping Gaussians of one AU."""
-    for intensity in (2.0, 4.0):
-        got = float(call_student("overlap_readout", function, intensity))
-        if math.isclose(got, intensity, abs_tol=1e-6):
+def sum_peak(function: Callable[[float, float, float], float]) -> bool:
+    """Exercise 2.3: ``function(intensity, distance, sigma) -> float``: the maximum of the *sum* of two Gaussians of
+    height ``intensity`` and width ``sigma`` whose centres lie ``distance`` apart, with ``distance ≤ 2·sigma`` (one
+    peak): what the readout would report had the target summed its Gaussians instead of taking their maximum.
+
+    The truth is found numerically (the sum on a fine grid along the line through both centres, where its maximum
+    lies), not from a formula.
+    """
+    for intensity, distance, sigma in ((3.0, 8.0, 8.8), (5.0, 12.0, 12.0), (2.0, 3.0, 4.0)):
+        x = np.linspace(-3 * distance - 4 * sigma, 3 * distance + 4 * sigma, 200_001)
+        total = intensity * (np.exp(-((x - distance / 2) ** 2) / (2 * sigma**2))
+                             + np.exp(-((x + distance / 2) ** 2) / (2 * sigma**2)))
+        expected = float(total.max())
+        got = float(call_student("sum_peak", function, intensity, distance, sigma))
+        if math.isclose(got, expected, rel_tol=1e-4):
             continue
-        if math.isclose(got, min(2 * intensity, 5.0), abs_tol=1e-6) or math.isclose(got, 2 * intensity):
-            raise ExerciseFeedback("You added the two Gaussians. The target is their pixel-wise maximum, so where they "
-                                   "overlap it never exceeds the intensity, and the readout (the map's maximum) is "
-                                   "the intensity itself.")
-        raise ExerciseFeedback(f"For intensity {intensity:g} you answer {got:g}. What is the largest value of the "
-                               "maximum of two maps whose peaks are both the intensity?")
-    return passed("The maximum over centres keeps the readout equal to the intensity, however the maps overlap.")
+        at_centre = intensity * (1 + math.exp(-distance**2 / (2 * sigma**2)))
+        case = f"I = {intensity:g}, d = {distance:g}, σ = {sigma:g}"
+        if math.isclose(got, intensity, rel_tol=1e-6):
+            raise ExerciseFeedback(f"For {case} you answer the intensity: that is the maximum's readout, the target "
+                                   "the course uses. The question is what the *sum* of the two Gaussians would read.")
+        if math.isclose(got, 2 * intensity, rel_tol=1e-6):
+            raise ExerciseFeedback(f"For {case} you answer 2·I: the two peaks do not coincide. They are d apart, so "
+                                   "where one Gaussian peaks the other has fallen. Where is their sum largest?")
+        if math.isclose(got, at_centre, rel_tol=1e-6):
+            raise ExerciseFeedback(f"For {case} you answer the sum at one centre ({at_centre:.3f}). Overlapping this "
+                                   "much (d ≤ 2σ), the sum has a single peak: by symmetry, midway between them.")
+        raise ExerciseFeedback(f"For {case} you answer {got:.3f}; the sum's maximum is {expected:.3f}. Evaluate "
+                               "each Gaussian at the point where the sum is largest.")
+    return passed("Summed, two centres d apart would read 2·I·exp(−d²/8σ²): 5.41 for I = 3, d = 8, σ = 8.8, more "
+                  "than the intensity. The maximum keeps the readout equal to the intensity, however the maps overlap.")
 
 
 def sigma_for_map(function: Callable[[float, int], float]) -> bool:
