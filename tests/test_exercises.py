@@ -126,19 +126,16 @@ def test_icc_reproduces_shrout_and_fleiss_and_names_the_other_iccs():
         check.icc_from_anova(lambda x: icc3(x) - 0.21)
 
 
-def test_scale_blindness():
-    def both(truth):
-        half = truth / 2
-        ratings = np.stack([truth, half], axis=1)
-        n, k = ratings.shape
-        bms = k * ratings.mean(1).var(ddof=1)
-        resid = ratings - ratings.mean(1, keepdims=True) - ratings.mean(0, keepdims=True) + ratings.mean()
-        ems = (resid**2).sum() / ((n - 1) * (k - 1))
-        return np.corrcoef(truth, half)[0, 1], (bms - ems) / (bms + (k - 1) * ems)
-
-    assert check.scale_blindness(both)
-    with pytest.raises(ExerciseFeedback, match="perfect line"):
-        check.scale_blindness(lambda t: (0.5, both(t)[1]))
+def test_linear_icc():
+    # ICC(3,1) of y = a·x + b with two judges, from the ANOVA by hand: BMS = var(x + y) / 2, EMS = var(x − y) / 2,
+    # so ICC = ((1 + a)² − (1 − a)²) / ((1 + a)² + (1 − a)²) = 2a / (1 + a²): 0.8 at a = 1/2, 1 at a = 1 (any b)
+    assert check.linear_icc(lambda a, b: 2 * a / (1 + a**2))
+    with pytest.raises(ExerciseFeedback, match="that is PCC"):
+        check.linear_icc(lambda a, b: 1.0)
+    with pytest.raises(ExerciseFeedback, match="offset, so it is free"):
+        check.linear_icc(lambda a, b: 2 * a / (1 + a**2) - 0.1 * abs(b))  # penalises the offset
+    with pytest.raises(ExerciseFeedback, match=r"ICC\(3,1\) is 0\.800"):
+        check.linear_icc(lambda a, b: a)
 
 
 def test_robustness_checks():

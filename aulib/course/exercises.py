@@ -285,23 +285,32 @@ def icc_from_anova(function: Callable[[np.ndarray], float]) -> bool:
                            "error mean square by (n−1)(k−1)?")
 
 
-def scale_blindness(function: Callable[[np.ndarray], tuple[float, float]]) -> bool:
-    """Exercise 4.2: ``function(truth) -> (pcc, icc)`` for predictions at half the true scale."""
+def linear_icc(function: Callable[[float, float], float]) -> bool:
+    """Exercise 4.2: ``function(a, b) -> float``: ICC(3,1) of a prediction ``a·I + b`` against the truth ``I``, in
+    closed form (it does not depend on the truth's values, as long as they vary).
+
+    The truth is :func:`aulib.method.metrics.icc_31` (a two-way ANOVA) on 200 random intensities, for slopes that
+    shrink, keep and stretch the scale, with and without an offset, and a reversed one.
+    """
     from aulib.method.metrics import icc_31
 
-    truth = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 0.0])
-    got = call_student("scale_blindness", function, truth.copy())
-    if not isinstance(got, tuple | list) or len(got) != 2:
-        raise ExerciseFeedback("Return two numbers: (pcc, icc).")
-    pcc, icc = map(float, got)
-    expected_icc = float(icc_31(np.stack([truth, truth / 2], axis=1)))
-    if not math.isclose(pcc, 1.0, abs_tol=1e-6):
-        raise ExerciseFeedback(f"PCC of a prediction that is exactly half the truth is 1 (a perfect line); yours is "
-                               f"{pcc:.3f}.")
-    if not math.isclose(icc, expected_icc, abs_tol=1e-6):
-        raise ExerciseFeedback(f"ICC(3,1) of the half-scale prediction is {expected_icc:.3f}; yours is {icc:.3f}. "
-                               "Stack the truth and the prediction as two judges, (n, 2).")
-    return passed(f"PCC = 1 forgives the wrong scale; ICC = {icc:.2f} does not.")
+    truth = np.random.default_rng(0).uniform(0.0, 5.0, 200)
+    for a, b in ((0.5, 0.0), (1.0, 1.0), (2.0, -0.5), (0.8, 0.3), (-1.0, 5.0)):
+        expected = float(icc_31(np.stack([truth, a * truth + b], axis=1)))
+        got = float(call_student("linear_icc", function, a, b))
+        if math.isclose(got, expected, abs_tol=1e-9):
+            continue
+        case = f"a = {a:g}, b = {b:g}"
+        if a > 0 and a != 1 and math.isclose(got, 1.0, abs_tol=1e-9):
+            raise ExerciseFeedback(f"For {case} you answer 1: that is PCC, which sees only that the points lie on a "
+                                   "rising line. ICC(3,1) also sees the scale.")
+        if a == 1 and b != 0:
+            raise ExerciseFeedback(f"For {case} (the truth plus a constant) ICC(3,1) is {expected:.3f}, yours "
+                                   f"{got:.3f}: the judges' mean square takes up a constant offset, so it is free.")
+        raise ExerciseFeedback(f"For {case} ICC(3,1) is {expected:.3f}; yours is {got:.3f}. With two judges, BMS is "
+                               "half the variance of x + y and EMS half that of x − y: write both for y = a·x + b.")
+    return passed("ICC(3,1) = 2a/(1 + a²): 1 only at a = 1, 0.8 at half the scale, whatever the offset b, and "
+                  "negative for a reversed scale; PCC is 1 for every a > 0.")
 
 
 # -- notebook 05: robustness ----------------------------------------------------------------------------------
