@@ -151,9 +151,21 @@ def test_robustness_checks():
     assert check.halving_sigma(lambda t, m, a: float("nan"), hopeless, "m")
     with pytest.raises(ExerciseFeedback, match="nothing to halve"):
         check.halving_sigma(lambda t, m, a: 0.0, hopeless, "m")
-    assert check.iod_fraction(lambda s, t: s / 80, table)
+    # two faces whose outer eye corners (0-based 36, 45) lie 80 and 60 px apart: a mean IOD of 70 px, so the table's
+    # σ = 10 px (its sigma_iod says 10 / 80 for that test) is checked against that column: 0.125
+    faces = np.zeros((2, 68, 2))
+    faces[:, 36] = [[100.0, 100.0], [100.0, 100.0]]
+    faces[:, 45] = [[180.0, 100.0], [160.0, 100.0]]
+    faces[:, 37] = [[110.0, 95.0], [110.0, 95.0]]
+    faces[:, 46] = [[170.0, 95.0], [150.0, 95.0]]
+    assert check.iod_fraction(lambda s, lm: s / 80, faces, table)
     with pytest.raises(ExerciseFeedback, match="inter-ocular distance itself"):
-        check.iod_fraction(lambda s, t: 80.0, table)
+        check.iod_fraction(lambda s, lm: 80.0, faces, table)
+    # without a pixel table the truth is the landmarks' own: 13 px over a mean IOD of 70 px
+    iod_table = table.assign(unit="iod")
+    assert check.iod_fraction(lambda s, lm: s / 70, faces, iod_table)
+    with pytest.raises(ExerciseFeedback, match="0-based"):
+        check.iod_fraction(lambda s, lm: s / np.linalg.norm(lm[:, 46] - lm[:, 37], axis=-1).mean(), faces, iod_table)
 
 
 def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():

@@ -342,15 +342,37 @@ def halving_sigma(function: Callable[[pd.DataFrame, str, str], float], table: pd
                            "clean value at σ = 0 and the rows of the one model and AU.")
 
 
-def iod_fraction(function: Callable[[float, pd.DataFrame], float], table: pd.DataFrame) -> bool:
-    """Exercise 5.2: ``function(sigma_px, table) -> float``, σ as a fraction of the inter-ocular distance."""
-    row = table[table.sigma > 0].iloc[0]
-    got = float(call_student("iod_fraction", function, float(row.sigma), table.copy()))
-    if math.isclose(got, float(row.sigma_iod), rel_tol=1e-6):
-        return passed(f"σ = {row.sigma:g} px is {got:.3f} inter-ocular distances.")
-    if math.isclose(got, float(row.sigma / row.sigma_iod), rel_tol=1e-6):
+def iod_fraction(function: Callable[[float, np.ndarray], float], landmarks: np.ndarray, table: pd.DataFrame) -> bool:
+    """Exercise 5.2: ``function(sigma_px, landmarks) -> float``: σ in pixels of the original frames as a fraction of
+    the faces' mean inter-ocular distance, from their 68 landmarks ``(frames, 68, 2)`` (0-based iBUG indices: the
+    outer eye corners are 36 and 45).
+
+    The truth is the noise study's own ``sigma_iod`` column (``table``) where it was run in pixels, else the mean
+    distance between landmarks 36 and 45 (:func:`aulib.method.align.inter_ocular_distance`).
+    """
+    from aulib.method.align import inter_ocular_distance
+
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    rows = table[(table.unit == "px") & (table.sigma > 0)] if "unit" in table else table[table.sigma > 0]
+    sigma = float(rows.sigma.iloc[0]) if len(rows) else 13.0
+    expected = float(rows.sigma_iod.iloc[0]) if len(rows) else sigma / float(inter_ocular_distance(landmarks).mean())
+    got = float(call_student("iod_fraction", function, sigma, landmarks.copy()))
+    if math.isclose(got, expected, rel_tol=1e-6):
+        return passed(f"σ = {sigma:g} px is {got:.3f} inter-ocular distances on these faces (mean IOD "
+                      f"{sigma / got:.1f} px). The paper's 13 px compare only once divided by BP4D's own faces' IOD.")
+
+    mistakes = {(37, 46): "You used landmarks 37 and 46: the iBUG numbering is 1-based on paper, but these arrays "
+                          "are 0-based, so the outer eye corners are 36 and 45.",
+                (39, 42): "Landmarks 39 and 42 are the inner eye corners; the inter-ocular distance runs between the "
+                          "outer ones, 36 and 45."}
+    for (a, b), message in mistakes.items():
+        distance = float(np.linalg.norm(landmarks[:, b] - landmarks[:, a], axis=-1).mean())
+        if distance > 0 and math.isclose(got, sigma / distance, rel_tol=1e-6):
+            raise ExerciseFeedback(message)
+    if math.isclose(got, sigma / expected, rel_tol=1e-6):  # the mean inter-ocular distance
         raise ExerciseFeedback("That is the inter-ocular distance itself; divide σ by it.")
-    raise ExerciseFeedback(f"σ = {row.sigma:g} px is {row.sigma_iod:.3f} IOD in the table; you give {got:.3f}.")
+    raise ExerciseFeedback(f"σ = {sigma:g} px is {expected:.3f} inter-ocular distances on these faces; you give "
+                           f"{got:.3f}. Average the distance between landmarks 36 and 45 over the frames.")
 
 
 # -- notebook 06: a real face ---------------------------------------------------------------------------------
