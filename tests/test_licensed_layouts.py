@@ -23,7 +23,7 @@ from aulib.method.aus import BP4D_AUS, DISFA_AUS, au_label
 
 NOTEBOOKS = ["01", "02", "03", "04", "05"]
 FIGURES = {"01_alignment", "01_labels", "02_centres", "02_extent", "02_max", "02_explorer", "03_training_curves",
-           "03_snapshots", "04_true_vs_predicted", "04_comparison", "05_robustness", "05_noise_examples",
+           "03_snapshots", "04_true_vs_predicted", "04_comparison", "04_paired", "05_robustness", "05_noise_examples",
            "05_noise_bands"}
 LAYOUTS = {
     "bp4d": (make_bp4d, BP4D_AUS, {s: "train" if int(s[1:]) % 2 else "dev" for s in BP4D_SUBJECTS}),

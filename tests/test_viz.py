@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -359,6 +360,29 @@ def test_the_cost_figure_centres_a_label_hemmed_in_by_the_panel_edge_and_a_neigh
     assert not small.overlaps(Bbox.from_extents(x0 - 1, y0, x1 + 1, y1))
     assert left.bbox.x0 <= small.x0 and small.x1 <= left.bbox.x1 and small.y1 <= left.bbox.y1
     assert not any(a.overlaps(b) for i, a in enumerate(labels.values()) for b in list(labels.values())[i + 1:])
+
+
+def test_the_paired_figure_draws_each_seeds_interval_coloured_by_its_verdict():
+    from aulib.course.network_figures import VERDICT_COLOURS, paired_figure
+
+    paired = pd.DataFrame({"run": ["a", "a", "b", "b", "ridge on landmarks", "ridge on landmarks"], "seed": [0, 1] * 3,
+                           "difference": [0.02, -0.01, 0.001, 0.003, -0.23, -0.22],
+                           "low": [0.01, -0.02, -0.004, -0.002, -0.26, -0.25],
+                           "high": [0.03, -0.001, 0.006, 0.008, -0.19, -0.18],
+                           "verdict": ["better", "worse", "level", "level", "worse", "worse"]})
+    figure = paired_figure(paired, {"b": "run B", "a": "run A"})
+    (ax,) = figure.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["run B", "run A"]  # the descriptions' order
+    assert "ridge on landmarks: -0.230 to -0.220 (off this axis)" in ax.get_title()
+    lines = [c for c in ax.containers]  # one errorbar per run and seed drawn: ridge is not
+    assert len(lines) == 4
+    # run A, seed 0 (row 1, the first of two seeds: 0.1 above the row): its dot and its interval 0.01–0.03
+    first_of_a = lines[2]
+    np.testing.assert_allclose(first_of_a.lines[0].get_xydata(), [[0.02, 0.9]])
+    (bar,) = first_of_a.lines[2]
+    np.testing.assert_allclose(bar.get_segments()[0], [[0.01, 0.9], [0.03, 0.9]])
+    colours = [matplotlib.colors.to_hex(c.lines[0].get_color()) for c in lines]
+    assert colours == [VERDICT_COLOURS[v] for v in ("level", "level", "better", "worse")]
 
 
 def robustness_rows(model: str, icc: list[float], seed: int | None = None) -> pd.DataFrame:

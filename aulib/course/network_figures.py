@@ -64,6 +64,58 @@ def comparison_dots_figure(long: pd.DataFrame, descriptions: Mapping[str, str] |
     return figure
 
 
+VERDICT_COLOURS = {"better": "#31a354", "worse": "#de2d26", "level": "#636363"}
+
+
+def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None = None,
+                  title: str = "Each run minus the Hourglass of the same seed, paired by test subject") -> Figure:
+    """The paired differences of :func:`aulib.evaluation.paired.icc_difference`: for each run and seed, the
+    difference in mean ICC against the Hourglass with its 95% bootstrap interval over test subjects, coloured by the
+    course's one wording rule (``level`` when the interval covers 0). A run far off the axis (ridge on the landmarks,
+    about −0.23) is named in the title rather than drawn to scale.
+
+    Args:
+        paired: ``run, seed, difference, low, high, verdict`` rows (``paired.csv``).
+        descriptions: run name → label.
+        title: the figure's title.
+
+    Returns:
+        one row of marks per run, one mark per seed.
+    """
+    descriptions = descriptions or {}
+    far = paired[paired.high < -0.1]  # far below every model: would squash the axis
+    shown = paired.drop(far.index)
+    present = list(dict.fromkeys(shown.run))
+    order = [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
+    seeds = sorted(shown.seed.unique())
+    figure, ax = plt.subplots(figsize=(7.5, 0.6 * len(order) + 1.7))
+    for y, run in enumerate(order):
+        rows = shown[shown.run == run].set_index("seed")
+        for k, seed in enumerate(seeds):
+            if seed not in rows.index:
+                continue
+            row = rows.loc[seed]
+            offset = (k - (len(seeds) - 1) / 2) * 0.2
+            colour = VERDICT_COLOURS.get(str(row.verdict), "#636363")
+            ax.errorbar(row.difference, y + offset, xerr=[[row.difference - row.low], [row.high - row.difference]],
+                        fmt="o", markersize=4, color=colour, capsize=2, lw=1.2)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(order)), [descriptions.get(run, run) for run in order], fontsize=9)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlabel("difference in mean ICC(3,1), run − Hourglass (95% paired bootstrap over test subjects)")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour, label=verdict)
+               for verdict, colour in VERDICT_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=8, loc="best", title=f"seeds {', '.join(map(str, seeds))}, top to bottom",
+              title_fontsize=7)
+    for run, rows in far.groupby("run", sort=False):
+        span = f"{rows.difference.min():+.3f} to {rows.difference.max():+.3f}"
+        title += f"\n{descriptions.get(run, run)}: {span} (off this axis)"
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 def cost_figure(costs: pd.DataFrame) -> Figure:
     """Accuracy against cost: mean ICC against parameters and against GFLOP per image (one dot per network).
 
