@@ -26,11 +26,19 @@ def test_environment_yml_lists_the_same_direct_dependencies():
     conda, pip = set(), set()
     for entry in environment["dependencies"]:
         if isinstance(entry, dict):
-            pip |= {requirement_name(spec) for spec in entry["pip"] if not spec.startswith("-e")}
+            pip |= {requirement_name(spec) for spec in entry["pip"] if not spec.startswith("-")}  # not options
         else:
             conda.add(requirement_name(entry))
     listed = (conda | pip) - {"python", "pip"}
     assert listed == runtime, f"only in environment.yml: {listed - runtime}; only in pyproject: {runtime - listed}"
+
+
+def test_environment_yml_takes_torch_from_the_cpu_index():
+    # Binder and laptops build from environment.yml: PyPI's default torch is the CUDA build (several GB)
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    (pip,) = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
+    assert pip.index("--extra-index-url https://download.pytorch.org/whl/cpu") < pip.index("torch>=2.2")
 
 
 def test_aulib_info_reports_presets_and_au_sets():
