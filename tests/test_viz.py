@@ -423,6 +423,14 @@ def test_the_robustness_figure_draws_each_questions_runs_beside_the_hourglass():
     assert len({panels[title].get_ylim() for title in expected}) == 1
     per_au = panels["Per AU: reference hourglass"]
     assert [t.get_text() for t in per_au.get_legend().get_texts()] == ["AU12"]
+    # a live per-AU run shares its reference's colour, drawn thicker; more runs than colours still draw (notebook 05
+    # with every baseline trained live beside the seven reference runs)
+    crowded = pd.concat([table, robustness_rows("per-au", [0.8, 0.3]),
+                         *[robustness_rows(f"extra {k}", [0.5, 0.2]) for k in range(12)]], ignore_index=True)
+    first = robustness_figure(crowded, live_models=["hourglass", "per-au"]).axes[0]
+    lines = {line.get_label(): line for line in first.lines}
+    assert lines["your live run: per-au"].get_color() == lines["per-au (reference, 3 seeds)"].get_color()
+    assert lines["your live run: per-au"].get_linewidth() > lines["per-au (reference, 3 seeds)"].get_linewidth()
 
 
 def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():

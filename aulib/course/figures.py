@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -300,10 +301,12 @@ def robustness_figure(table: pd.DataFrame, detail_model: str = "hourglass",
     baseline = [m for m in drawn if runs[m] == "hourglass"]
     if not panels:  # the Hourglass alone (a live run, or a licensed set without baselines)
         panels = [("Robustness to landmark noise", [])]
-    # one colour per run, the same in every panel; the Hourglass's reference seeds grey, the live Hourglass black
-    palette = iter(sns.color_palette("tab10"))
+    # one colour per run (its reference seeds thin, its live run thick), the same in every panel; the Hourglass's
+    # reference seeds grey, the live Hourglass black
+    others = [run for run in dict.fromkeys(runs.values()) if run != "hourglass"]
+    by_run = dict(zip(others, itertools.cycle(sns.color_palette("tab10")), strict=False))
     colours = {m: ("black" if m in live_models and runs[m] == "hourglass" else
-                   "0.45" if runs[m] == "hourglass" else next(palette)) for m in drawn}
+                   "0.45" if runs[m] == "hourglass" else by_run[runs[m]]) for m in drawn}
     columns = 2
     rows = (len(panels) + 1 + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(12.5, 4.3 * rows), squeeze=False)
