@@ -77,7 +77,7 @@ def test_gaussian_and_its_mistakes():
 
 def test_readout_and_sigma():
     # the sum of two Gaussians d apart peaks midway (d <= 2σ), where each is d/2 from its centre: 2·I·exp(-d²/8σ²);
-    # 5.41 for I = 3, d = 8, σ = 8.8 by hand (6 · exp(-64 / 619.52) = 6 · 0.9019)
+    # 5.41 for I = 3, d = 8, σ = 8.8 by hand (6 · exp(-64 / 619.52) = 6 · 0.90185)
     assert check.sum_peak(lambda i, d, s: 2 * i * math.exp(-(d**2) / (8 * s**2)))
     assert 2 * 3 * math.exp(-64 / (8 * 8.8**2)) == pytest.approx(5.411, abs=1e-3)
     with pytest.raises(ExerciseFeedback, match="maximum's readout"):

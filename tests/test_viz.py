@@ -406,9 +406,9 @@ def test_the_robustness_figure_draws_each_questions_runs_beside_the_hourglass():
     figure = robustness_figure(table, detail_model="reference hourglass", live_models=["hourglass"])
     panels = {ax.get_title(): ax for ax in figure.axes if ax.get_visible() and ax.get_title()}
     # RQ5 has no run here: no empty panel; a run of no question gets its own; the per-AU panel comes last
-    assert list(panels) == ["RQ1, RQ4: a bigger or a multi-branch network", "RQ2: direct regression", "other runs",
+    assert list(panels) == ["RQ1, RQ4: a bigger network, one network per AU", "RQ2: direct regression", "other runs",
                             "Per AU: reference hourglass"]
-    expected = {"RQ1, RQ4: a bigger or a multi-branch network": "per-au (reference, 3 seeds)",
+    expected = {"RQ1, RQ4: a bigger network, one network per AU": "per-au (reference, 3 seeds)",
                 "RQ2: direct regression": "resnet18 (reference, 1 seed)", "other runs": "mystery"}
     for title, run in expected.items():
         lines = {line.get_label(): line for line in panels[title].lines}
@@ -417,7 +417,7 @@ def test_the_robustness_figure_draws_each_questions_runs_beside_the_hourglass():
         # the seeds' mean by hand: (0.86 + 0.88 + 0.90) / 3 and (0.26 + 0.28 + 0.30) / 3
         np.testing.assert_allclose(lines["hourglass (reference, 3 seeds)"].get_xydata(), [[0, 0.88], [0.5, 0.28]])
         assert lines["your live run: hourglass"].get_color() == "black"
-    np.testing.assert_allclose(panels["RQ1, RQ4: a bigger or a multi-branch network"].lines[2].get_xydata(),
+    np.testing.assert_allclose(panels["RQ1, RQ4: a bigger network, one network per AU"].lines[2].get_xydata(),
                                [[0, 0.90], [0.5, 0.30]])
     # one ICC scale across the questions' panels
     assert len({panels[title].get_ylim() for title in expected}) == 1

@@ -295,7 +295,7 @@ def linear_icc(function: Callable[[float, float], float]) -> bool:
     from aulib.method.metrics import icc_31
 
     truth = np.random.default_rng(0).uniform(0.0, 5.0, 200)
-    for a, b in ((0.5, 0.0), (1.0, 1.0), (2.0, -0.5), (0.8, 0.3), (-1.0, 5.0)):
+    for a, b in ((0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (2.0, -0.5), (0.8, 0.3), (-1.0, 5.0)):
         expected = float(icc_31(np.stack([truth, a * truth + b], axis=1)))
         got = float(call_student("linear_icc", function, a, b))
         if math.isclose(got, expected, abs_tol=1e-9):
@@ -304,9 +304,11 @@ def linear_icc(function: Callable[[float, float], float]) -> bool:
         if a > 0 and a != 1 and math.isclose(got, 1.0, abs_tol=1e-9):
             raise ExerciseFeedback(f"For {case} you answer 1: that is PCC, which sees only that the points lie on a "
                                    "rising line. ICC(3,1) also sees the scale.")
-        if a == 1 and b != 0:
-            raise ExerciseFeedback(f"For {case} (the truth plus a constant) ICC(3,1) is {expected:.3f}, yours "
-                                   f"{got:.3f}: the judges' mean square takes up a constant offset, so it is free.")
+        without_offset = float(call_student("linear_icc", function, a, 0.0))
+        if b != 0 and not math.isclose(got, without_offset, abs_tol=1e-9):
+            raise ExerciseFeedback(f"For {case} your answer ({got:.3f}) differs from yours at b = 0 "
+                                   f"({without_offset:.3f}); ICC(3,1) is {expected:.3f}. The judges' mean square takes "
+                                   "up a constant offset, so it is free: b must not change the answer.")
         raise ExerciseFeedback(f"For {case} ICC(3,1) is {expected:.3f}; yours is {got:.3f}. With two judges, BMS is "
                                "half the variance of x + y and EMS half that of x − y: write both for y = a·x + b.")
     return passed("ICC(3,1) = 2a/(1 + a²): 1 only at a = 1, 0.8 at half the scale, whatever the offset b, and "

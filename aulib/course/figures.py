@@ -253,7 +253,7 @@ def show(figure: Figure, path: str | os.PathLike | None = None, dpi: int = 100) 
 
 # The panels of the robustness figure: each research question's runs beside the Hourglass (their names in
 # aulib.training.experiments.RUN_NAMES), so that no panel holds more than a few curves.
-ROBUSTNESS_PANELS = (("RQ1, RQ4: a bigger or a multi-branch network", ("hourglass-small", "per-au")),
+ROBUSTNESS_PANELS = (("RQ1, RQ4: a bigger network, one network per AU", ("hourglass-small", "per-au")),
                      ("RQ2: direct regression", ("hourglass-direct", "resnet18")),
                      ("RQ5: the target design", ("fixed-extent", "l2")))
 

@@ -83,7 +83,8 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
         one row of marks per run, one mark per seed.
     """
     descriptions = descriptions or {}
-    far = paired[paired.high < -0.1]  # far below every model: would squash the axis
+    # a run far below every model (all its seeds) would squash the axis: named in the title instead
+    far = paired[paired.groupby("run").high.transform("max") < -0.1]
     shown = paired.drop(far.index)
     present = list(dict.fromkeys(shown.run))
     order = [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
@@ -97,7 +98,9 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
             row = rows.loc[seed]
             offset = (k - (len(seeds) - 1) / 2) * 0.2
             colour = VERDICT_COLOURS.get(str(row.verdict), "#636363")
-            ax.errorbar(row.difference, y + offset, xerr=[[row.difference - row.low], [row.high - row.difference]],
+            # a percentile interval of a non-linear statistic need not contain its estimate: never a negative bar
+            below, above = max(0.0, row.difference - row.low), max(0.0, row.high - row.difference)
+            ax.errorbar(row.difference, y + offset, xerr=[[below], [above]],
                         fmt="o", markersize=4, color=colour, capsize=2, lw=1.2)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(order)), [descriptions.get(run, run) for run in order], fontsize=9)
@@ -146,9 +149,8 @@ def cost_figure(costs: pd.DataFrame) -> Figure:
 
 # Where a point's label may go, in points from the point, tried in this order: right above, left above, right below,
 # left below, a line further down or up on either side, then above or below the point, centred on it or slid
-# sideways while it still spans the point (a point whose neighbour's error bar stands close on one side and the
-# panel's edge on the other: the small Hourglass between the left edge and the per-AU Hourglasses' bar, where its
-# label is wider than either gap).
+# sideways by up to 45 points (for a label wider than about 90 points it still spans the point: the small
+# Hourglass's, between the panel's left edge and the per-AU Hourglasses' bar, is wider than either gap).
 LABEL_OFFSETS = ((5, 4, "left"), (-5, 4, "right"), (5, -10, "left"), (-5, -10, "right"),
                  (5, -22, "left"), (-5, -22, "right"), (5, 16, "left"), (-5, 16, "right"),
                  *((slide, dy, "center") for dy in (7, -15) for slide in (0, -15, 15, -30, 30, -45, 45)))
