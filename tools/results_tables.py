@@ -342,30 +342,24 @@ def london_variants() -> str:
     """The small Hourglass and the local readout on the London test people, paired with the Hourglass of the same
     seed (``london_variants.csv`` beside ``london_readings.csv``)."""
     sys.path.insert(0, str(ROOT))
-    from aulib.course.reference import reference_model_name, variant_model_name
-    from aulib.data.london import london_people
-    from aulib.predict.benchmark import pair_table, paired_model_difference
+    from aulib.course.reference import london_variant_differences
 
-    readings = pd.concat([pd.read_csv(REFERENCE / name, dtype={"face_id": str}).drop(columns="seed", errors="ignore")
-                          for name in ("london_readings.csv", "london_variants.csv")], ignore_index=True)
-    pairs = pair_table(readings, london_people())
-    pairs = pairs[pairs.split == "test"]
+    differences = london_variant_differences(REFERENCE)
     lines = ["| variant − Hourglass (same seed) | seed | AU12 smiling higher | AU12 gap | AU12 on neutral faces | "
              "AU6 smiling higher | AU6 gap |", "|---|---|---|---|---|---|---|"]
     for variant, label in (("small", "`small` Hourglass (RQ1)"), ("local readout", "local readout (RQ5)")):
         for seed in (0, 1, 2):
-            other = variant_model_name(variant, seed)
-            if other not in set(pairs.model):
+            table = differences[(differences.variant == variant) & (differences.seed == seed)]
+            if table.empty:
                 continue
-            table = paired_model_difference(pairs, reference_model_name(seed), other).set_index(["AU", "quantity"])
-
+            table = table.set_index(["AU", "quantity"])
             keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"), ("AU06", "gap"))
             cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
                       f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
                      f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
                      for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
             lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
-    people = int(pairs.face_id.nunique())
+    people = int(differences.n.max())
     return "\n".join(lines) + (f"\n\nMean reading, Hourglass → variant: difference [95% paired bootstrap over the "
                                f"{people} London test people].\n")
 

@@ -408,6 +408,36 @@ def build_london_variants(reference_dir: str | os.PathLike = REFERENCE_DIR, seed
     return readings
 
 
+def london_variant_differences(reference_dir: str | os.PathLike = REFERENCE_DIR, *, n_boot: int = 2000,
+                               seed: int = 0) -> pd.DataFrame:
+    """The committed London variants (``london_variants.csv``: the ``small`` Hourglass, RQ1; the local readout, RQ5)
+    against the reference Hourglass of the same seed, on the London **test** people, paired by person
+    (:func:`aulib.predict.benchmark.paired_model_difference`): what notebook 06 shows and RESULTS.md tabulates.
+
+    Returns:
+        ``paired_model_difference``'s rows with ``variant`` and ``seed`` (of the training) columns, for every variant
+        and seed the file holds.
+
+    Raises:
+        FileNotFoundError: naming the missing file and the command that writes it.
+    """
+    from aulib.data.london import london_people
+    from aulib.predict.benchmark import pair_table, paired_model_difference
+
+    path = Path(reference_dir) / LONDON_VARIANTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `aulib reference --london-variants-only`")
+    readings = pd.concat([london_readings(reference_dir), pd.read_csv(path, dtype={"face_id": str})],
+                         ignore_index=True).drop(columns="seed", errors="ignore")
+    pairs = pair_table(readings, london_people())
+    pairs = pairs[pairs.split == "test"]
+    rows = [paired_model_difference(pairs, reference_model_name(k), variant_model_name(variant, k), n_boot=n_boot,
+                                    seed=seed).assign(variant=variant, seed=k)
+            for variant in ("small", "local readout") for k in SEEDS
+            if variant_model_name(variant, k) in set(pairs.model)]
+    return pd.concat(rows, ignore_index=True)
+
+
 def london_readings(reference_dir: str | os.PathLike = REFERENCE_DIR) -> pd.DataFrame:
     """The committed London readings of the reference Hourglasses (``make weights`` refreshes them)."""
     path = Path(reference_dir) / LONDON_READINGS
