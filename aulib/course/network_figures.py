@@ -5,7 +5,7 @@ matplotlib Figure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import matplotlib.patches
@@ -15,6 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+
+
+def described_order(runs: Iterable[str], descriptions: Mapping[str, str]) -> list[str]:
+    """The runs present, in the descriptions' order (the course's order of the questions), then any others."""
+    present = list(dict.fromkeys(runs))
+    return [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
 
 
 def comparison_dots_figure(long: pd.DataFrame, descriptions: Mapping[str, str] | None = None,
@@ -32,8 +38,7 @@ def comparison_dots_figure(long: pd.DataFrame, descriptions: Mapping[str, str] |
     """
     means = long[long.AU == "Mean"]
     descriptions = descriptions or {}
-    present = list(dict.fromkeys(means.run))
-    order = [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
+    order = described_order(means.run, descriptions)
     labels = [descriptions.get(run, run) for run in order]
     figure, ax = plt.subplots(figsize=(7.5, 0.55 * len(order) + 1.6))
     values = means.ICC.to_numpy(dtype=float)
@@ -86,8 +91,7 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
     # a run far below every model (all its seeds) would squash the axis: named in the title instead
     far = paired[paired.groupby("run").high.transform("max") < -0.1]
     shown = paired.drop(far.index)
-    present = list(dict.fromkeys(shown.run))
-    order = [run for run in descriptions if run in present] + [run for run in present if run not in descriptions]
+    order = described_order(shown.run, descriptions)
     seeds = sorted(shown.seed.unique())
     figure, ax = plt.subplots(figsize=(7.5, 0.6 * len(order) + 1.7))
     for y, run in enumerate(order):
@@ -97,7 +101,7 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
                 continue
             row = rows.loc[seed]
             offset = (k - (len(seeds) - 1) / 2) * 0.2
-            colour = VERDICT_COLOURS.get(str(row.verdict), "#636363")
+            colour = VERDICT_COLOURS.get(str(row.verdict), VERDICT_COLOURS["level"])
             # a percentile interval of a non-linear statistic need not contain its estimate: never a negative bar
             below, above = max(0.0, row.difference - row.low), max(0.0, row.high - row.difference)
             ax.errorbar(row.difference, y + offset, xerr=[[below], [above]],
