@@ -63,3 +63,26 @@ def test_a_seed_added_later_keeps_the_other_seeds_timings():
         "hourglass-small/seed0": 3532.0, "hourglass-small/seed0 training images/s": 14.1}
     assert _kept_timings(earlier, ["hourglass", "hourglass-small"], [0, 1]) == {}
     assert _kept_timings({}, ["hourglass"], [0]) == {}
+
+
+def test_a_committed_config_names_no_folder_of_the_maintainers_machine(tmp_path):
+    from aulib.course.reference import copy_run_results
+
+    # a run trained with `aulib reference --work <absolute folder>`, as a maintainer's scratch disk gives it
+    work = tmp_path / "scratch"
+    run_dir = work / "runs-reference" / "seed1" / "l2"
+    run_dir.mkdir(parents=True)
+    config = {"data": str(work / "synthau-reference-prepared"), "out": str(run_dir), "model": "tiny", "seed": 1}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "metrics.csv").write_text("AU,ICC\nAU12,0.9\n")
+    target = tmp_path / "models" / "l2" / "seed1"
+
+    copy_run_results(run_dir, target, files=("config.json", "metrics.csv"), work=work)
+
+    # the paths `make weights` (--work data) writes, whatever --work was; the rest as trained, the other file as is
+    assert json.loads((target / "config.json").read_text()) == {
+        "data": "data/synthau-reference-prepared", "out": "data/runs-reference/seed1/l2", "model": "tiny", "seed": 1}
+    assert (target / "metrics.csv").read_text() == "AU,ICC\nAU12,0.9\n"
+    # a folder outside the work folder (data a maintainer pointed elsewhere) is kept as it was given
+    copy_run_results(run_dir, target, files=("config.json",), work=tmp_path / "elsewhere")
+    assert json.loads((target / "config.json").read_text())["data"] == str(work / "synthau-reference-prepared")

@@ -143,7 +143,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
             timings[f"seed{seed}"] = round(time.perf_counter() - began, 1)
             timings[f"seed{seed} training images/s"] = round(float(history.train_images_per_s.median()), 1)
         target = out / control_run / f"seed{seed}"
-        copy_run_results(run_dir, target, files=RESULT_FILES)
+        copy_run_results(run_dir, target, files=RESULT_FILES, work=work)
 
         control = read_predictions(target / "predictions.csv.gz")
         if precision == "fp32":

@@ -128,7 +128,8 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
                     evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
                     timings[key] = round(time.perf_counter() - began, 1)
                     timings[f"{key} training images/s"] = round(float(history.train_images_per_s.median()), 1)
-                copy_run_results(run_dir, out / name / f"subjects{n}" / f"seed{seed}", files=RESULT_FILES)
+                copy_run_results(run_dir, out / name / f"subjects{n}" / f"seed{seed}", files=RESULT_FILES,
+                                 work=work)
 
     # Every committed size and seed, not only this command's: a command for one size keeps the others' rows.
     rows = []

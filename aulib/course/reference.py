@@ -125,14 +125,39 @@ def write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
         table.to_csv(handle, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
 
 
+def committed_config(config: dict[str, Any], work: str | os.PathLike) -> dict[str, Any]:
+    """A run's ``config.json`` as committed: its ``data`` and ``out`` folders inside the work folder written as
+    ``data/<path inside the work folder>``, where ``make weights`` (``--work data``) puts them, so that the committed
+    file neither depends on the ``--work`` a maintainer chose nor names a folder of their machine.
+
+    Example:
+        >>> committed_config({"data": "/scratch/ref/synthau-prepared", "out": "/scratch/ref/runs/seed0/l2",
+        ...                   "model": "tiny"}, "/scratch/ref")
+        {'data': 'data/synthau-prepared', 'out': 'data/runs/seed0/l2', 'model': 'tiny'}
+    """
+    root = Path(work).resolve()
+    committed = dict(config)
+    for key in ("data", "out"):
+        if isinstance(config.get(key), str):
+            folder = Path(config[key]).resolve()
+            if folder.is_relative_to(root):
+                committed[key] = (Path("data") / folder.relative_to(root)).as_posix()
+    return committed
+
+
 def copy_run_results(run_dir: Path, target: Path, with_weights: bool = False,
-                     files: Sequence[str] = ANALYSIS_FILES) -> None:
+                     files: Sequence[str] = ANALYSIS_FILES, work: str | os.PathLike | None = None) -> None:
     """A run folder's committed part: ``files``, the local readout's metrics and the gzipped per-frame predictions
-    where the run has them, and the slim weights if asked."""
+    where the run has them, and the slim weights if asked. Given the ``work`` folder the run lives in, its
+    ``config.json`` is written by :func:`committed_config` (paths as ``make weights`` writes them)."""
     from aulib.training.runs import slim_checkpoint
 
     target.mkdir(parents=True, exist_ok=True)
     for name in files:
+        if name == "config.json" and work is not None:
+            config = committed_config(json.loads((run_dir / name).read_text()), work)
+            atomic_write_json(target / name, config)
+            continue
         (target / name).write_bytes((run_dir / name).read_bytes())
     if (run_dir / "metrics_local.csv").is_file():
         (target / "metrics_local.csv").write_bytes((run_dir / "metrics_local.csv").read_bytes())
@@ -229,7 +254,7 @@ def build_reference(
                 timings[keys[1]] = round(float(history.train_images_per_s.median()), 1)
             else:  # loading a finished run times nothing: keep what its own run measured, if it was recorded
                 timings.update({k: earlier["seconds"][k] for k in keys if k in earlier.get("seconds", {})})
-            copy_run_results(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS)
+            copy_run_results(run_dir, out / name / f"seed{seed}", with_weights=name in WEIGHTS_RUNS, work=work)
     long = comparison_long(out)
     atomic_write_csv(out / "comparison.csv", long, index=False)
     # The paired table and the London variants cover every committed Hourglass, not only this command's seeds: a run
