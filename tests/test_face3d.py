@@ -125,6 +125,58 @@ def test_vertex_normals_of_a_sphere_point_outwards():
     assert cosine.min() > 0.99
 
 
+def test_a_persons_geometry_gain_scales_the_motion_of_an_au(model):
+    """Blend shapes are linear in their weights, so a person whose face moves 1.4 times the documented amount shows
+    AU12 at intensity 2 as the documented face shows it at 2.8; and their lip corners rise 1.4 times as far."""
+    neutral = model.vertices(model.mean_identity(), {})
+    corners = model.landmarks[[48, 54]]
+    expressive = model.vertices(model.mean_identity(), model.au_weights({12: 2.0}, {12: 1.4}))
+    documented = model.vertices(model.mean_identity(), model.au_weights({12: 2.8}))
+    np.testing.assert_allclose(expressive, documented, atol=1e-5)
+    rise = (model.vertices(model.mean_identity(), model.au_weights({12: 2.0})) - neutral)[corners, 1]  # documented
+    np.testing.assert_allclose((expressive - neutral)[corners, 1], 1.4 * rise, rtol=1e-4)
+    # another AU's gain leaves AU12 alone; a gain that is not positive is refused by name
+    documented_two = model.vertices(model.mean_identity(), model.au_weights({12: 2.0}))
+    np.testing.assert_allclose(model.vertices(model.mean_identity(), model.au_weights({12: 2.0}, {6: 3.0})),
+                               documented_two, atol=1e-6)
+    with pytest.raises(ValueError, match=r"AU12 person gain 0\.0"):
+        model.au_weights({12: 2.0}, {12: 0.0})
+
+
+def test_people_differ_in_expressivity_with_synthau_v2s_spread(model):
+    """SynthAU v2 draws per-AU gains exp(0.2 e z) (motion) and exp(0.25 e z) (appearance): over 300 people the log
+    gains' standard deviations are 0.2 e and 0.25 e, within sampling error (about 4% of each)."""
+    from aulib.data.face3d.sample import sample_subject
+    from aulib.data.synthau.faces import SIMULATED_AUS
+
+    people = [sample_subject(np.random.default_rng([seed, 0]), model, expressivity=0.85) for seed in range(300)]
+    geometry = np.log([[person.geometry_gain[au] for au in SIMULATED_AUS] for person in people])
+    appearance = np.log([[person.appearance_gain[au] for au in SIMULATED_AUS] for person in people])
+    assert abs(geometry.std() - 0.2 * 0.85) < 0.012 and abs(appearance.std() - 0.25 * 0.85) < 0.015
+    assert abs(geometry.mean()) < 0.01 and abs(appearance.mean()) < 0.01
+    assert abs(np.corrcoef(geometry.ravel(), appearance.ravel())[0, 1]) < 0.05  # drawn independently
+    # drawn last: the person's other attributes do not depend on the expressivity, and 0 gives the documented face
+    flat = sample_subject(np.random.default_rng([0, 0]), model, expressivity=0.0)
+    assert set(flat.geometry_gain.values()) == {1.0} == set(flat.appearance_gain.values())
+    np.testing.assert_array_equal(flat.identity, people[0].identity)
+    assert (flat.skin, flat.age_lines, flat.background) == (people[0].skin, people[0].age_lines, people[0].background)
+    with pytest.raises(ValueError, match="expressivity must be >= 0"):
+        sample_subject(np.random.default_rng(0), model, expressivity=-0.1)
+
+
+def test_a_persons_appearance_gain_deepens_the_aus_folds(renderer):
+    """AU6's crow's feet and AU12's nasolabial fold at intensity 2 for a person with appearance gain 2 are the
+    documented face's at intensity 4; the folds of age (no AU) do not change."""
+    from aulib.data.face3d.render import Subject3D
+
+    identity = renderer.model.mean_identity()
+    documented = Subject3D(identity, age_lines=0.3)
+    deep = Subject3D(identity, age_lines=0.3, appearance_gain={6: 2.0, 12: 2.0})
+    assert renderer._folds({6: 2.0, 12: 2.0}, deep) == renderer._folds({6: 4.0, 12: 4.0}, documented)
+    assert renderer._folds({}, deep) == renderer._folds({}, documented)
+    assert renderer._folds({6: 2.0}, deep) != renderer._folds({6: 2.0}, documented)
+
+
 def test_same_seed_same_person_frame_and_landmarks(renderer):
     from aulib.data.face3d.sample import sample_frame, sample_subject
 

@@ -215,7 +215,10 @@ def london_tables() -> dict[str, str]:
 
 
 REFERENCE_3D = ROOT / "models" / "reference-3d"
-REFERENCE_3D_V1 = ROOT / "models" / "reference-3d-v1"  # the first renderer's results, kept for comparison
+# earlier renderer versions' results, kept for comparison: (label, folder)
+EARLIER_3D = (("SynthAU-3D v1 (first pilot)", ROOT / "models" / "reference-3d-v1"),
+              ("SynthAU-3D v2", ROOT / "models" / "reference-3d-v2"))
+LATEST_3D = "SynthAU-3D v3"
 
 
 def synthau3d_pilot() -> str:
@@ -228,8 +231,7 @@ def synthau3d_pilot() -> str:
     lines = ["| training data | split | AU12 smiling higher (mean ± sd of 3 seeds) | lowest bound: bootstrap, Wilson | "
              "AU12 neutral | AU12 smiling | AU12 gap | AU6 smiling higher | AU6 gap |",
              "|---|---|---|---|---|---|---|---|---|"]
-    sources = [("SynthAU v2 (drawn)", REFERENCE), ("SynthAU-3D v1 (first pilot)", REFERENCE_3D_V1),
-               ("SynthAU-3D v2", REFERENCE_3D)]
+    sources = [("SynthAU v2 (drawn)", REFERENCE), *EARLIER_3D, (LATEST_3D, REFERENCE_3D)]
     for name, folder in [(n, f) for n, f in sources if (f / "london_readings.csv").is_file()]:
         readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed")
         summary = split_summary(pair_table(readings, people), ["test", "dev"]).set_index(["split", "AU"])
@@ -245,17 +247,18 @@ def synthau3d_pilot() -> str:
                          f"{100 * au12.share_low.min():.0f}%, {100 * au12.wilson_low.min():.0f}% | "
                          f"{spread(au12.mean_neutral)} | {spread(au12.mean_smiling)} | {spread(au12.mean_gap)} | "
                          f"{spread(au6.share_higher, True)}% | {spread(au6.mean_gap)} |")
-    return "\n".join(lines) + "\n" + heldout_paragraph(REFERENCE_3D, "SynthAU-3D v2") + first_pilot_line()
+    return ("\n".join(lines) + "\n" + heldout_paragraph(REFERENCE_3D, LATEST_3D)
+            + "".join(earlier_version_line(label, folder) for label, folder in EARLIER_3D))
 
 
-def first_pilot_line() -> str:
-    """The first renderer's held-out ICC and ridge gap, in one sentence (its files in ``REFERENCE_3D_V1``)."""
-    if not (REFERENCE_3D_V1 / "appearance.csv").is_file():
+def earlier_version_line(label: str, folder: Path) -> str:
+    """An earlier renderer version's held-out ICC and ridge gap, in one sentence (its files in ``folder``)."""
+    if not (folder / "appearance.csv").is_file():
         return ""
-    long = pd.read_csv(REFERENCE_3D_V1 / "comparison.csv")
+    long = pd.read_csv(folder / "comparison.csv")
     means = long[(long.run == "hourglass") & (long.AU == "Mean")].ICC
-    appearance = pd.read_csv(REFERENCE_3D_V1 / "appearance.csv")
-    return (f"\n**The first pilot (renderer version 1)**, on its own held-out subjects: mean ICC {means.mean():.3f} ± "
+    appearance = pd.read_csv(folder / "appearance.csv")
+    return (f"\n**{label}**, on its own held-out subjects: mean ICC {means.mean():.3f} ± "
             f"{means.std():.3f}; ridge {appearance.ridge_icc.iloc[0]:.3f}; Hourglass minus ridge "
             + ", ".join(f"{r.difference:.3f} [{r.difference_low:.3f}, {r.difference_high:.3f}]"
                         for r in appearance.itertuples()) + " (seeds 0–2).\n")

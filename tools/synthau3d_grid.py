@@ -46,8 +46,8 @@ def main() -> None:
                 axis.set_title(f"intensity {column}" + (" (absent)" if column == 0 else ""), fontsize=9)
             if column == 0:
                 axis.set_ylabel(f"AU{au}\n{AUS[au].name}", fontsize=9)
-    figure.suptitle("SynthAU-3D (ICT-FaceKit mesh): each AU alone at FACS intensities 0-5; one person per row",
-                    fontsize=10)
+    figure.suptitle("SynthAU-3D (ICT-FaceKit mesh, renderer version 3): each AU alone at FACS intensities 0-5;\n"
+                    "one person per row, whose face moves and folds by their own expressivity", fontsize=10)
     figure.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.output, dpi=110)

@@ -137,20 +137,31 @@ class FaceModel3D:
             known = list(self.expression_names)
             raise ValueError(f"unknown expression shape {name!r}; the model has {known}") from None
 
-    def au_weights(self, intensities: Mapping[int, float]) -> dict[str, float]:
+    def au_weights(self, intensities: Mapping[int, float],
+                   person_gains: Mapping[int, float] | None = None) -> dict[str, float]:
         """Expression-shape weights of AU intensities (0–5), by :data:`AU_SHAPES`.
 
+        Args:
+            intensities: AU -> intensity (0–5).
+            person_gains: AU -> how far this person's face moves for an intensity, relative to the documented
+                amount (SynthAU's expressivity: the same FACS intensity moves different faces by different amounts);
+                an AU left out moves by the documented amount.
+
         Raises:
-            ValueError: an AU without a shape, or an intensity outside [0, 5].
+            ValueError: an AU without a shape, an intensity outside [0, 5], or a gain that is not positive.
         """
         weights: dict[str, float] = {}
+        person_gains = person_gains or {}
         for au, intensity in intensities.items():
             if au not in AU_SHAPES:
                 raise ValueError(f"AU{au} has no expression shape; SynthAU-3D renders AUs {sorted(AU_SHAPES)}")
             if not 0.0 <= float(intensity) <= 5.0:
                 raise ValueError(f"AU{au} intensity {intensity} is outside [0, 5]")
+            person = float(person_gains.get(au, 1.0))
+            if not person > 0.0:
+                raise ValueError(f"AU{au} person gain {person} must be positive")
             for shape, gain in AU_SHAPES[au]:
-                weights[shape] = weights.get(shape, 0.0) + float(intensity) / 5.0 * gain
+                weights[shape] = weights.get(shape, 0.0) + float(intensity) / 5.0 * gain * person
         return weights
 
     def identity_vertices(self, identity_weights: np.ndarray) -> np.ndarray:

@@ -86,6 +86,10 @@ class Subject3D:
     gloss: float = 0.35
     skin_seed: float = 0.0
     background: tuple[tuple[float, float, float], tuple[float, float, float]] = ((90, 100, 110), (40, 45, 55))
+    # Expressivity, as SynthAU v2's people have it: AU -> how far this face moves (geometry) and how deep its folds
+    # go (appearance) for a given intensity, relative to the documented amounts. Empty: the documented amounts.
+    geometry_gain: Mapping[int, float] = field(default_factory=dict)
+    appearance_gain: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -174,8 +178,9 @@ class FaceRenderer:
 
     def posed_vertices(self, params: FaceParams) -> np.ndarray:
         """``(V, 3)`` float32: the face of ``params`` in camera-centred world coordinates."""
-        base = self._identity_vertices(self._subject_of(params))
-        weights = dict(self.model.au_weights(params.intensities))
+        subject = self._subject_of(params)
+        base = self._identity_vertices(subject)
+        weights = dict(self.model.au_weights(params.intensities, subject.geometry_gain))
         for name, weight in params.distractors.items():
             for shape in _shape_names(name, self.model):
                 weights[shape] = weights.get(shape, 0.0) + float(weight)
@@ -311,9 +316,9 @@ class FaceRenderer:
         Each segment darkens the albedo and is a groove of a depth in a height field that the shader turns into
         bent normals, so a fold shades under the key light as a real one does. Widths and depths are skin sizes
         (1 UV unit is about 24 cm of ICT's face): a nasolabial fold about 3 mm wide each side and up to 2.5 mm deep,
-        crow's feet about 1 mm. The AUs' folds follow their intensity; the permanent folds of age (a nasolabial
-        fold and crow's feet that everyone has a little of and older faces more) follow ``subject.age_lines`` and
-        no AU, so that a fold alone does not mean an AU: its deepening does.
+        crow's feet about 1 mm. The AUs' folds follow their intensity times the person's appearance gain; the
+        permanent folds of age (a nasolabial fold and crow's feet that everyone has a little of and older faces more)
+        follow ``subject.age_lines`` and no AU, so that a fold alone does not mean an AU: its deepening does.
 
         Returns:
             segments ``[(u0, v0, u1, v1)]``, styles ``[(darkening, half-width in UV, depth in cm)]`` and the chin's
@@ -327,8 +332,8 @@ class FaceRenderer:
                 segments.append((*start, *end))
                 styles.append((darkening, width, depth))
 
-        def level(au: int) -> float:
-            return float(intensities.get(au, 0.0)) / 5
+        def level(au: int) -> float:  # the AU's fold strength: intensity / 5 times this person's appearance gain
+            return float(intensities.get(au, 0.0)) / 5 * float(subject.appearance_gain.get(au, 1.0))
 
         age = float(subject.age_lines)
         i6 = level(6)

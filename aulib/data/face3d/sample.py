@@ -1,4 +1,5 @@
-"""Random SynthAU-3D people and frames: identity shape, skin, hair and eyes; pose, lights, distractors and camera.
+"""Random SynthAU-3D people and frames: identity shape, skin, hair, eyes and expressivity; pose, lights, distractors
+and camera.
 
 Each draw uses its own generator, and every draw happens whatever the outcome of the others, so that one switch
 does not shift later random numbers (the same rule as the 2D generator's scenes).
@@ -15,11 +16,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from aulib.data.face3d.model import DISTRACTORS, FaceModel3D
 from aulib.data.face3d.render import FaceParams, Subject3D
+from aulib.data.synthau.faces import SIMULATED_AUS
+from aulib.data.synthau.protocol import Difficulty
 from aulib.data.synthau.scene import Scene
 
 # Skin albedo (sRGB 0-1) from light to dark; a subject's tone is a point on this line, with a little hue noise.
@@ -31,8 +35,23 @@ _IRIS = np.array([[0.22, 0.13, 0.07], [0.35, 0.23, 0.12], [0.30, 0.42, 0.55], [0
                   [0.42, 0.35, 0.20]])  # dark brown, brown, blue, green, hazel
 
 
-def sample_subject(rng: np.random.Generator, model: FaceModel3D | None = None) -> Subject3D:
-    """A random person: ICT identity weights ~ N(0, 1) and a procedural appearance."""
+def sample_subject(rng: np.random.Generator, model: FaceModel3D | None = None,
+                   expressivity: float | None = None) -> Subject3D:
+    """A random person: ICT identity weights ~ N(0, 1), a procedural appearance and an expressivity.
+
+    Args:
+        rng: the person's generator.
+        model: the face model (default: the committed asset).
+        expressivity: the spread of how far this person's face moves, and how deep their folds go, for one FACS
+            intensity: per AU, a geometry gain exp(0.2 · e · z) and an appearance gain exp(0.25 · e · z'), with z, z'
+            standard normal, as SynthAU v2's people (``sample_identity``); ``e`` is the difficulty's
+            ``identity_variation`` (default: the default level's, 0.85). 0: every face moves by the documented
+            amounts.
+    """
+    if expressivity is None:
+        expressivity = Difficulty.from_level("default").identity_variation
+    if expressivity < 0:
+        raise ValueError(f"expressivity must be >= 0; got {expressivity}")
     model = model or FaceModel3D.load()
     identity = rng.standard_normal(model.identity_modes).astype(np.float32)
     tone = rng.beta(1.6, 1.6)
@@ -45,13 +64,18 @@ def sample_subject(rng: np.random.Generator, model: FaceModel3D | None = None) -
     freckled, freckles = rng.random() < 0.25, rng.uniform(0.2, 0.9)
     bearded, stubble = rng.random() < 0.3, rng.uniform(0.2, 0.9)
     background = (tuple(rng.uniform(30, 225, 3)), tuple(rng.uniform(30, 225, 3)))
-    return Subject3D(
+    person = Subject3D(
         identity=identity, skin=tuple(skin), lips=tuple(lips), brows=tuple(brows), hair=tuple(np.clip(hair, 0, 1)),
         iris=tuple(np.clip(iris, 0, 1)), hairline=float("inf") if bald else float(hairline),
         brow_thickness=float(rng.uniform(0.25, 0.45)), freckles=float(freckles) if freckled else 0.0,
         stubble=float(stubble) if bearded else 0.0, age_lines=float(rng.beta(1.2, 3.0)),
         pores=float(rng.uniform(0.03, 0.09)), gloss=float(rng.uniform(0.2, 0.6)),
         skin_seed=float(rng.uniform(0, 100)), background=background)
+    # Drawn after everything above (whatever the expressivity), so the older attributes' draws are unchanged.
+    geometry = np.exp(0.2 * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
+    appearance = np.exp(0.25 * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
+    return replace(person, geometry_gain={au: float(g) for au, g in zip(SIMULATED_AUS, geometry, strict=True)},
+                   appearance_gain={au: float(a) for au, a in zip(SIMULATED_AUS, appearance, strict=True)})
 
 
 def sample_frame(subject: Subject3D, intensities: Mapping[int, float], rng: np.random.Generator,

@@ -53,7 +53,7 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
         raise ValueError(f"sequence must be a task index 0..{len(TASKS) - 1}; got {sequence}")
     difficulty = config.difficulty
     renderer = shared_renderer(config.image_size)
-    person = sample_subject(_generator(config, subject, 0), renderer.model)
+    person = sample_subject(_generator(config, subject, 0), renderer.model, difficulty.identity_variation)
     rng = _generator(config, subject, sequence + 1)
     task = TASKS[sequence]
     intensities = clip_intensities(config, task, length, rng)

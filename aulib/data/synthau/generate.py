@@ -49,8 +49,9 @@ from aulib.method.aus import BP4D_AUS, au_label, resolve_aus
 FORMAT_VERSION = 2
 # What a seed's frames look like, per renderer. Bump a renderer's number whenever a change alters the frames it
 # draws for a seed: a set is only resumed (or reused) by the renderer version that began it, so that no set mixes
-# two versions' faces. SynthAU-3D 2: all fourteen simulated AUs shown, bump-mapped folds, folds of age.
-RENDERER_VERSIONS = {"2d": 1, "3d": 2}
+# two versions' faces. SynthAU-3D 2: all fourteen simulated AUs shown, bump-mapped folds, folds of age. 3: each
+# person's expressivity (how far the face moves and how deep the folds go per intensity), as SynthAU v2's people.
+RENDERER_VERSIONS = {"2d": 1, "3d": 3}
 
 
 def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
