@@ -46,7 +46,7 @@ import pandas as pd
 import torch
 
 import aulib
-from aulib.io import atomic_open, atomic_write_csv, atomic_write_json
+from aulib.io import atomic_open, atomic_write_csv, atomic_write_json, read_json
 from aulib.training.experiments import RUN_NAMES, run_config, train_or_load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,40 +125,18 @@ def write_gzip_csv(table: pd.DataFrame, path: Path) -> None:
         table.to_csv(handle, index=False, float_format="%.4f", compression={"method": "gzip", "mtime": 0})
 
 
-def committed_config(config: dict[str, Any], work: str | os.PathLike) -> dict[str, Any]:
-    """A run's ``config.json`` as committed: its ``data`` and ``out`` folders inside the work folder written as
-    ``data/<path inside the work folder>``, where ``make weights`` (``--work data``) puts them, so that the committed
-    file neither depends on the ``--work`` a maintainer chose nor names a folder of their machine.
-
-    Example:
-        >>> committed_config({"data": "/scratch/ref/synthau-prepared", "out": "/scratch/ref/runs/seed0/l2",
-        ...                   "model": "tiny"}, "/scratch/ref")
-        {'data': 'data/synthau-prepared', 'out': 'data/runs/seed0/l2', 'model': 'tiny'}
-    """
-    root = Path(work).resolve()
-    committed = dict(config)
-    for key in ("data", "out"):
-        if isinstance(config.get(key), str):
-            folder = Path(config[key]).resolve()
-            if folder.is_relative_to(root):
-                committed[key] = (Path("data") / folder.relative_to(root)).as_posix()
-    return committed
-
-
 def copy_run_results(run_dir: Path, target: Path, with_weights: bool = False,
                      files: Sequence[str] = ANALYSIS_FILES, work: str | os.PathLike | None = None) -> None:
     """A run folder's committed part: ``files``, the local readout's metrics and the gzipped per-frame predictions
-    where the run has them, and the slim weights if asked. Given the ``work`` folder the run lives in, its
-    ``config.json`` is written by :func:`committed_config` (paths as ``make weights`` writes them)."""
-    from aulib.training.runs import slim_checkpoint
+    where the run has them, and the slim weights if asked; given the run's ``work`` folder, ``config.json`` names
+    its folders as ``make weights`` does (:func:`aulib.training.runs.committed_config`)."""
+    from aulib.training.runs import committed_config, slim_checkpoint
 
     target.mkdir(parents=True, exist_ok=True)
     for name in files:
-        if name == "config.json" and work is not None:
-            config = committed_config(json.loads((run_dir / name).read_text()), work)
-            atomic_write_json(target / name, config)
-            continue
         (target / name).write_bytes((run_dir / name).read_bytes())
+    if work is not None and "config.json" in files:
+        atomic_write_json(target / "config.json", committed_config(read_json(run_dir / "config.json"), work))
     if (run_dir / "metrics_local.csv").is_file():
         (target / "metrics_local.csv").write_bytes((run_dir / "metrics_local.csv").read_bytes())
     # Per-frame predictions (gzip: about a tenth of the size), so that comparisons can be paired by subject.

@@ -1,5 +1,6 @@
 """Finished runs, read back: the trainer of a run with its weights (:func:`load_run`), the maps saved while it
-trained (:func:`load_snapshots`), and a slim copy of a checkpoint for shipping (:func:`slim_checkpoint`)."""
+trained (:func:`load_snapshots`), and a slim copy of a checkpoint and its configuration for shipping
+(:func:`slim_checkpoint`, :func:`committed_config`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,3 +70,23 @@ def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Pat
     with atomic_open(Path(target), "wb") as handle:
         torch.save(slim, handle)
     return Path(target)
+
+
+def committed_config(config: dict[str, Any], work: str | os.PathLike) -> dict[str, Any]:
+    """A run's ``config.json`` as committed: its ``data`` and ``out`` folders inside the work folder written as
+    ``data/<path inside the work folder>``, where ``make weights`` (``--work data``) puts them, so that the committed
+    file neither depends on the ``--work`` a maintainer chose nor names a folder of their machine.
+
+    Example:
+        >>> committed_config({"data": "/scratch/ref/synthau-prepared", "out": "/scratch/ref/runs/seed0/l2",
+        ...                   "model": "tiny"}, "/scratch/ref")
+        {'data': 'data/synthau-prepared', 'out': 'data/runs/seed0/l2', 'model': 'tiny'}
+    """
+    root = Path(work).resolve()
+    committed = dict(config)
+    for key in ("data", "out"):
+        if isinstance(config.get(key), str):
+            folder = Path(config[key]).resolve()
+            if folder.is_relative_to(root):
+                committed[key] = (Path("data") / folder.relative_to(root)).as_posix()
+    return committed
