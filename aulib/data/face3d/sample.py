@@ -22,7 +22,7 @@ import numpy as np
 
 from aulib.data.face3d.model import DISTRACTORS, FaceModel3D
 from aulib.data.face3d.render import FaceParams, Subject3D
-from aulib.data.synthau.faces import SIMULATED_AUS
+from aulib.data.synthau.faces import APPEARANCE_GAIN_SPREAD, GEOMETRY_GAIN_SPREAD, SIMULATED_AUS
 from aulib.data.synthau.protocol import Difficulty
 from aulib.data.synthau.scene import Scene
 
@@ -72,8 +72,8 @@ def sample_subject(rng: np.random.Generator, model: FaceModel3D | None = None,
         pores=float(rng.uniform(0.03, 0.09)), gloss=float(rng.uniform(0.2, 0.6)),
         skin_seed=float(rng.uniform(0, 100)), background=background)
     # Drawn after everything above (whatever the expressivity), so the older attributes' draws are unchanged.
-    geometry = np.exp(0.2 * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
-    appearance = np.exp(0.25 * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
+    geometry = np.exp(GEOMETRY_GAIN_SPREAD * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
+    appearance = np.exp(APPEARANCE_GAIN_SPREAD * expressivity * rng.standard_normal(len(SIMULATED_AUS)))
     return replace(person, geometry_gain={au: float(g) for au, g in zip(SIMULATED_AUS, geometry, strict=True)},
                    appearance_gain={au: float(a) for au, a in zip(SIMULATED_AUS, appearance, strict=True)})
 

@@ -25,6 +25,9 @@ from aulib.method.shape import FLIP_68, mean_shape
 
 # Every AU SynthAU simulates: the union of the BP4D and DISFA sets.
 SIMULATED_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 9, 10, 12, 14, 15, 17, 20, 25, 26)
+# Expressivity: per AU, the log-normal spread (times the difficulty's identity variation) of how far a person's face
+# moves (geometry) and how strong their cues are (appearance) for one intensity. SynthAU-3D's people use the same.
+GEOMETRY_GAIN_SPREAD, APPEARANCE_GAIN_SPREAD = 0.2, 0.25
 
 
 def mean_face_units() -> np.ndarray:
@@ -237,8 +240,8 @@ def sample_identity(
         background=background,
         background2=background2,
         brow_thickness=float(np.clip(0.045 * (1 + 0.25 * v * rng.standard_normal()), 0.025, 0.07)),
-        geometry_gain=np.exp(0.2 * v * rng.standard_normal(n_aus)),
-        appearance_gain=np.exp(0.25 * v * rng.standard_normal(n_aus)),
+        geometry_gain=np.exp(GEOMETRY_GAIN_SPREAD * v * rng.standard_normal(n_aus)),
+        appearance_gain=np.exp(APPEARANCE_GAIN_SPREAD * v * rng.standard_normal(n_aus)),
         age_lines=float(rng.uniform(0, age_lines)),
         glasses=bool(rng.random() < glasses_probability),
         hair_style=hair_style,
