@@ -3,7 +3,8 @@
 #   make lint        ruff
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
-#   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
+#   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU;
+#                    RENDERER=3d on SynthAU-3D)
 #   make student     the student release of the notebooks (solutions stubbed by nbgrader) in student/
 #   make book        the instructor's book in build/book/_build/html (runs make reproduce first if needed)
 #   make student-book the students' book in build/student-book/_build/html: the student release run end to end
@@ -64,8 +65,11 @@ SEEDS ?= 0 1 2
 weights: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS)
 
+# RENDERER=3d runs the course on SynthAU-3D, in folders of its own (data/synthau3d, runs/smoke-synthau3d,
+# figures/synthau3d, notebooks/executed/smoke-synthau3d) with its own reference runs (models/reference-3d).
+RENDERER ?= 2d
 reproduce: $(STAMP)
-	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE)
+	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) --set RENDERER=$(RENDERER)
 	MPLBACKEND=agg $(VENV)/bin/aulib figures
 
 clean:

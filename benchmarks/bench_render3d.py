@@ -1,31 +1,35 @@
-"""Time SynthAU-3D's OpenGL renderer beside the 2D generator: frames per second for 256x256 frames, one process.
+"""Time SynthAU-3D's OpenGL renderer beside the 2D generator: frames per second for 256x256 frames.
 
 - ``2D render_sequence``: :func:`aulib.data.synthau.render_sequence`, one 60-frame task clip in memory (geometry,
   drawing, cues, scene and camera), the figure BENCHMARKS.md quotes for SynthAU v2's rendering alone;
 - ``3D render``: :class:`aulib.data.face3d.render.FaceRenderer` on 60 random frames of one person (the clip's
   subject stays; AUs, distractors, pose, lights and camera change every frame), numpy posing and normals, OpenGL,
   read-back, background and camera included;
-- ``3D landmarks only``: the numpy geometry a label needs (no pixels).
+- ``3D landmarks only``: the numpy geometry a label needs (no pixels);
+- ``3D set, N process(es)``: :func:`aulib.data.synthau.generate` writing a SynthAU-3D set of ``--set-subjects``
+  people x 48 frames (PNG files and labels included, into a fresh temporary folder each time), in this process with
+  llvmpipe's threads, and in two worker processes with one rasteriser thread each (pool start-up included).
 
-Both run in this one process, one after the other (no parallel workers); the OpenGL renderer's own threads are
-llvmpipe's on a CPU. Run it alone: another job on the machine changes every figure. It prints the renderer and the
+The first three run in this one process, one after the other; the OpenGL renderer's own threads are llvmpipe's on
+a CPU. Run it alone: another job on the machine changes every figure. It prints the renderer and the
 CPU flags with the figures.
 
 Usage:
-    python benchmarks/bench_render3d.py [--frames 60] [--repeats 5] [--size 256]
+    python benchmarks/bench_render3d.py [--frames 60] [--repeats 5] [--size 256] [--set-subjects 6]
 """
 
 from __future__ import annotations
 
 import argparse
 import subprocess
+import tempfile
 
 import numpy as np
 from timing import median_seconds
 
 from aulib.data.face3d.render import FaceRenderer
 from aulib.data.face3d.sample import sample_frame, sample_subject
-from aulib.data.synthau import SynthConfig, render_sequence
+from aulib.data.synthau import SynthConfig, generate, render_sequence
 
 
 def main() -> None:
@@ -33,6 +37,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--set-subjects", type=int, default=6, help="people in each timed set (48 frames each)")
     args = parser.parse_args()
     flags = subprocess.run("lscpu | grep -o 'avx512_bf16\\|avx2' | sort -u | tr '\\n' ' '", shell=True,
                            capture_output=True, text=True).stdout.strip()
@@ -57,12 +62,24 @@ def main() -> None:
 
     three_d = median_seconds(render_all, args.repeats, warmup=1)
     geometry = median_seconds(landmarks_all, args.repeats, warmup=1)
+
+    def write_set(workers: int) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            generate(folder, subjects=args.set_subjects, frames=48, seed=0, image_size=args.size, progress=False,
+                     renderer="3d", workers=workers)
+
+    set_frames = args.set_subjects * 48
+    one_process = median_seconds(lambda: write_set(1), 3)
+    two_processes = median_seconds(lambda: write_set(2), 3)
     print(f"renderer: {renderer.ctx.info['GL_RENDERER']}; CPU flags: {flags}")
     print(f"{args.size}x{args.size}, {args.frames} frames, median of {args.repeats}")
     print("| path | frames/s | ms/frame |")
     print("|---|---|---|")
-    for name, seconds in (("2D render_sequence", two_d), ("3D render", three_d), ("3D landmarks only", geometry)):
-        print(f"| {name} | {args.frames / seconds:.0f} | {1000 * seconds / args.frames:.1f} |")
+    for name, seconds, count in (("2D render_sequence", two_d, args.frames), ("3D render", three_d, args.frames),
+                                 ("3D landmarks only", geometry, args.frames),
+                                 (f"3D set ({set_frames} frames), 1 process", one_process, set_frames),
+                                 (f"3D set ({set_frames} frames), 2 processes", two_processes, set_frames)):
+        print(f"| {name} | {count / seconds:.0f} | {1000 * seconds / count:.1f} |")
 
 
 if __name__ == "__main__":

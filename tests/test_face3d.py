@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aulib.data.face3d.model import AU_SHAPES, FaceModel3D, vertex_normals
@@ -271,13 +272,15 @@ def test_synth_renderer_3d_writes_the_synthau_layout(tmp_path, renderer):
     assert (labels[["AU04", "AU15", "AU12", "AU17"]] > 0).any().all()
     frames = list(iter_frames(tmp_path / "a"))
     assert len(frames) == 16 and frames[0].image.shape == (256, 256, 3)
-    # Labels and landmarks are numpy: a second run gives the same numbers.
-    generate(tmp_path / "b", subjects=2, frames=8, seed=4, progress=False, renderer="3d")
+    # Labels and landmarks are numpy: a second run gives the same numbers. It runs in two worker processes, each
+    # with one rasteriser thread: on one machine the pixels do not depend on how the work was split either.
+    generate(tmp_path / "b", subjects=2, frames=8, seed=4, progress=False, renderer="3d", workers=2)
     again = list(iter_frames(tmp_path / "b"))
     for one, other in zip(frames, again, strict=True):
         np.testing.assert_array_equal(one.exact_landmarks, other.exact_landmarks)
         np.testing.assert_array_equal(one.landmarks, other.landmarks)
         np.testing.assert_array_equal(one.labels, other.labels)
+        np.testing.assert_array_equal(one.image, other.image)
     with pytest.raises(ValueError, match="renderer must be one of"):
         generate(tmp_path / "c", subjects=1, frames=8, progress=False, renderer="4d")
 
@@ -290,3 +293,42 @@ def test_aulib_synth_renderer_3d(tmp_path, renderer):
                  "--renderer", "3d"]) == 0
     assert load_config(tmp_path / "set").renderer == "3d"
     assert len(list((tmp_path / "set" / "Sequences" / "S001").glob("T*/0001.png"))) == 8
+
+
+def test_the_course_runs_on_synthau_3d_with_one_parameter(tmp_path, renderer):
+    """``RENDERER=3d`` alone (with the small sizes every course test uses) runs all six notebooks on SynthAU-3D and
+    moves the committed folders to SynthAU-3D's: its reference runs, and no SynthAU v2 controls beside them."""
+    from conftest import small_parameters
+
+    from aulib.course import pipeline
+    from aulib.data.synthau import load_config
+
+    parameters = {**small_parameters(tmp_path), "COMPARISON": "auto", "RENDERER": "3d"}
+    records = pipeline.run_notebooks("smoke", overrides=parameters, output_dir=tmp_path / "executed", progress=False)
+    assert [r["notebook"][:2] for r in records] == ["01", "02", "03", "04", "05", "06"]
+    assert load_config(tmp_path / "synthau").renderer == "3d"
+    assert json.loads((tmp_path / "prepared" / "meta.json").read_text())["dataset"] == "synthau"
+    # notebook 04 read SynthAU-3D's committed reference runs (their scores, not SynthAU v2's), every seed
+    committed = Path(pipeline.ROOT) / "models" / "reference-3d"
+    assert json.loads((committed / "provenance.json").read_text())["renderer"] == "3d"
+    expected = pd.read_csv(committed / "comparison.csv").query("run == 'hourglass' and AU == 'Mean'")
+    shown = pd.read_csv(tmp_path / "runs" / "reference_seeds.csv").query("run == 'hourglass' and AU == 'Mean'")
+    assert len(expected) == 3
+    np.testing.assert_allclose(shown.sort_values("seed").ICC, expected.sort_values("seed").ICC, atol=1e-9)
+    executed = (tmp_path / "executed" / "04_evaluation_icc.ipynb").read_text()
+    assert "No controls here" in executed and "No training-set-size regime here" in executed
+
+
+def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(renderer):
+    from aulib.course.faces import SynthFaces
+
+    faces = SynthFaces(count=1, difficulty="default", renderer="3d")
+    neutral, smile = faces.face(0, {}), faces.face(0, {12: 5.0})
+    assert smile.name == "SynthAU-3D S001" and smile.image.shape == (256, 256, 3)
+    # In the aligned frame (chin and outer eye corners fixed), AU12 at E lifts the lip corners by about 0.18 IOD on
+    # the mean face (the model's docstring); this person's own gain moves it, not by half.
+    iod = np.linalg.norm(neutral.landmarks[45] - neutral.landmarks[36])
+    rise = (neutral.landmarks[[48, 54], 1] - smile.landmarks[[48, 54], 1]) / iod
+    assert (rise > 0.09).all(), rise
+    mouth = slice(int(smile.landmarks[51, 1]) - 10, int(smile.landmarks[57, 1]) + 10)
+    assert np.abs(smile.image[mouth].astype(int) - neutral.image[mouth].astype(int)).mean() > 3

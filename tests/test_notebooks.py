@@ -57,6 +57,26 @@ def test_every_params_key_is_a_declared_parameter(profile):
     assert set(params["common"]) == COMMON
 
 
+def test_renderer_3d_moves_the_folders_of_every_profile_and_of_a_release():
+    """SynthAU-3D's folders sit beside SynthAU v2's of the same profile (hand-written expectations); a folder the user
+    sets stays, the params file's RENDERER counts as an override does, and BP4D cannot be rendered."""
+    full = pipeline.notebook_parameters(pipeline.load_params("full"), "01_data_preparation")
+    moved = pipeline.dataset_folders(full, {"RENDERER": "3d"})
+    assert moved == {"DATA_DIR": "../data/synthau3d-full", "PREPARED_DIR": "../data/synthau3d-full-prepared",
+                     "RUN_DIR": "../runs/full-synthau3d", "FIG_DIR": "../figures/full/synthau3d",
+                     "REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR": "../models/reference-3d-controls",
+                     "DATA_SIZE_DIR": "../models/reference-3d-data-size"}
+    assert "RUN_DIR" not in pipeline.dataset_folders(full, {"RENDERER": "3d", "RUN_DIR": "mine"})
+    assert pipeline.dataset_folders({**full, "RENDERER": "3d"}, {})["DATA_DIR"] == "../data/synthau3d-full"
+    assert pipeline.dataset_folders(full, {"RENDERER": "2d"}) == {}
+    smoke = pipeline.notebook_parameters(pipeline.load_params("smoke"), "01_data_preparation")
+    release = pipeline.dataset_folders(smoke, {"RENDERER": "3d"}, defaults=pipeline.RELEASE_OUTPUTS)
+    assert (release["RUN_DIR"], release["FIG_DIR"], release["DATA_DIR"]) == (
+        "runs-synthau3d", "figures/synthau3d", "../data/synthau3d")
+    with pytest.raises(ValueError, match="RENDERER=3d draws SynthAU-3D, but DATASET is 'bp4d'"):
+        pipeline.dataset_folders(smoke, {"RENDERER": "3d", "DATASET": "bp4d"})
+
+
 def test_an_undeclared_key_is_reported_with_its_notebook(tmp_path):
     params = pipeline.load_params("smoke")
     params["notebooks"]["03_training"]["EPOCS"] = 3  # a typo papermill would only warn about

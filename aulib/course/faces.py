@@ -86,6 +86,8 @@ class SynthFaces:
             clear cues, best for teaching.
         image_size: render size before alignment.
         subjects: which subjects of the seed's set (0-based indices); default the first ``count``.
+        renderer: ``"2d"`` (SynthAU v2's drawn faces) or ``"3d"`` (SynthAU-3D: the person re-rendered from the 3D
+            face model, frontal, at each requested intensity).
 
     Example:
         >>> face = SynthFaces(count=1).face(0, {12: 5.0})
@@ -96,7 +98,7 @@ class SynthFaces:
     shows_intensity = True
 
     def __init__(self, count: int = 8, seed: int = 0, difficulty: float | str = "easy", image_size: int = 256,
-                 subjects: Sequence[int] | None = None) -> None:
+                 subjects: Sequence[int] | None = None, renderer: str = "2d") -> None:
         from aulib.data.synthau import Difficulty, SynthConfig
 
         if count < 1:
@@ -104,7 +106,7 @@ class SynthFaces:
         self.subjects = list(subjects)[:count] if subjects is not None else list(range(count))
         self.count = len(self.subjects)
         level = difficulty if isinstance(difficulty, Difficulty) else Difficulty.from_level(difficulty)
-        self.config = replace(SynthConfig(seed=seed, image_size=image_size), difficulty=level)
+        self.config = replace(SynthConfig(seed=seed, image_size=image_size, renderer=renderer), difficulty=level)
         # lru_cache on a bound method would keep self alive; a per-instance cache does not.
         self._render = lru_cache(maxsize=64)(self._render_uncached)
 
@@ -128,25 +130,26 @@ class SynthFaces:
         indices = [k for k in range(config.subjects) if subject_name(k) in set(names)]
         if not indices:
             return None
-        return cls(count=count, seed=config.seed, difficulty=config.difficulty, subjects=indices)
+        return cls(count=count, seed=config.seed, difficulty=config.difficulty, subjects=indices,
+                   renderer=config.renderer)
 
     def __len__(self) -> int:
         return self.count
 
     def __repr__(self) -> str:
-        return f"SynthFaces(count={self.count}, seed={self.config.seed})"
+        renderer = ", renderer='3d'" if self.config.renderer == "3d" else ""
+        return f"SynthFaces(count={self.count}, seed={self.config.seed}{renderer})"
 
     def _render_uncached(self, index: int, intensities: tuple[tuple[int, float], ...]) -> Face:
-        from aulib.data.synthau import render_still, subject_identity, subject_name
+        from aulib.data.synthau import still_face, subject_name
 
         subject = self.subjects[index]
-        identity = subject_identity(self.config, subject)
-        image, points = render_still(identity, dict(intensities), self.config)
+        image, points = still_face(self.config, subject, dict(intensities))
         matrix = alignment_matrix(points, "paper")
         return Face(
             image=warp_face(image, matrix),
             landmarks=transform_points(points, matrix),
-            name=f"SynthAU {subject_name(subject)}",
+            name=f"{'SynthAU-3D' if self.config.renderer == '3d' else 'SynthAU'} {subject_name(subject)}",
             labels=dict(intensities),
         )
 

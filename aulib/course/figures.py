@@ -65,7 +65,7 @@ FACS_LETTERS = {1: "A trace", 2: "B slight", 3: "C marked", 4: "D severe", 5: "E
 
 def synthau_grid_figure(
     subjects: int | None = None, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5),
-    seed: int = 0, difficulty: float | str = "default", image_size: int = 160,
+    seed: int = 0, difficulty: float | str = "default", image_size: int = 160, renderer: str = "2d",
 ) -> Figure:
     """SynthAU's AUs (rows) × intensities (columns): each row one AU, from neutral to FACS E, on its own person.
 
@@ -73,26 +73,26 @@ def synthau_grid_figure(
         subjects: how many people the rows cycle through (default: one per AU, so every row is another identity).
         aus: the rows.
         levels: the columns (0 = neutral, 1–5 = A–E).
-        seed, difficulty, image_size: SynthAU's settings.
+        seed, difficulty, image_size, renderer: the SynthAU set's settings (renderer ``"3d"``: SynthAU-3D's faces).
     """
-    from aulib.data.synthau import sample_grid
+    from aulib.data.synthau import Difficulty, SynthConfig, still_face, subject_name
 
-    subjects = subjects or len(aus)
-    images, names, _ = sample_grid(subjects, aus, levels, seed, difficulty, image_size)
-    n_rows, n_cols = len(aus), len(levels)
+    config = SynthConfig(seed=seed, image_size=image_size, renderer=renderer,
+                         difficulty=Difficulty.from_level(difficulty))
+    subjects, n_rows, n_cols = subjects or len(aus), len(aus), len(levels)
     figure, axes = plt.subplots(n_rows, n_cols, figsize=(1.5 * n_cols + 0.9, 1.55 * n_rows + 0.5), squeeze=False)
     for r, au in enumerate(aus):
         person = r % subjects
         for c, level in enumerate(levels):
             ax = axes[r, c]
-            ax.imshow(images[person, r * n_cols + c])
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.imshow(still_face(config, person, {au: level})[0])
+            ax.set(xticks=[], yticks=[])
             if r == 0:
                 ax.set_title("neutral" if level == 0 else f"{FACS_LETTERS.get(level, '')} (I = {level:g})",
                              fontsize=9)
-        axes[r, 0].set_ylabel(f"AU{au}\n{AUS[au].name}\n({names[person]})", fontsize=8)
-    figure.suptitle("SynthAU: each AU alone, from neutral to FACS E (intensity 5); one person per row", fontsize=10)
+        axes[r, 0].set_ylabel(f"AU{au}\n{AUS[au].name}\n({subject_name(person)})", fontsize=8)
+    name = "SynthAU-3D" if renderer == "3d" else "SynthAU"
+    figure.suptitle(f"{name}: each AU alone, from neutral to FACS E (intensity 5); one person per row", fontsize=10)
     figure.tight_layout()
     return figure
 

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -121,30 +122,106 @@ def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, 
 # after the dataset, so that a BP4D course never mixes with the SynthAU one (its runs, its figures).
 DATASET_FOLDERS = {"PREPARED_DIR": "../data/{dataset}-prepared", "RUN_DIR": "../runs/{profile}-{dataset}{fold}",
                    "FIG_DIR": "../figures/{dataset}{fold}"}
+# SynthAU drawn by its 3D renderer (RENDERER=3d) is another data set: its frames, its runs, its figures and its
+# committed reference runs (`aulib reference --renderer 3d`) live apart from SynthAU v2's, in folders named after the
+# profile's own (../data/synthau-full → ../data/synthau3d-full). SynthAU v2's controls and training-set-size runs
+# have no SynthAU-3D twins: their folders point where those would be, so notebook 04 shows none rather than v2's.
+SYNTHAU_3D_REFERENCE = {"REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR": "../models/reference-3d-controls",
+                        "DATA_SIZE_DIR": "../models/reference-3d-data-size"}
 
 
-def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
-    """The folders of a course whose ``DATASET`` is overridden and whose folders are not (:data:`DATASET_FOLDERS`).
+def synthau_3d_folders(folders: Mapping[str, Any]) -> dict[str, str]:
+    """SynthAU-3D's folders beside SynthAU v2's ``folders`` (a params file's, or a student release's).
+
+    Example:
+        >>> synthau_3d_folders({"DATA_DIR": "../data/synthau-full", "PREPARED_DIR": "../data/synthau-full-prepared",
+        ...                     "RUN_DIR": "../runs/full", "FIG_DIR": "../figures/full"})["DATA_DIR"]
+        '../data/synthau3d-full'
+    """
+    moved = {key: str(folders[key]).replace("synthau", "synthau3d", 1) if "synthau" in str(folders[key])
+             else f"{folders[key]}-synthau3d" for key in ("DATA_DIR", "PREPARED_DIR") if key in folders}
+    if "RUN_DIR" in folders:
+        moved["RUN_DIR"] = f"{folders['RUN_DIR']}-synthau3d"
+    if "FIG_DIR" in folders:
+        moved["FIG_DIR"] = f"{folders['FIG_DIR']}/synthau3d"
+    return {**moved, **SYNTHAU_3D_REFERENCE}
+
+
+def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
+                    defaults: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The folders of a course whose ``DATASET`` or SynthAU's ``RENDERER`` differs from the default data set's, for
+    every folder that is not set in ``overrides``.
 
     Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA; each DISFA fold
-    (``FOLD``) gets its own runs and figures, and they share the prepared data.
+    (``FOLD``) gets its own runs and figures, and they share the prepared data (:data:`DATASET_FOLDERS`).
+    ``RENDERER=3d`` (an override, or the params file's) alone runs it on SynthAU-3D, in its own folders and with its
+    own reference runs (:func:`synthau_3d_folders`).
+
+    Args:
+        common: the params file's parameters (``common`` and notebook 01's section, where ``RENDERER`` is).
+        overrides: what the user set.
+        defaults: folders that replace the params file's without counting as set (a student release's own).
+
+    Raises:
+        ValueError: ``RENDERER=3d`` with a ``DATASET`` other than SynthAU.
 
     Example:
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"DATASET": "bp4d", "FIG_DIR": "figs"})
         {'PREPARED_DIR': '../data/bp4d-prepared', 'RUN_DIR': '../runs/smoke-bp4d'}
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "full"}, {"DATASET": "disfa", "FOLD": 2})["RUN_DIR"]
         '../runs/full-disfa-fold2'
-        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1})
+        >>> dataset_folders({"DATASET": "synthau", "RUN_DIR": "../runs/smoke"}, {"RENDERER": "3d"})["RUN_DIR"]
+        '../runs/smoke-synthau3d'
+        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1, "RENDERER": "2d"})
         {}
     """
     dataset = overrides.get("DATASET", common.get("DATASET"))
+    if str(overrides.get("RENDERER", common.get("RENDERER", "2d"))) == "3d":
+        if dataset != "synthau":
+            raise ValueError(f"RENDERER=3d draws SynthAU-3D, but DATASET is {dataset!r}: set DATASET=synthau, or "
+                             "leave RENDERER out for a licensed data set")
+        folders = synthau_3d_folders({**common, **(defaults or {})})
+        return {key: value for key, value in folders.items() if key not in overrides}
     if dataset == common.get("DATASET"):
         return {}
     profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
     fold = overrides.get("FOLD", common.get("FOLD"))
     suffix = "" if fold is None else f"-fold{fold}"
+    taken = {**(defaults or {}), **overrides}
     return {key: pattern.format(dataset=dataset, profile=profile, fold=suffix)
-            for key, pattern in DATASET_FOLDERS.items() if key not in overrides}
+            for key, pattern in DATASET_FOLDERS.items() if key not in taken}
+
+
+def synthau_renderer(prepared_dir: str | os.PathLike) -> str | None:
+    """The renderer (``"2d"`` or ``"3d"``) of the SynthAU set a prepared folder came from; ``None`` when the folder
+    is not SynthAU's or its source folder (with its ``synthau.json``) is gone."""
+    from aulib.data.dataset import load_meta
+    from aulib.data.synthau import load_config
+
+    try:
+        meta = load_meta(prepared_dir)
+        return load_config(meta.get("source", "")).renderer if meta.get("dataset") == "synthau" else None
+    except (FileNotFoundError, RuntimeError, ValueError):
+        return None
+
+
+SYNTHAU_3D_NOTE = ("This run of the course is on SynthAU-3D (RENDERER=3d): every table and figure below is computed "
+                   "from it and from SynthAU-3D's reference runs, but numbers quoted in the text are SynthAU v2's, the "
+                   "course's default data (RESULTS.md has both).")
+
+
+def reference_applies(dataset: str, reference_dir: str | os.PathLike, prepared_dir: str | os.PathLike) -> bool:
+    """Whether the committed reference runs in ``reference_dir`` belong beside a course on ``prepared_dir``: SynthAU
+    runs beside SynthAU data drawn by the renderer they were trained on (``provenance.json``'s ``renderer``, and
+    :func:`synthau_renderer`), so that a SynthAU-3D course is never compared with SynthAU v2's runs.
+
+    Where the prepared set's renderer cannot be read (its source folder is gone), the folders are trusted.
+    """
+    if dataset != "synthau":
+        return False
+    provenance = Path(reference_dir) / "provenance.json"
+    trained_on = json.loads(provenance.read_text()).get("renderer", "2d") if provenance.is_file() else "2d"
+    return synthau_renderer(prepared_dir) in (None, trained_on)
 
 
 def run_notebooks(
@@ -166,10 +243,11 @@ def run_notebooks(
         only: notebook names or number prefixes to run (e.g. ``["03", "04"]``); default: all.
         overrides: parameters that replace the params file's for every notebook that declares them. When they
             change ``DATASET`` but not ``PREPARED_DIR``, ``RUN_DIR`` or ``FIG_DIR``, those move to folders named
-            after the dataset (:func:`dataset_folders`).
+            after the dataset; ``RENDERER=3d`` moves SynthAU's to SynthAU-3D's (:func:`dataset_folders`).
         params_file: another params file (default ``params/<profile>.yaml``).
         notebooks_dir: where the notebooks are; they run with it as the working directory.
-        output_dir: where executed copies go (default ``notebooks/executed/<profile>``).
+        output_dir: where executed copies go (default ``notebooks/executed/<profile>``, and
+            ``notebooks/executed/<profile>-synthau3d`` on SynthAU-3D).
         timeout_s: per-cell execution timeout.
         progress: papermill's progress bar per notebook.
         allow_unsolved: run a student release: an exercise's check that fails (tagged ``raises-exception``, so
@@ -193,13 +271,17 @@ def run_notebooks(
         paths = [p for p in paths if any(p.stem == o or p.stem.startswith(f"{o}_") for o in only)]
         if not paths:
             raise ValueError(f"no notebook matches {list(only)}")
-    out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / profile
-    out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
-    if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
-        # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
-        overrides = {**RELEASE_OUTPUTS, **(overrides or {})}
-    overrides = {**dataset_folders(params["common"], overrides or {}), **(overrides or {})}
+    # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
+    release = RELEASE_OUTPUTS if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve() else {}
+    settings = notebook_parameters(params, "01_data_preparation")  # common, and RENDERER
+    moved = dataset_folders(settings, overrides or {}, defaults=release)
+    overrides = {**release, **moved, **(overrides or {})}
+    # SynthAU-3D's executed copies go beside SynthAU v2's, not over them (smoke-synthau3d).
+    on_3d = str(overrides.get("RENDERER", settings.get("RENDERER", "2d"))) == "3d"
+    out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / (
+        f"{profile}-synthau3d" if on_3d else profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for path in paths:
         values = notebook_parameters(params, path.stem)

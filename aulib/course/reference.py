@@ -195,7 +195,7 @@ def build_reference(
             parameters in ``params/smoke.yaml``; the reference set has the same size).
         sigmas: landmark-noise levels of the robustness study (pixels).
         progress: progress bars.
-        renderer: ``"2d"`` (SynthAU v2, the course's data) or ``"3d"`` (SynthAU-3D; give it its own ``out``).
+        renderer: ``"2d"`` (SynthAU v2, the default) or ``"3d"`` (SynthAU-3D, `RENDERER=3d`; give it its own ``out``).
     """
     from aulib.course.pipeline import load_params
     from aulib.evaluation.evaluate import evaluate

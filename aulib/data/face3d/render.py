@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aulib.data.face3d.model import FaceModel3D, vertex_normals
+from aulib.data.face3d.model import FaceModel3D, triangle_incidence, vertex_normals
 from aulib.data.face3d.shaders import FRAGMENT_SHADER, MAX_SEGMENTS, VERTEX_SHADER
 from aulib.data.synthau.scene import Scene, camera, draw_background, draw_occluders
 
@@ -156,6 +156,7 @@ class FaceRenderer:
         self._albedo = self.ctx.buffer(reserve=vertex_count * 12, dynamic=True)
         self._masks = self.ctx.buffer(reserve=vertex_count * 16, dynamic=True)
         uv = self.ctx.buffer(self.model.uv.astype("f4").tobytes())
+        self._incidence = triangle_incidence(self.model.triangles, vertex_count)
         self._static = _static_masks(self.model)
         visible = ~self._static["cornea"][self.model.triangles].any(axis=1)
         index = self.ctx.buffer(self.model.triangles[visible].astype("i4").tobytes())
@@ -239,7 +240,7 @@ class FaceRenderer:
         vertices = self.posed_vertices(params)
         self._upload_subject(subject)
         self._positions.write(vertices.tobytes())
-        self._normals.write(vertex_normals(vertices, self.model.triangles).astype("f4").tobytes())
+        self._normals.write(vertex_normals(vertices, self.model.triangles, self._incidence).astype("f4").tobytes())
         mvp, distance, _ = self.camera_matrices(params)
         program = self.program
         program["mvp"].write(mvp.T.copy().tobytes())  # GLSL matrices are column-major

@@ -25,7 +25,12 @@ from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS
 from aulib.data.face3d.render import FaceParams, FaceRenderer
 from aulib.data.face3d.sample import sample_frame, sample_subject
 from aulib.data.synthau.faces import SIMULATED_AUS, smooth_noise, tracker_landmarks
-from aulib.data.synthau.protocol import TASKS, SynthConfig, clip_intensities, intensity_labels
+from aulib.data.synthau.protocol import (
+    TASKS,
+    SynthConfig,
+    clip_intensities,
+    intensity_labels,
+)
 from aulib.data.synthau.scene import Scene
 
 RENDERED_AUS = tuple(au for au in SIMULATED_AUS if au in AU_SHAPES)
@@ -100,6 +105,21 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
         "labels": intensity_labels(intensities),
         "task": np.array(task.name),
     }
+
+
+def render_still_3d(config: SynthConfig, subject: int, intensities: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """A frontal render of person ``subject`` of the SynthAU-3D set ``config`` showing ``intensities``: fixed lights,
+    a clean camera, no distractors, with the expressivity the person has in the set (the 3D twin of
+    :func:`aulib.data.synthau.render_still`, for figures and the explorer).
+
+    Returns:
+        ``(S, S, 3)`` uint8 RGB and ``(68, 2)`` float32 exact landmark pixels.
+    """
+    renderer = shared_renderer(config.image_size)
+    person = sample_subject(_generator(config, subject, 0), renderer.model, config.difficulty.identity_variation)
+    params = FaceParams(subject=person, intensities={int(a): float(v) for a, v in intensities.items()}, scale=1.15,
+                        shift=(0.0, 0.05), scene=Scene(blur_sigma=0.3, noise_sigma=0.0))
+    return renderer.render(params, np.random.default_rng(0))
 
 
 def _with_hand(scene: Scene, landmarks: np.ndarray, size: int, rng: np.random.Generator) -> Scene:

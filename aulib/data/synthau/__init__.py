@@ -52,6 +52,7 @@ from aulib.data.synthau.generate import (
     render_sequence,
     render_still,
     sample_grid,
+    still_face,
     subject_identity,
 )
 from aulib.data.synthau.protocol import (
@@ -92,6 +93,7 @@ __all__ = [
     "render_sequence",
     "render_still",
     "sample_grid",
+    "still_face",
     "subject_identity",
     "subject_name",
 ]

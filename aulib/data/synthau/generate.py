@@ -166,6 +166,13 @@ def _sequence_dir(root: Path, subject: int, sequence: int) -> Path:
     return root / "Sequences" / subject_name(subject) / f"T{sequence + 1}"
 
 
+def _one_rasteriser_thread() -> None:
+    """Give Mesa's CPU rasteriser (llvmpipe) one thread in each worker process, before it makes its context, unless
+    ``LP_NUM_THREADS`` is set already: with a process per core, its default of a thread per core would put two
+    threads on every core. A GPU's driver ignores it."""
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+
+
 def _write_sequence(args: tuple[SynthConfig, str, int, int, int]) -> int:
     config, root_str, subject, sequence, length = args
     cv2.setNumThreads(1)  # one process per core does better than threads fighting over two cores
@@ -212,10 +219,10 @@ def generate(
             labelled in ``labels.csv`` regardless.
         difficulty: a level in [0, 1], ``"easy"``/``"default"``/``"hard"``, or a :class:`Difficulty`.
         image_size: side of the square frames.
-        workers: processes (default: the CPU count).
+        workers: processes (default: the CPU count; one for ``renderer="3d"``, whose rasteriser threads use every
+            core: two processes measured slower, BENCHMARKS.md).
         progress: show a progress bar.
-        renderer: ``"2d"`` (SynthAU v2's procedural faces) or ``"3d"`` (SynthAU-3D, OpenGL; one process, whose
-            renderer's threads use every core, unless ``workers`` says otherwise).
+        renderer: ``"2d"`` (SynthAU v2's procedural faces) or ``"3d"`` (SynthAU-3D, OpenGL).
 
     Returns:
         The :class:`SynthConfig` written to ``synthau.json``.
@@ -268,7 +275,8 @@ def generate(
         else:
             # Fresh interpreters ("forkserver"), not fork: a forked child inherits OpenCV's thread pool from a parent
             # that already used it and can deadlock in it.
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                     initializer=_one_rasteriser_thread if renderer == "3d" else None) as pool:
                 for done in pool.map(_write_sequence, todo):
                     bar.update(done)
     _write_labels(root, config)
@@ -368,19 +376,32 @@ def render_still(
     return render_face(points, identity, values, scene, size, np.random.default_rng(0)), points
 
 
+def still_face(config: SynthConfig, subject: int, intensities: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """One frontal, evenly lit frame of person ``subject`` of the set ``config`` showing ``intensities``, drawn by
+    the set's renderer (:func:`render_still`, or SynthAU-3D's :func:`~aulib.data.face3d.sequence.render_still_3d`).
+
+    Returns:
+        ``(image, landmarks)``: RGB uint8 ``(S, S, 3)`` and the exact ``(68, 2)`` landmarks.
+    """
+    if config.renderer == "3d":
+        from aulib.data.face3d.sequence import render_still_3d
+
+        return render_still_3d(config, subject, intensities)
+    return render_still(subject_identity(config, subject), intensities, config)
+
+
 def sample_grid(
     subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5),
-    seed: int = 0, difficulty: float | str = "default", image_size: int = 192,
+    seed: int = 0, difficulty: float | str = "default", image_size: int = 192, renderer: str = "2d",
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Frontal renders of a few subjects showing one AU at a time, for the SynthAU figure (neutral, then A–E).
+    """Frontal renders of a few subjects showing one AU at a time (neutral, then A–E), by :func:`still_face`.
 
     Returns:
         ``(images, row_labels, column_labels)`` with images ``(subjects, len(aus) * len(levels), S, S, 3)``.
     """
-    config = replace(SynthConfig(seed=seed, image_size=image_size), difficulty=Difficulty.from_level(difficulty))
+    config = replace(SynthConfig(seed=seed, image_size=image_size, renderer=renderer),
+                     difficulty=Difficulty.from_level(difficulty))
     columns = [f"{au_label(a)} = {level:g}" for a in aus for level in levels]
-    grid = [
-        [render_still(subject_identity(config, subject), {au: level}, config)[0] for au in aus for level in levels]
-        for subject in range(subjects)
-    ]
+    grid = [[still_face(config, subject, {au: level})[0] for au in aus for level in levels]
+            for subject in range(subjects)]
     return np.array(grid), [subject_name(s) for s in range(subjects)], columns
