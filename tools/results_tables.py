@@ -47,8 +47,9 @@ GROUP_NAMES = {"female": "female", "male": "male", "white": "white", "black": "B
                "west_asian": "West Asian", "east_asian/white": "East Asian / white", "unknown": "age not given"}
 
 
-def reference_icc() -> str:
-    long = pd.read_csv(REFERENCE / "comparison.csv")
+def reference_icc(folder: Path = REFERENCE) -> str:
+    """Each reference run of ``folder``: ICC per AU (mean of its seeds) and the mean ICC of every seed."""
+    long = pd.read_csv(folder / "comparison.csv")
     aus = [a for a in dict.fromkeys(long.AU) if a != "Mean"]
     lines = [f"| run | {' | '.join(aus)} | **mean ICC ± sd (3 seeds)** | seeds 0, 1, 2 |",
              "|---|" + "---|" * (len(aus) + 2)]
@@ -67,9 +68,9 @@ def reference_icc() -> str:
     return "\n".join(lines) + "\n"
 
 
-def reference_paired() -> str:
+def reference_paired(folder: Path = REFERENCE) -> str:
     """Each run minus the Hourglass of the same seed, paired by test subject (``paired.csv``), one column per seed."""
-    paired = pd.read_csv(REFERENCE / "paired.csv")
+    paired = pd.read_csv(folder / "paired.csv")
     seeds = sorted(paired.seed.unique())
     lines = ["| run − Hourglass (same seed) | " + " | ".join(f"seed {s}" for s in seeds) + " |",
              "|---|" + "---|" * len(seeds)]
@@ -377,6 +378,9 @@ def tables() -> dict[str, str]:
         generated["reference-paired"] = reference_paired()
     if (REFERENCE_3D / "appearance.csv").is_file():
         generated["synthau3d-pilot"] = synthau3d_pilot()
+    if set(pd.read_csv(REFERENCE_3D / "comparison.csv").run) - {"hourglass", "hourglass-local"}:  # other models
+        generated["synthau3d-icc"] = reference_icc(REFERENCE_3D)
+        generated["synthau3d-paired"] = reference_paired(REFERENCE_3D)
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
         if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):  # the bf16 control, once run
