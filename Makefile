@@ -52,9 +52,18 @@ figures: $(STAMP)
 student: $(STAMP)
 	$(VENV)/bin/aulib release --out student
 
+# RENDERER=3d runs the course on SynthAU-3D, in folders of its own (data/synthau3d, runs/smoke-synthau3d,
+# figures/synthau3d, notebooks/executed/smoke-synthau3d) with its own reference runs (models/reference-3d). Unset,
+# the params file's RENDERER decides (2d in both).
+RENDERER ?=
+ON_3D := $(filter 3d,$(RENDERER))
+# Where `make reproduce` leaves the executed copies and the figures (the params file's FIG_DIR, SynthAU-3D's beside).
+EXECUTED := notebooks/executed/$(PROFILE)$(if $(ON_3D),-synthau3d)
+BOOK_FIGURES := figures$(if $(filter full,$(PROFILE)),/full)$(if $(ON_3D),/synthau3d)
+
 book: $(STAMP)
-	test -f notebooks/executed/$(PROFILE)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
-	MPLBACKEND=agg $(VENV)/bin/aulib book --executed notebooks/executed/$(PROFILE)
+	test -f $(EXECUTED)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
+	MPLBACKEND=agg $(VENV)/bin/aulib book --executed $(EXECUTED) --figures $(BOOK_FIGURES)
 
 student-book: $(STAMP)
 	$(VENV)/bin/aulib release --out student
@@ -65,11 +74,8 @@ SEEDS ?= 0 1 2
 weights: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS)
 
-# RENDERER=3d runs the course on SynthAU-3D, in folders of its own (data/synthau3d, runs/smoke-synthau3d,
-# figures/synthau3d, notebooks/executed/smoke-synthau3d) with its own reference runs (models/reference-3d).
-RENDERER ?= 2d
 reproduce: $(STAMP)
-	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) --set RENDERER=$(RENDERER)
+	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) $(if $(RENDERER),--set RENDERER=$(RENDERER))
 	MPLBACKEND=agg $(VENV)/bin/aulib figures
 
 clean:

@@ -317,6 +317,14 @@ def test_the_course_runs_on_synthau_3d_with_one_parameter(tmp_path, renderer):
     np.testing.assert_allclose(shown.sort_values("seed").ICC, expected.sort_values("seed").ICC, atol=1e-9)
     executed = (tmp_path / "executed" / "04_evaluation_icc.ipynb").read_text()
     assert "No controls here" in executed and "No training-set-size regime here" in executed
+    # SynthAU v2's runs do not belong beside this set, wherever a folder left at v2's points; the explorer of
+    # notebook 02 re-renders this set's people in 3D
+    from aulib.course.faces import load_faces
+
+    models = Path(pipeline.ROOT) / "models"
+    assert not pipeline.reference_applies("synthau", models / "reference", tmp_path / "prepared")
+    assert not pipeline.reference_applies("synthau", models / "reference-controls", tmp_path / "prepared")
+    assert load_faces(tmp_path / "prepared", count=1).config.renderer == "3d"
 
 
 def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(renderer):

@@ -77,6 +77,44 @@ def test_renderer_3d_moves_the_folders_of_every_profile_and_of_a_release():
         pipeline.dataset_folders(smoke, {"RENDERER": "3d", "DATASET": "bp4d"})
 
 
+def test_run_notebooks_passes_synthau_3d_folders_and_writes_its_executed_copies_apart(tmp_path):
+    """What run_notebooks gives the notebooks with RENDERER=3d alone (hand-written folders): the smoke profile's
+    SynthAU-3D folders and executed copies, a student release's own, a params file that sets RENDERER itself, and
+    a params file already written for SynthAU-3D, whose folders must not move a second time."""
+    smoke = pipeline.load_params("smoke")
+    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d"})
+    assert out_dir == pipeline.NOTEBOOKS_DIR / "executed" / "smoke-synthau3d"
+    assert {key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR")} == {
+        "DATA_DIR": "../data/synthau3d", "PREPARED_DIR": "../data/synthau3d-prepared",
+        "RUN_DIR": "../runs/smoke-synthau3d", "FIG_DIR": "../figures/synthau3d",
+        "REFERENCE_DIR": "../models/reference-3d"}
+    assert pipeline.course_settings(smoke, "smoke", {}) == ({}, pipeline.NOTEBOOKS_DIR / "executed" / "smoke")
+    release, release_out = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d"}, notebooks_dir=tmp_path)
+    assert (release["RUN_DIR"], release["FIG_DIR"], release_out) == (
+        "runs-synthau3d", "figures/synthau3d", tmp_path / "executed" / "smoke-synthau3d")
+    on_3d = json.loads(json.dumps(smoke))
+    on_3d["notebooks"]["01_data_preparation"]["RENDERER"] = "3d"
+    moved = {key: value for key, value in settings.items() if key != "RENDERER"}  # the override itself aside
+    assert pipeline.course_settings(on_3d, "smoke", {}) == (moved, out_dir)
+    written_for_3d = json.loads(json.dumps(on_3d))
+    written_for_3d["common"].update({key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR")})
+    assert pipeline.course_settings(written_for_3d, "smoke", {})[0] == moved
+
+
+def test_reference_runs_apply_only_beside_data_of_their_own_renderer(pipeline_run, tmp_path):
+    """The course set of the pipeline test is SynthAU v2's (drawn in 2D): SynthAU v2's reference runs and controls
+    belong beside it, SynthAU-3D's do not, nor do SynthAU runs beside a licensed data set."""
+    root, _ = pipeline_run
+    prepared, models = root / "prepared", pipeline.ROOT / "models"
+    assert pipeline.synthau_renderer(prepared) == "2d"
+    assert pipeline.reference_applies("synthau", models / "reference", prepared)
+    assert pipeline.reference_applies("synthau", models / "reference-controls", prepared)  # no renderer: SynthAU v2
+    assert not pipeline.reference_applies("synthau", models / "reference-3d", prepared)
+    assert not pipeline.reference_applies("bp4d", models / "reference", prepared)
+    assert pipeline.synthau_renderer(tmp_path) is None  # not a prepared set: the folders are trusted
+    assert pipeline.reference_applies("synthau", models / "reference-3d", tmp_path)
+
+
 def test_an_undeclared_key_is_reported_with_its_notebook(tmp_path):
     params = pipeline.load_params("smoke")
     params["notebooks"]["03_training"]["EPOCS"] = 3  # a typo papermill would only warn about

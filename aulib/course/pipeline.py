@@ -138,12 +138,15 @@ def synthau_3d_folders(folders: Mapping[str, Any]) -> dict[str, str]:
         ...                     "RUN_DIR": "../runs/full", "FIG_DIR": "../figures/full"})["DATA_DIR"]
         '../data/synthau3d-full'
     """
-    moved = {key: str(folders[key]).replace("synthau", "synthau3d", 1) if "synthau" in str(folders[key])
-             else f"{folders[key]}-synthau3d" for key in ("DATA_DIR", "PREPARED_DIR") if key in folders}
-    if "RUN_DIR" in folders:
-        moved["RUN_DIR"] = f"{folders['RUN_DIR']}-synthau3d"
-    if "FIG_DIR" in folders:
-        moved["FIG_DIR"] = f"{folders['FIG_DIR']}/synthau3d"
+    def move(key: str, value: str) -> str:
+        if "synthau3d" in value:  # already SynthAU-3D's (a params file written for it): it stays
+            return value
+        if key in ("DATA_DIR", "PREPARED_DIR"):
+            return value.replace("synthau", "synthau3d", 1) if "synthau" in value else f"{value}-synthau3d"
+        return f"{value}-synthau3d" if key == "RUN_DIR" else f"{value}/synthau3d"
+
+    moved = {key: move(key, str(folders[key])) for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR")
+             if key in folders}
     return {**moved, **SYNTHAU_3D_REFERENCE}
 
 
@@ -224,6 +227,29 @@ def reference_applies(dataset: str, reference_dir: str | os.PathLike, prepared_d
     return synthau_renderer(prepared_dir) in (None, trained_on)
 
 
+def course_settings(params: Mapping[str, Any], profile: str, overrides: Mapping[str, Any] | None,
+                    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+                    output_dir: str | os.PathLike | None = None) -> tuple[dict[str, Any], Path]:
+    """What :func:`run_notebooks` passes to every notebook on top of the params file, and where the executed copies
+    go: the user's ``overrides``, the folders a data set or renderer moves (:func:`dataset_folders`), and a student
+    release's own outputs.
+
+    Returns:
+        ``(overrides, executed-copies folder)``: ``notebooks/executed/<profile>``, or ``<profile>-synthau3d`` on
+        SynthAU-3D, unless ``output_dir`` is given.
+    """
+    # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
+    release = RELEASE_OUTPUTS if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve() else {}
+    settings = notebook_parameters(params, "01_data_preparation")  # common, and RENDERER
+    moved = dataset_folders(settings, overrides or {}, defaults=release)
+    resolved = {**release, **moved, **(overrides or {})}
+    # SynthAU-3D's executed copies go beside SynthAU v2's, not over them (smoke-synthau3d).
+    on_3d = str(resolved.get("RENDERER", settings.get("RENDERER", "2d"))) == "3d"
+    out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / (
+        f"{profile}-synthau3d" if on_3d else profile)
+    return resolved, out_dir
+
+
 def run_notebooks(
     profile: str = "smoke",
     *,
@@ -272,15 +298,7 @@ def run_notebooks(
         if not paths:
             raise ValueError(f"no notebook matches {list(only)}")
     os.environ.setdefault("MPLBACKEND", "agg")  # headless kernels inherit it
-    # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
-    release = RELEASE_OUTPUTS if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve() else {}
-    settings = notebook_parameters(params, "01_data_preparation")  # common, and RENDERER
-    moved = dataset_folders(settings, overrides or {}, defaults=release)
-    overrides = {**release, **moved, **(overrides or {})}
-    # SynthAU-3D's executed copies go beside SynthAU v2's, not over them (smoke-synthau3d).
-    on_3d = str(overrides.get("RENDERER", settings.get("RENDERER", "2d"))) == "3d"
-    out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / (
-        f"{profile}-synthau3d" if on_3d else profile)
+    overrides, out_dir = course_settings(params, profile, overrides, notebooks_dir, output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for path in paths:
