@@ -342,13 +342,13 @@ def reference_data_size() -> str:
                                f"paired bootstrap over them; every run {int(paired.steps.iloc[0]):,} updates, fp32.\n")
 
 
-def london_variants() -> str:
+def london_variants(folder: Path = REFERENCE) -> str:
     """The small Hourglass and the local readout on the London test people, paired with the Hourglass of the same
-    seed (``london_variants.csv`` beside ``london_readings.csv``)."""
+    seed (``london_variants.csv`` beside ``london_readings.csv`` in ``folder``)."""
     sys.path.insert(0, str(ROOT))
     from aulib.course.reference import london_variant_differences
 
-    differences = london_variant_differences(REFERENCE)
+    differences = london_variant_differences(folder)
     lines = ["| variant − Hourglass (same seed) | seed | AU12 smiling higher | AU12 gap | AU12 on neutral faces | "
              "AU6 smiling higher | AU6 gap |", "|---|---|---|---|---|---|---|"]
     for variant, label in (("small", "`small` Hourglass (RQ1)"), ("local readout", "local readout (RQ5)")):
@@ -381,6 +381,8 @@ def tables() -> dict[str, str]:
     if set(pd.read_csv(REFERENCE_3D / "comparison.csv").run) - {"hourglass", "hourglass-local"}:  # other models
         generated["synthau3d-icc"] = reference_icc(REFERENCE_3D)
         generated["synthau3d-paired"] = reference_paired(REFERENCE_3D)
+    if (REFERENCE_3D / "london_variants.csv").is_file():
+        generated["synthau3d-london-variants"] = london_variants(REFERENCE_3D)
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
         if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):  # the bf16 control, once run
