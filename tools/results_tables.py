@@ -9,8 +9,8 @@ around them quotes from these tables. Sources (all committed):
   the real-face benchmark;
 - ``models/reference-controls/paired.csv``: the precision controls, fp32 and bf16 (:mod:`aulib.course.controls`);
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`);
-- ``models/reference-3d/``: the SynthAU-3D pilot (``comparison.csv``, ``london_readings.csv``, ``appearance.csv`` and
-  ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
+- ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
+  ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
     python tools/results_tables.py            # rewrite the tables in RESULTS.md
     python tools/results_tables.py --check    # exit 1 if RESULTS.md differs from what the files give (a test runs it)
