@@ -51,7 +51,6 @@ from aulib.data.synthau.generate import (
     read_labels,
     render_sequence,
     render_still,
-    sample_grid,
     still_face,
     subject_identity,
 )
@@ -92,7 +91,6 @@ __all__ = [
     "read_labels",
     "render_sequence",
     "render_still",
-    "sample_grid",
     "still_face",
     "subject_identity",
     "subject_name",

@@ -13,7 +13,6 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -44,7 +43,7 @@ from aulib.data.synthau.protocol import (
 )
 from aulib.data.synthau.render import Scene, render_face
 from aulib.io import atomic_write_csv, atomic_write_text
-from aulib.method.aus import BP4D_AUS, au_label, resolve_aus
+from aulib.method.aus import au_label, resolve_aus
 
 FORMAT_VERSION = 2
 # What a seed's frames look like, per renderer. Bump a renderer's number whenever a change alters the frames it
@@ -389,19 +388,3 @@ def still_face(config: SynthConfig, subject: int, intensities: dict[int, float])
         return render_still_3d(config, subject, intensities)
     return render_still(subject_identity(config, subject), intensities, config)
 
-
-def sample_grid(
-    subjects: int = 4, aus: Sequence[int] = BP4D_AUS, levels: Sequence[float] = (0, 1, 2, 3, 4, 5),
-    seed: int = 0, difficulty: float | str = "default", image_size: int = 192, renderer: str = "2d",
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """Frontal renders of a few subjects showing one AU at a time (neutral, then A–E), by :func:`still_face`.
-
-    Returns:
-        ``(images, row_labels, column_labels)`` with images ``(subjects, len(aus) * len(levels), S, S, 3)``.
-    """
-    config = replace(SynthConfig(seed=seed, image_size=image_size, renderer=renderer),
-                     difficulty=Difficulty.from_level(difficulty))
-    columns = [f"{au_label(a)} = {level:g}" for a in aus for level in levels]
-    grid = [[still_face(config, subject, {au: level})[0] for au in aus for level in levels]
-            for subject in range(subjects)]
-    return np.array(grid), [subject_name(s) for s in range(subjects)], columns
