@@ -193,6 +193,27 @@ def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():
                         assert doc.startswith(f"Exercise {number}:"), f"{path.name}: check.{node.attr} says {doc[:14]}"
 
 
+def test_alignment_scale_and_its_mistakes(capsys):
+    from types import SimpleNamespace
+
+    # a rotation by 30 degrees scaled by 0.4, shifted: lengths shrink to 0.4, areas to 0.16
+    angle = np.radians(30)
+    matrix = np.array([[0.4 * np.cos(angle), -0.4 * np.sin(angle), 12.0],
+                       [0.4 * np.sin(angle), 0.4 * np.cos(angle), -3.0]])
+    report = SimpleNamespace(matrix=matrix)
+    assert check.alignment_scale(lambda m: np.hypot(m[0, 0], m[1, 0]), report)  # the column's length
+    assert "by 0.400: the face was shrunk" in capsys.readouterr().out
+    enlarged = SimpleNamespace(matrix=matrix * 5)
+    assert check.alignment_scale(lambda m: np.hypot(m[0, 0], m[1, 0]), enlarged)
+    assert "by 2.000: the face was enlarged" in capsys.readouterr().out
+    with pytest.raises(ExerciseFeedback, match="area ratio"):
+        check.alignment_scale(lambda m: abs(np.linalg.det(m[:, :2])), report)  # 0.16
+    with pytest.raises(ExerciseFeedback, match="the inverse"):
+        check.alignment_scale(lambda m: 1 / np.hypot(m[0, 0], m[1, 0]), report)  # 2.5
+    with pytest.raises(ExerciseFeedback, match=r"0\.400; yours is 12\.000"):
+        check.alignment_scale(lambda m: m[0, 2], report)
+
+
 def test_smile_direction_and_its_mistakes():
     pairs = pd.DataFrame({"AU12_neutral": [0.5, 1.0, 0.2], "AU12_smiling": [2.0, 1.5, 0.1]})
     assert check.smile_direction(lambda n, s: float(np.mean(s > n)), pairs)

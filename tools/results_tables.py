@@ -42,16 +42,29 @@ ROWS = {  # run → what the table calls it
     "l2": "L2 loss instead of Huber (RQ5)",
     "hourglass-local": "local readout (RQ5, the Hourglass's maps)",
 }
-ROBUSTNESS_SIGMAS = (0, 4, 8, 13, 16, 20, 25, 30, 40)
+ROBUSTNESS_SIGMAS = (0, 4, 8, 10, 13, 16, 20, 25, 30, 40)
 GROUP_NAMES = {"female": "female", "male": "male", "white": "white", "black": "Black", "east_asian": "East Asian",
                "west_asian": "West Asian", "east_asian/white": "East Asian / white", "unknown": "age not given"}
+
+def bounds(low: float, high: float) -> str:
+    """An interval as ``[low, high]`` to 3 decimals, with 5 where a bound is not 0 but would print as ±0.000: the
+    verdict (level when the interval covers 0) must be readable from the printed bounds."""
+    def bound(value: float) -> str:
+        return f"{value:+.5f}" if value != 0 and round(value, 3) == 0 else f"{value:+.3f}"
+    return f"[{bound(low)}, {bound(high)}]"
+
 
 
 def reference_icc(folder: Path = REFERENCE) -> str:
     """Each reference run of ``folder``: ICC per AU (mean of its seeds) and the mean ICC of every seed."""
     long = pd.read_csv(folder / "comparison.csv")
     aus = [a for a in dict.fromkeys(long.AU) if a != "Mean"]
-    lines = [f"| run | {' | '.join(aus)} | **mean ICC ± sd (3 seeds)** | seeds 0, 1, 2 |",
+    every_seed = sorted(long.seed.unique())
+    seeds_per_run = {len(part.seed.unique()) for _, part in long[long.run.isin(ROWS)].groupby("run")}
+    count = (f"{len(every_seed)} seeds" if seeds_per_run == {len(every_seed)}
+             else f"{min(seeds_per_run)}–{max(seeds_per_run)} seeds")
+    lines = [f"| run | {' | '.join(aus)} | **mean ICC ± sd ({count})** | seeds "
+             + ", ".join(str(s) for s in every_seed) + " |",
              "|---|" + "---|" * (len(aus) + 2)]
     for run, name in ROWS.items():
         part = long[long.run == run]
@@ -78,7 +91,7 @@ def reference_paired(folder: Path = REFERENCE) -> str:
     for run in [r for r in names if r in set(paired.run)]:
         rows = paired[paired.run == run].set_index("seed")
         lines.append(f"| {names[run]} | " + " | ".join(
-            f"{rows.difference[s]:+.3f} [{rows.low[s]:+.3f}, {rows.high[s]:+.3f}] {rows.verdict[s]}"
+            f"{rows.difference[s]:+.3f} {bounds(rows.low[s], rows.high[s])} {rows.verdict[s]}"
             if s in rows.index else "not trained yet" for s in seeds) + " |")
     subjects = int(paired.subjects.iloc[0])
     return "\n".join(lines) + f"\n\nMean ICC difference, 95% paired bootstrap over the {subjects} test subjects.\n"
@@ -142,13 +155,13 @@ def reference_noise_paired() -> str:
                   "| Hourglass | " + " | ".join(f"{icc_rows.reference[s]:.3f}" for s in shown) + " |",
                   f"| {label} | " + " | ".join(f"{icc_rows.other[s]:.3f}" for s in shown) + " |",
                   f"| {label} − Hourglass | " + " | ".join(
-                      f"{icc_rows.difference[s]:+.3f} [{icc_rows.low[s]:+.3f}, {icc_rows.high[s]:+.3f}] "
+                      f"{icc_rows.difference[s]:+.3f} {bounds(icc_rows.low[s], icc_rows.high[s])} "
                       f"{icc_rows.verdict[s]}" for s in shown) + " |",
                   "", f"| the curve | Hourglass (IOD) | {label} (IOD) | difference [95% interval] |",
                   "|---|---|---|---|"]
         for row in rows[rows.what != "ICC"].itertuples():
             lines.append(f"| {row.what} | {row.reference:.3f} | {row.other:.3f} | {row.difference:+.3f} "
-                         f"[{row.low:+.3f}, {row.high:+.3f}] {CROSSING_WORDS.get(row.verdict, row.verdict)} |")
+                         f"{bounds(row.low, row.high)} {CROSSING_WORDS.get(row.verdict, row.verdict)} |")
         lines.append("")
     subjects, resamples = int(paired.subjects.iloc[0]), int(paired.resamples.max())
     return "\n".join(lines) + (f"\nMean ICC(3,1), each model's seeds averaged; differences with a 95% bootstrap over "
@@ -156,12 +169,15 @@ def reference_noise_paired() -> str:
                                "frames and noise for both.\n")
 
 
-def london_tables() -> dict[str, str]:
+def london_tables(folder: Path = REFERENCE, prefix: str = "") -> dict[str, str]:
+    """The London benchmark of ``folder``'s reference Hourglasses (its ``london_readings.csv``) beside MediaPipe:
+    AU12 and AU6 per seed with their intervals, the other AUs and the dev split in prose, AU12 per group; the
+    blocks are named ``{prefix}london-…``."""
     sys.path.insert(0, str(ROOT))
     from aulib.data.london import london_people
     from aulib.predict.benchmark import anchor_readings, group_table, pair_table, split_summary
 
-    readings = pd.concat([pd.read_csv(REFERENCE / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed"),
+    readings = pd.concat([pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed"),
                           anchor_readings()], ignore_index=True)
     pairs = pair_table(readings, london_people())
     summary = split_summary(pairs, ["test", "dev"])
@@ -211,8 +227,8 @@ def london_tables() -> dict[str, str]:
             lines.append(f"| {GROUP_NAMES.get(group, group)} | {int(first.n)} | {100 * first.share_higher:.0f}% "
                          f"[{100 * first.wilson_low:.0f}, {100 * first.wilson_high:.0f}] | "
                          + ", ".join(f"{100 * v:.0f}%" for v in rows.share_higher.iloc[1:]) + f" | {gap} |")
-    return {"london-au12": "\n".join(au12) + "\n", "london-au06": "\n".join(au06) + "\n", "london-others": prose,
-            "london-groups": "\n".join(lines) + "\n"}
+    return {f"{prefix}london-au12": "\n".join(au12) + "\n", f"{prefix}london-au06": "\n".join(au06) + "\n",
+            f"{prefix}london-others": prose, f"{prefix}london-groups": "\n".join(lines) + "\n"}
 
 
 REFERENCE_3D = ROOT / "models" / "reference-3d"
@@ -312,7 +328,7 @@ def reference_controls(control: str = "fp32") -> str:
         for run, label in ROWS.items():
             name = name.replace(f"{run} − ", f"{label} − ")
         lines.append(f"| {name} | {row.seed} | {row.base_icc:.3f} | {row.other_icc:.3f} | {row.difference:+.3f} "
-                     f"[{row.low:+.3f}, {row.high:+.3f}] {row.verdict} |")
+                     f"{bounds(row.low, row.high)} {row.verdict} |")
     subjects = int(paired.subjects.iloc[0])
     return "\n".join(lines) + f"\n\nMean ICC(3,1), 95% paired bootstrap over the {subjects} test subjects.\n"
 
@@ -328,7 +344,7 @@ def reference_data_size() -> str:
              "|---|---|---|---|---|"]
     for row in paired.sort_values(["train_subjects", "seed"]).itertuples():
         lines.append(f"| {row.train_subjects} ({row.train_frames:,}) | {row.seed} | {row.hourglass_icc:.3f} | "
-                     f"{row.pooled_icc:.3f} | {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}] "
+                     f"{row.pooled_icc:.3f} | {row.difference:+.3f} {bounds(row.low, row.high)} "
                      f"{row.verdict} |")
     for size, rows in paired.groupby("train_subjects"):  # over the seeds: mean ± sd, and the verdicts they found
         if len(rows) < 2:
@@ -381,6 +397,8 @@ def tables() -> dict[str, str]:
     if set(pd.read_csv(REFERENCE_3D / "comparison.csv").run) - {"hourglass", "hourglass-local"}:  # other models
         generated["synthau3d-icc"] = reference_icc(REFERENCE_3D)
         generated["synthau3d-paired"] = reference_paired(REFERENCE_3D)
+    if (REFERENCE_3D / "london_readings.csv").is_file():
+        generated.update(london_tables(REFERENCE_3D, prefix="synthau3d-"))
     if (REFERENCE_3D / "london_variants.csv").is_file():
         generated["synthau3d-london-variants"] = london_variants(REFERENCE_3D)
     if (CONTROLS / "paired.csv").is_file():

@@ -8,7 +8,8 @@ the labels, are the same on every machine, whatever renders the pixels.
 **AUs as shapes** (:data:`AU_SHAPES`). Intensity ``I`` in [0, 5] sets each listed shape's weight to
 ``I / 5 * gain``:
 
-- AU6 (cheek raiser): ``cheekRaiser_L/R`` and ``cheekSquint_L/R`` (ICT's own FACS table maps both to AU6).
+- AU6 (cheek raiser): ``cheekSquint_L/R`` (ICT's own FACS table's AU6) and ``cheekRaiser_L/R`` (not in ICT's
+  table; added by its name and its motion, which lifts the cheek below the eye).
   ``eyeSquint_L/R``, which ICT maps to AU7 (lid tightener), is a distractor;
 - AU10 (upper lip raiser): ``mouthUpperUp_L/R``. Measured on the mesh at weight 1, it raises the upper lip
   (landmarks 49/53 by 0.091 IOD, 50/52 by 0.064) and the nostril wings (31/35 by 0.057): FACS's AU10 signs.
@@ -27,7 +28,7 @@ as a BP4D face does, with the protocol's co-occurrences: AU9 raises the upper li
 corners out as AU12 and AU14 do, AU15 pulls them down. ``browInnerUp``/``browOuterUp``/``browDown`` (AU1, AU2, AU4),
 ``eyeWide`` (AU5), ``noseSneer`` (AU9), ``mouthFrown`` (AU15), ``mouthStretch`` (AU20), ``mouthLowerDown`` (AU25)
 and ``jawOpen`` (AU26). Gains: py-feat's real-video model moves the brows 0.10-0.13 IOD at intensity 3 (AU1, AU4),
-two to three times ICT's full shape; blend shapes do not extrapolate that far without folding the mesh, so AU1 and
+about twice ICT's full shape (1.7-2.0x); blend shapes do not extrapolate that far without folding the mesh, so AU1 and
 AU4 stop at 1.5 (the AU12 gain). AU26 drops the lower lip 0.26 IOD at intensity 3 in py-feat's model and 0.393 at
 ICT's full ``jawOpen``: gain 0.66 at intensity 3, 1.1 at 5. IOD here is the
 distance between the outer eye corners (landmarks 36 and 45), 8.92 cm on the neutral mesh.

@@ -43,8 +43,12 @@ from aulib.data.synthau.scene import Scene, camera, draw_background, draw_occlud
 INSTALL_HINT = {
     "linux": "install Mesa's EGL and software rasteriser "
              "(Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)",
-    "darwin": "macOS provides OpenGL; check that the process may open a graphics context",
-    "win32": "install your graphics driver's OpenGL support",
+    # macOS ships OpenGL 4.1 with the system: a failure there is a session without a window server (plain SSH).
+    "darwin": "macOS's own OpenGL needs a logged-in desktop session: run from Terminal in that session, not over "
+              "plain SSH",
+    # Windows' own opengl32.dll is OpenGL 1.1; 3.3 comes with the GPU vendor's driver or Mesa's software build.
+    "win32": "install your GPU vendor's current driver (OpenGL 3.3 or newer), or, for software rendering, Mesa for "
+             "Windows (opengl32.dll of the mesa-dist-win release, copied beside python.exe)",
 }
 
 
