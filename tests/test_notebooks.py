@@ -199,7 +199,8 @@ def test_pipeline_saves_metrics_of_every_model(pipeline_run):
     assert ((predictions[[f"pred_{x}" for x in labels]] >= 0) & (predictions[[f"pred_{x}" for x in labels]] <= 5)).all(
     ).all(), "readouts are clamped to [0, 5]"
     comparison = pd.read_csv(runs / "comparison.csv", index_col=0)
-    assert set(comparison.index) == {*RUN_NAMES, "hourglass-local"}
+    # on SynthAU the local readout reads the same maximum, so it has no row (it has one on BP4D: licensed layouts)
+    assert set(comparison.index) == set(RUN_NAMES)
     assert list(comparison.columns) == [*labels, "Mean"]
     np.testing.assert_allclose(comparison.loc["hourglass", labels].to_numpy(float), metrics.ICC.iloc[:-1], atol=1e-12)
     if (REFERENCE / "comparison.csv").is_file():
@@ -207,7 +208,7 @@ def test_pipeline_saves_metrics_of_every_model(pipeline_run):
         reference = pd.read_csv(runs / "reference" / "metrics.csv", index_col=0)
         assert list(reference.index) == [*labels, "Mean"] and (reference.N.iloc[:-1] == n_test).all()
         seeds = pd.read_csv(runs / "reference_seeds.csv")
-        assert set(seeds.run) == {*RUN_NAMES, "hourglass-local"} and sorted(seeds.seed.unique()) == [0, 1, 2]
+        assert set(seeds.run) == set(RUN_NAMES) and sorted(seeds.seed.unique()) == [0, 1, 2]
 
 
 def test_pipeline_saves_the_robustness_table(pipeline_run):

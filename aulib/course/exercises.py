@@ -405,9 +405,8 @@ def alignment_scale(function: Callable[[np.ndarray], float], report: Any) -> boo
     expected = float(np.sqrt(abs(np.linalg.det(report.matrix[:, :2]))))
     got = float(call_student("alignment_scale", function, report.matrix.copy()))
     if math.isclose(got, expected, rel_tol=1e-6):
-        change = "shrunk" if got < 1 else "enlarged"
-        return passed(f"The alignment scales the photo by {got:.3f}: the face was {change} to fit the crop (one "
-                      f"crop pixel covers {1 / got:.2f} photo pixels).")
+        return passed(f"The alignment scales the photo by {got:.3f}: the face was {'shrunk' if got < 1 else 'enlarged'}"
+                      f" to fit the crop (one crop pixel covers {1 / got:.2f} photo pixels).")
     if math.isclose(got, expected**2, rel_tol=1e-6):
         raise ExerciseFeedback("The determinant is an area ratio; the scale of lengths is its square root.")
     if math.isclose(got, 1 / expected, rel_tol=1e-6):
