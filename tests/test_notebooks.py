@@ -199,8 +199,9 @@ def test_pipeline_saves_metrics_of_every_model(pipeline_run):
     assert ((predictions[[f"pred_{x}" for x in labels]] >= 0) & (predictions[[f"pred_{x}" for x in labels]] <= 5)).all(
     ).all(), "readouts are clamped to [0, 5]"
     comparison = pd.read_csv(runs / "comparison.csv", index_col=0)
-    # on SynthAU the local readout reads the same maximum, so it has no row (it has one on BP4D: licensed layouts)
-    assert set(comparison.index) == set(RUN_NAMES)
+    # runs trained here keep the local readout (a 1-epoch run's maps may differ); the reference runs' table below
+    # leaves it out, since on their one-peak maps it reads the same maximum
+    assert set(comparison.index) == {*RUN_NAMES, "hourglass-local"}
     assert list(comparison.columns) == [*labels, "Mean"]
     np.testing.assert_allclose(comparison.loc["hourglass", labels].to_numpy(float), metrics.ICC.iloc[:-1], atol=1e-12)
     if (REFERENCE / "comparison.csv").is_file():

@@ -15,11 +15,14 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "RESULTS.md").read_text()
-    for block in ("reference-icc", "reference-robustness", "london-au12", "london-au06", "london-others",
-                  "london-groups", "reference-paired", "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired",
-                  "synthau3d-london-au12", "synthau3d-london-au06", "synthau3d-london-groups",
+    # results_tables.py writes a block only where its files exist, so a block deleted with its files would pass
+    # --check: every table RESULTS.md has today is named here.
+    for block in ("reference-icc", "reference-robustness", "reference-paired", "reference-noise-bands",
+                  "reference-noise-paired", "reference-controls", "reference-controls-bf16", "reference-data-size",
+                  "london-au12", "london-au06", "london-others", "london-groups", "london-variants",
+                  "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
+                  "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
                   "synthau3d-london-variants"):
-        # results_tables.py writes a block only where its files exist: a missing block would pass --check
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
@@ -72,3 +75,17 @@ def test_the_paired_noise_table_reads_its_rows_by_hand(tmp_path, monkeypatch):
                         "+0.010 [-0.005, +0.020] level |")
     assert "| breaks | 0.383 | 0.401 | +0.018 [+0.004, +0.031] later (more robust) |" in lines
     assert "the 30 test subjects (1,000 resamples)" in lines[-1]
+
+
+def test_interval_bounds_that_round_to_zero_keep_their_sign():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    # the verdict "better" for [+0.00013, +0.014] and "level" for [-0.051, +0.00004] must be readable in print
+    assert tables.bounds(0.00013, 0.014) == "[+0.00013, +0.014]"
+    assert tables.bounds(-0.051, 0.00004) == "[-0.051, +0.00004]"
+    assert tables.bounds(0.0, 0.01) == "[+0.000, +0.010]"  # a bound that is 0 prints as 0
+    assert tables.bounds(1e-7, 0.2) == "[+1.0e-07, +0.200]"
+    assert tables.bounds(0.0023, 0.01, digits=2) == "[+0.0023, +0.01]"

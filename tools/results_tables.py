@@ -47,11 +47,15 @@ ROBUSTNESS_SIGMAS = (0, 4, 8, 10, 13, 16, 20, 25, 30, 40)
 GROUP_NAMES = {"female": "female", "male": "male", "white": "white", "black": "Black", "east_asian": "East Asian",
                "west_asian": "West Asian", "east_asian/white": "East Asian / white", "unknown": "age not given"}
 
-def bounds(low: float, high: float) -> str:
-    """An interval as ``[low, high]`` to 3 decimals, with 5 where a bound is not 0 but would print as ±0.000: the
-    verdict (level when the interval covers 0) must be readable from the printed bounds."""
+def bounds(low: float, high: float, digits: int = 3) -> str:
+    """An interval as ``[low, high]`` to ``digits`` decimals, with two more (or in scientific notation) where a bound
+    is not 0 but would print as ±0: the verdict (level when the interval covers 0) must be readable from the bounds."""
     def bound(value: float) -> str:
-        return f"{value:+.5f}" if value != 0 and round(value, 3) == 0 else f"{value:+.3f}"
+        text = f"{value:+.{digits}f}"
+        if value == 0 or float(text) != 0:
+            return text
+        finer = f"{value:+.{digits + 2}f}"
+        return finer if float(finer) != 0 else f"{value:+.1e}"
     return f"[{bound(low)}, {bound(high)}]"
 
 
@@ -76,7 +80,7 @@ def reference_icc(folder: Path = REFERENCE) -> str:
         cells = " | ".join(f"{per_au[a]:.2f}" for a in aus)
         seeds = ", ".join(f"{v:.3f}" for v in means)
         spread = f"{means.mean():.3f} ± {means.std():.3f}" if len(means) > 1 else f"{means.mean():.3f} (one seed)"
-        if len(means) < 3:  # a run added later, not yet trained with every seed
+        if len(means) < len(every_seed):  # a run added later, not yet trained with every seed
             seeds += " (seed " + ", ".join(str(s) for s in sorted(part.seed.unique())) + " only)"
         lines.append(f"| {name} | {cells} | **{spread}** | {seeds} |")
     return "\n".join(lines) + "\n"
@@ -377,7 +381,7 @@ def london_variants(folder: Path = REFERENCE) -> str:
             keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"), ("AU06", "gap"))
             cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
                       f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
-                     f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
+                     f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} {bounds(r.low, r.high, digits=2)}"
                      for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
             lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
     people = int(differences.n.max())
