@@ -361,3 +361,21 @@ def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(rende
     assert (rise > 0.09).all(), rise
     mouth = slice(int(smile.landmarks[51, 1]) - 10, int(smile.landmarks[57, 1]) + 10)
     assert np.abs(smile.image[mouth].astype(int) - neutral.image[mouth].astype(int)).mean() > 3
+
+
+def test_a_still_face_turns_with_its_pose_and_keeps_its_expression(renderer):
+    """render_still_3d (figures, the explorer): frontal by default, symmetric about the nose; a positive yaw turns
+    the face to its left, the viewer's right (FaceParams), so the nose tip moves right of the eyes' midpoint; the
+    AU still shows: AU12 at E lifts the lip corners in the turned face too."""
+    from aulib.data.face3d.sequence import render_still_3d
+    from aulib.data.synthau import SynthConfig
+
+    config = SynthConfig(seed=0, image_size=256, renderer="3d")
+    _, frontal = render_still_3d(config, 0, {})
+    assert abs(frontal[30, 0] - frontal[[36, 45], 0].mean()) < 2
+    image, turned = render_still_3d(config, 0, {}, pose=(20.0, 0.0, 0.0))
+    assert image.shape == (256, 256, 3)
+    iod = np.linalg.norm(frontal[45] - frontal[36])
+    assert turned[30, 0] - turned[[36, 45], 0].mean() > 0.1 * iod
+    _, smiling = render_still_3d(config, 0, {12: 5.0}, pose=(20.0, 0.0, 0.0))
+    assert (turned[[48, 54], 1] - smiling[[48, 54], 1] > 0.05 * iod).all()  # image y points down: corners up

@@ -107,18 +107,22 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
     }
 
 
-def render_still_3d(config: SynthConfig, subject: int, intensities: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
-    """A frontal render of person ``subject`` of the SynthAU-3D set ``config`` showing ``intensities``: fixed lights,
-    a clean camera, no distractors, with the expressivity the person has in the set (the 3D twin of
-    :func:`aulib.data.synthau.render_still`, for figures and the explorer).
+def render_still_3d(config: SynthConfig, subject: int, intensities: dict[int, float],
+                    pose: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """A render of person ``subject`` of the SynthAU-3D set ``config`` showing ``intensities``: fixed lights, a
+    clean camera, no distractors, with the expressivity the person has in the set (the 3D twin of
+    :func:`aulib.data.synthau.render_still`, for figures and the explorer); frontal unless ``pose`` (yaw, pitch,
+    roll in degrees, as :class:`~aulib.data.face3d.render.FaceParams`) turns the head.
 
     Returns:
         ``(S, S, 3)`` uint8 RGB and ``(68, 2)`` float32 exact landmark pixels.
     """
     renderer = shared_renderer(config.image_size)
     person = sample_subject(_generator(config, subject, 0), renderer.model, config.difficulty.identity_variation)
+    yaw, pitch, roll = pose
     params = FaceParams(subject=person, intensities={int(a): float(v) for a, v in intensities.items()}, scale=1.15,
-                        shift=(0.0, 0.05), scene=Scene(blur_sigma=0.3, noise_sigma=0.0))
+                        shift=(0.0, 0.05), scene=Scene(blur_sigma=0.3, noise_sigma=0.0), yaw=yaw, pitch=pitch,
+                        roll=roll)
     return renderer.render(params, np.random.default_rng(0))
 
 
