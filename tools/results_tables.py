@@ -47,6 +47,7 @@ ROBUSTNESS_SIGMAS = (0, 4, 8, 10, 13, 16, 20, 25, 30, 40)
 GROUP_NAMES = {"female": "female", "male": "male", "white": "white", "black": "Black", "east_asian": "East Asian",
                "west_asian": "West Asian", "east_asian/white": "East Asian / white", "unknown": "age not given"}
 
+
 def bounds(low: float, high: float, digits: int = 3) -> str:
     """An interval as ``[low, high]`` to ``digits`` decimals, with two more (or in scientific notation) where a bound
     is not 0 but would print as ±0: the verdict (level when the interval covers 0) must be readable from the bounds."""
