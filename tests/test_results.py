@@ -3,11 +3,23 @@ from ``models/reference/`` (the reference runs and their London readings) and Me
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tables():
+    """tools/results_tables.py as a module (a script, not part of the package); fresh for each test's monkeypatch."""
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_results_tables_are_recomputed_from_the_committed_files():
@@ -26,14 +38,9 @@ def test_results_tables_are_recomputed_from_the_committed_files():
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
-def test_the_data_size_table_summarises_several_seeds_by_hand(tmp_path, monkeypatch):
-    import importlib.util
-
+def test_the_data_size_table_summarises_several_seeds_by_hand(tables, tmp_path, monkeypatch):
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
     pd.DataFrame({"train_subjects": [10, 10, 102], "train_frames": [480, 480, 4896], "seed": [0, 1, 0],
                   "hourglass_icc": [0.78, 0.80, 0.888], "pooled_icc": [0.77, 0.76, 0.883],
                   "difference": [-0.01, -0.04, -0.005], "low": [-0.03, -0.06, -0.016], "high": [0.01, -0.02, 0.004],
@@ -48,14 +55,9 @@ def test_the_data_size_table_summarises_several_seeds_by_hand(tmp_path, monkeypa
     assert "| 10 (480) | 1 | 0.800 | 0.760 | -0.040 [-0.060, -0.020] worse |" in lines
 
 
-def test_the_paired_noise_table_reads_its_rows_by_hand(tmp_path, monkeypatch):
-    import importlib.util
-
+def test_the_paired_noise_table_reads_its_rows_by_hand(tables, tmp_path, monkeypatch):
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
     common = {"run": "hourglass-small", "resamples": 1000, "subjects": 30}
     pd.DataFrame([
         {**common, "what": "ICC", "sigma_iod": 0.0, "reference": 0.88, "other": 0.9, "difference": 0.02,
@@ -77,12 +79,7 @@ def test_the_paired_noise_table_reads_its_rows_by_hand(tmp_path, monkeypatch):
     assert "the 30 test subjects (1,000 resamples)" in lines[-1]
 
 
-def test_interval_bounds_that_round_to_zero_keep_their_sign():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+def test_interval_bounds_that_round_to_zero_keep_their_sign(tables):
     # the verdict "better" for [+0.00013, +0.014] and "level" for [-0.051, +0.00004] must be readable in print
     assert tables.bounds(0.00013, 0.014) == "[+0.00013, +0.014]"
     assert tables.bounds(-0.051, 0.00004) == "[-0.051, +0.00004]"
