@@ -66,6 +66,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--paired-only", "--noise-bands-only"], "committed_only"),  # the two read-only studies run together
     (["--data-size", "--subjects", "5"], "data_size"),
     (["--data-size"], "data_size"),
+    (["--data-size", "--renderer", "3d"], "data_size"),  # SynthAU-3D's twin of the regime
     (["--precision-control", "--seeds", "1"], "precision_control"),
     (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),

@@ -45,7 +45,9 @@ def run_cli(args: argparse.Namespace) -> int:
 REFERENCE_MODES = {"london_only": ("london_only",), "london_variants_only": ("london_variants_only",),
                    "precision_control": ("precision_control",), "data_size": ("data_size",),
                    "committed_only": ("paired_only", "noise_bands_only")}
-CONTROLS = ("precision_control", "data_size")  # trained on the CPU on the 2D sets, into their own folders
+# Trained on the CPU into their own committed folders: on the 2D sets, and for the training-set-size regime on the
+# 3D ones too (its SynthAU-3D twin, --renderer 3d).
+CONTROLS = ("precision_control", "data_size")
 
 
 def _flag(name: str) -> str:
@@ -68,11 +70,13 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
     if mode in CONTROLS:
-        ignored = [_flag(name) for name in ("out", "device", "renderer", "runs", "sigmas")
-                   if getattr(args, name) != args.default_of(name)]
+        taken = ("out", "device", "runs", "sigmas") if mode == "data_size" else ("out", "device", "renderer", "runs",
+                                                                                  "sigmas")
+        ignored = [_flag(name) for name in taken if getattr(args, name) != args.default_of(name)]
         if ignored:
-            raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU on the 2D SynthAU sets and "
-                             f"writes its own committed folder; it does not take {', '.join(ignored)}")
+            sets = "SynthAU sets (--renderer picks 2D or 3D)" if mode == "data_size" else "2D SynthAU sets"
+            raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU on the {sets} and writes its own "
+                             f"committed folder; it does not take {', '.join(ignored)}")
     return mode
 
 
@@ -83,7 +87,7 @@ def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
         from aulib.course.data_size import SUBJECTS, build_data_size_regime
 
         return build_data_size_regime(work=args.work, subjects=args.subjects or list(SUBJECTS), seeds=args.seeds,
-                                      epochs=args.epochs, command=command)
+                                      epochs=args.epochs, command=command, renderer=args.renderer)
     from aulib.course.controls import build_precision_control
 
     return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command,
@@ -219,8 +223,9 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="with --precision-control: fp32 (the control), or bf16 as the reference runs were trained (today's "
                  "code; needs a CPU with native bf16)"),
         arg("--data-size", action="store_true",
-            help="train the Hourglass and its pooled head on fewer subjects, as many updates, in fp32, and pair them "
-                 "(models/reference-data-size; aulib.course.data_size)"),
+            help="train the Hourglass and its pooled head on fewer subjects, as many updates, and pair them and "
+                 "geometry alone (models/reference-data-size in fp32; with --renderer 3d, SynthAU-3D's twin in "
+                 "models/reference-3d-data-size; aulib.course.data_size)"),
         arg("--subjects", type=int, nargs="+",
             help="with --data-size: the training-set sizes in subjects (default: "
                  f"{' '.join(map(str, DATA_SIZE_SUBJECTS))})"),

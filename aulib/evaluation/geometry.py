@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,27 @@ def geometry_predictions(data: str | os.PathLike, *, fold: int | None = None, al
     """The ridge of :func:`geometry_baseline`, per held-out frame, in the layout of a run's ``predictions.csv``
     (``subject, sequence, frame, true_AU…, pred_AU…``), so that it can be compared paired with a network."""
     test, predicted = _fit_and_predict(data, fold, alpha)
+    return _prediction_table(test, predicted)
+
+
+def ridge_fitted_on(train_data: str | os.PathLike, subjects: Sequence[str], test_data: str | os.PathLike, *,
+                    alpha: float = 10.0) -> pd.DataFrame:
+    """Ridge fitted on the named ``subjects`` of one prepared set, per held-out frame of another, in the layout of
+    :func:`geometry_predictions`: geometry alone given exactly the people a network was trained on (the reference
+    runs train on one set and are scored on the course set's evaluation split).
+
+    Raises:
+        ValueError: no subjects, or one that ``train_data`` does not have (:class:`PreparedDataset` names the set).
+    """
+    if not subjects:
+        raise ValueError(f"{train_data}: no subjects given to fit the ridge on")
+    train = PreparedDataset(train_data, subjects=list(subjects))
+    test = PreparedDataset(test_data, split=split_spec(PreparedDataset(test_data).meta["dataset"], None).evaluation)
+    model = fit_ridge(landmark_features(train), np.nan_to_num(train.labels_array(), nan=0.0), alpha)
+    return _prediction_table(test, predict_ridge(model, landmark_features(test)))
+
+
+def _prediction_table(test: PreparedDataset, predicted: np.ndarray) -> pd.DataFrame:
     keys = test.frames[["subject", "sequence", "frame"]].reset_index(drop=True).astype({"subject": str,
                                                                                          "sequence": str})
     truth = pd.DataFrame(test.labels_array(), columns=[f"true_{au_label(a)}" for a in test.aus])
