@@ -151,21 +151,21 @@ def test_robustness_checks():
     assert check.halving_sigma(lambda t, m, a: float("nan"), hopeless, "m")
     with pytest.raises(ExerciseFeedback, match="nothing to halve"):
         check.halving_sigma(lambda t, m, a: 0.0, hopeless, "m")
-    # two faces whose outer eye corners (0-based 36, 45) lie 80 and 60 px apart: a mean IOD of 70 px, so the table's
-    # σ = 10 px (its sigma_iod says 10 / 80 for that test) is checked against that column: 0.125
+    # two faces whose outer eye corners (0-based 36, 45) lie 80 and 60 px apart: σ = 0.1 IOD is 8 and 6 px
     faces = np.zeros((2, 68, 2))
     faces[:, 36] = [[100.0, 100.0], [100.0, 100.0]]
     faces[:, 45] = [[180.0, 100.0], [160.0, 100.0]]
     faces[:, 37] = [[110.0, 95.0], [110.0, 95.0]]
     faces[:, 46] = [[170.0, 95.0], [150.0, 95.0]]
-    assert check.iod_fraction(lambda s, lm: s / 80, faces, table)
-    with pytest.raises(ExerciseFeedback, match="inter-ocular distance itself"):
-        check.iod_fraction(lambda s, lm: 80.0, faces, table)
-    # without a pixel table the truth is the landmarks' own: 13 px over a mean IOD of 70 px
-    iod_table = table.assign(unit="iod")
-    assert check.iod_fraction(lambda s, lm: s / 70, faces, iod_table)
+    assert check.pixel_sigmas(lambda s, lm: np.array([8.0, 6.0]) * s / 0.1, faces, sigma_iod=0.1)
+    with pytest.raises(ExerciseFeedback, match="one value per frame"):  # the mean IOD's σ, 7 px
+        check.pixel_sigmas(lambda s, lm: 7.0, faces, sigma_iod=0.1)
+    with pytest.raises(ExerciseFeedback, match="divided σ by the inter-ocular distance"):
+        check.pixel_sigmas(lambda s, lm: s / np.array([80.0, 60.0]), faces, sigma_iod=0.1)
     with pytest.raises(ExerciseFeedback, match="0-based"):
-        check.iod_fraction(lambda s, lm: s / np.linalg.norm(lm[:, 46] - lm[:, 37], axis=-1).mean(), faces, iod_table)
+        check.pixel_sigmas(lambda s, lm: s * np.linalg.norm(lm[:, 46] - lm[:, 37], axis=-1), faces, sigma_iod=0.1)
+    with pytest.raises(ExerciseFeedback, match=r"first frame's σ is 8\.00 px"):
+        check.pixel_sigmas(lambda s, lm: np.array([9.0, 6.0]), faces, sigma_iod=0.1)
 
 
 def test_every_check_names_the_exercise_of_the_notebook_that_calls_it():

@@ -344,39 +344,6 @@ def halving_sigma(function: Callable[[pd.DataFrame, str, str], float], table: pd
                            "clean value at σ = 0 and the rows of the one model and AU.")
 
 
-def iod_fraction(function: Callable[[float, np.ndarray], float], landmarks: np.ndarray, table: pd.DataFrame) -> bool:
-    """Exercise 5.2: ``function(sigma_px, landmarks) -> float``: σ in pixels of the original frames as a fraction of
-    the faces' mean inter-ocular distance, from their 68 landmarks ``(frames, 68, 2)`` (0-based iBUG indices: the
-    outer eye corners are 36 and 45).
-
-    The truth is the noise study's own ``sigma_iod`` column (``table``) where it was run in pixels, else the mean
-    distance between landmarks 36 and 45 (:func:`aulib.method.align.inter_ocular_distance`).
-    """
-    from aulib.method.align import inter_ocular_distance
-
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    rows = table[(table.unit == "px") & (table.sigma > 0)] if "unit" in table else table[table.sigma > 0]
-    sigma = float(rows.sigma.iloc[0]) if len(rows) else 13.0
-    expected = float(rows.sigma_iod.iloc[0]) if len(rows) else sigma / float(inter_ocular_distance(landmarks).mean())
-    got = float(call_student("iod_fraction", function, sigma, landmarks.copy()))
-    if math.isclose(got, expected, rel_tol=1e-6):
-        return passed(f"σ = {sigma:g} px is {got:.3f} inter-ocular distances on these faces (mean IOD "
-                      f"{sigma / got:.1f} px). The paper's 13 px compare only once divided by BP4D's own faces' IOD.")
-
-    mistakes = {(37, 46): "You used landmarks 37 and 46: the iBUG numbering is 1-based on paper, but these arrays "
-                          "are 0-based, so the outer eye corners are 36 and 45.",
-                (39, 42): "Landmarks 39 and 42 are the inner eye corners; the inter-ocular distance runs between the "
-                          "outer ones, 36 and 45."}
-    for (a, b), message in mistakes.items():
-        distance = float(np.linalg.norm(landmarks[:, b] - landmarks[:, a], axis=-1).mean())
-        if distance > 0 and math.isclose(got, sigma / distance, rel_tol=1e-6):
-            raise ExerciseFeedback(message)
-    if math.isclose(got, sigma / expected, rel_tol=1e-6):  # the mean inter-ocular distance
-        raise ExerciseFeedback("That is the inter-ocular distance itself; divide σ by it.")
-    raise ExerciseFeedback(f"σ = {sigma:g} px is {expected:.3f} inter-ocular distances on these faces; you give "
-                           f"{got:.3f}. Average the distance between landmarks 36 and 45 over the frames.")
-
-
 # -- notebook 06: a real face ---------------------------------------------------------------------------------
 
 
@@ -447,4 +414,5 @@ def smile_direction(function: Callable[[np.ndarray, np.ndarray], float], pairs: 
 # -- the checks that run experiments (notebooks 03 and 05) live in their own module; a notebook calls every check
 # as check.<name>, so they are re-exported here
 from aulib.course.experiment_exercises import controlled_experiment as controlled_experiment  # noqa: E402
+from aulib.course.experiment_exercises import pixel_sigmas as pixel_sigmas  # noqa: E402
 from aulib.course.experiment_exercises import read_out_under_noise as read_out_under_noise  # noqa: E402

@@ -1,6 +1,7 @@
 """The checks of the exercises that run the method's experiments: a short controlled training experiment (notebook
-03) and reading intensities out of maps predicted under landmark noise (notebook 05). :mod:`aulib.course.exercises`
-re-exports them, so a notebook calls every check as ``check.<name>``.
+03), and for the landmark-noise study (notebook 05) the noise's scale on each face and reading intensities out of
+maps predicted under noise. :mod:`aulib.course.exercises` re-exports them, so a notebook calls every check as
+``check.<name>``.
 """
 
 from __future__ import annotations
@@ -207,3 +208,45 @@ def read_out_under_noise(function: Callable[[torch.Tensor], tuple[torch.Tensor, 
     table["peak moved (map px)"] = np.hypot(shift[:, 0], shift[:, 1])
     print(table.drop(columns=["peak x", "peak y"]).round(2).to_string(index=False))
     return passed(f"your readout is the model's on {len(rows)} faces at {len(sigmas)} noise levels")
+
+
+def pixel_sigmas(function: Callable[[float, np.ndarray], np.ndarray], landmarks: np.ndarray,
+                 sigma_iod: float = 0.17) -> bool:
+    """Exercise 5.2: ``function(sigma_iod, landmarks) -> (frames,)``: the noise's standard deviation in pixels that
+    each face gets in the study in inter-ocular distances, from its own 68 landmarks ``(frames, 68, 2)`` (0-based
+    iBUG indices: the outer eye corners are 36 and 45).
+
+    The truth is σ times each face's distance between landmarks 36 and 45
+    (:func:`aulib.method.align.inter_ocular_distance`, the scale :func:`aulib.method.align.add_landmark_noise`
+    uses with ``unit="iod"``).
+    """
+    from aulib.method.align import inter_ocular_distance
+
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    iod = inter_ocular_distance(landmarks)
+    expected = sigma_iod * iod
+    got = np.asarray(call_student("pixel_sigmas", function, sigma_iod, landmarks.copy()), dtype=np.float64)
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-6):
+        paper = 13.0 / iod
+        return passed(f"σ = {sigma_iod:g} IOD is {got.min():.1f}–{got.max():.1f} px on these {len(got):,} frames "
+                      f"(IOD {iod.min():.0f}–{iod.max():.0f} px). Read the other way, the paper's fixed 13 px would "
+                      f"be {paper.min():.3f}–{paper.max():.3f} IOD here: one σ in pixels is a different relative "
+                      "error on every face, which is why the study above is in IOD.")
+    if got.ndim == 0 or got.size == 1:
+        raise ExerciseFeedback(f"You return one number ({float(got.ravel()[0]):.3g}); the study gives every face its "
+                               f"own σ: return one value per frame, shape ({len(expected)},).")
+    if got.shape != expected.shape:
+        raise ExerciseFeedback(f"Return one σ per frame, shape ({len(expected)},); got shape {got.shape}.")
+    mistakes = {(37, 46): "You used landmarks 37 and 46: the iBUG numbering is 1-based on paper, but these arrays "
+                          "are 0-based, so the outer eye corners are 36 and 45.",
+                (39, 42): "Landmarks 39 and 42 are the inner eye corners; the inter-ocular distance runs between the "
+                          "outer ones, 36 and 45."}
+    for (a, b), message in mistakes.items():
+        distance = np.linalg.norm(landmarks[:, b] - landmarks[:, a], axis=-1)
+        if np.allclose(got, sigma_iod * distance, rtol=1e-6):
+            raise ExerciseFeedback(message)
+    if np.allclose(got * iod, sigma_iod, rtol=1e-6):
+        raise ExerciseFeedback("You divided σ by the inter-ocular distance; σ in IOD is a fraction of it, so "
+                               "multiply.")
+    raise ExerciseFeedback(f"For σ = {sigma_iod:g} IOD the first frame's σ is {expected[0]:.2f} px; you give "
+                           f"{got[0]:.2f}. Multiply σ by each frame's distance between landmarks 36 and 45.")
