@@ -15,6 +15,23 @@ from aulib.course.reference import prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
 
 
+def sklearn_ridge_icc(train_prepared, people, course_prepared) -> float:
+    """Mean ICC (pingouin) of scikit-learn's ridge (alpha 10, standardised landmarks, unpenalised intercept, clamped
+    to 0-5) fitted on ``people`` and scored on the course set's test subjects."""
+    from helpers import pingouin_icc_columns
+    from sklearn.linear_model import Ridge
+
+    from aulib.data.dataset import PreparedDataset
+
+    train = PreparedDataset(train_prepared, subjects=people)
+    test = PreparedDataset(course_prepared, split="test")
+    features = train.landmarks_array().reshape(len(train), -1).astype(np.float64)
+    mean, std = features.mean(0), features.std(0) + 1e-9
+    model = Ridge(alpha=10.0).fit((features - mean) / std, np.nan_to_num(train.labels_array()))
+    held_out = (test.landmarks_array().reshape(len(test), -1) - mean) / std
+    return float(np.nanmean(pingouin_icc_columns(test.labels_array(), np.clip(model.predict(held_out), 0, 5))))
+
+
 def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_path, rng):
     course = {"SUBJECTS": 12, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
     train_prepared, course_prepared = prepare_sets(tmp_path / "work", course, progress=False)
@@ -60,6 +77,12 @@ def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_pat
         assert row.low <= row.difference <= row.high
         assert row.verdict == ("level" if row.low <= 0 <= row.high else "better" if row.low > 0 else "worse")
         assert row.test_subjects == template.subject.nunique() and row.steps == full_steps
+        # geometry alone on exactly these training people: scikit-learn's ridge, scored by pingouin
+        people = sorted(s for s, name in splits.items() if name == "train")[:n]
+        ridge = sklearn_ridge_icc(train_prepared, people, course_prepared)
+        assert row.ridge_icc == pytest.approx(ridge, abs=1e-6)
+        assert row.over_ridge == pytest.approx(hourglass - ridge, abs=1e-6)
+        assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
     provenance = json.loads((tmp_path / "regime" / "provenance.json").read_text())
     assert provenance["subjects"] == [3, n_train] and provenance["steps"] == full_steps
     assert {"hourglass/subjects3/seed0", "hourglass-direct/subjects3/seed0"} <= set(provenance["seconds"])

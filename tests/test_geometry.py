@@ -53,3 +53,12 @@ def test_geometry_baseline_scores_the_test_subjects_from_their_landmarks(prepare
         test.frames[["subject", "sequence", "frame"]].astype(str).reset_index(drop=True))
     np.testing.assert_allclose(frames.filter(like="pred_").to_numpy(), predicted, atol=1e-6)
     np.testing.assert_array_equal(frames.filter(like="true_").to_numpy(), test.labels_array())
+
+
+def test_ridge_fitted_on_named_people_refuses_unknown_or_no_people(prepared):
+    from aulib.evaluation.geometry import ridge_fitted_on
+
+    with pytest.raises(ValueError, match=r"Unknown subject\(s\) \['nobody'\] in .*"):
+        ridge_fitted_on(prepared, ["nobody"], prepared)
+    with pytest.raises(ValueError, match="no subjects given to fit the ridge on"):
+        ridge_fitted_on(prepared, [], prepared)

@@ -34,7 +34,7 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "london-au12", "london-au06", "london-others", "london-groups", "london-variants",
                   "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
                   "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
-                  "synthau3d-london-variants"):
+                  "synthau3d-london-variants", "synthau3d-data-size"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
@@ -53,6 +53,27 @@ def test_the_data_size_table_summarises_several_seeds_by_hand(tables, tmp_path, 
             "-0.025 ± 0.021 (1 level, 1 worse) |") in lines
     assert not any(line.startswith("| **102**") for line in lines)  # one seed: its own row says it all
     assert "| 10 (480) | 1 | 0.800 | 0.760 | -0.040 [-0.060, -0.020] worse |" in lines
+
+
+def test_the_data_size_table_adds_geometry_alone_where_it_was_measured(tables, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    pd.DataFrame({"train_subjects": [10, 10], "train_frames": [480, 480], "seed": [0, 1],
+                  "hourglass_icc": [0.70, 0.66], "pooled_icc": [0.69, 0.65], "difference": [-0.01, -0.01],
+                  "low": [-0.03, -0.02], "high": [0.01, 0.0], "verdict": ["level", "level"], "test_subjects": 30,
+                  "steps": 1224, "ridge_icc": [0.60, 0.60], "over_ridge": [0.10, 0.06],
+                  "over_ridge_low": [0.05, -0.01], "over_ridge_high": [0.15, 0.12],
+                  "over_ridge_verdict": ["better", "level"]}).to_csv(tmp_path / "paired.csv", index=False)
+    (tmp_path / "provenance.json").write_text(json.dumps({"precision": "auto"}))
+    lines = tables.reference_data_size(tmp_path).splitlines()
+    assert lines[0].endswith("| ridge, same people | Hourglass − ridge [95% interval] |")
+    assert "| 10 (480) | 1 | 0.660 | 0.650 | -0.010 [-0.020, +0.000] level | 0.600 | +0.060 [-0.010, +0.120] level |" \
+        in lines
+    # by hand: Hourglass − ridge 0.10 and 0.06: mean +0.080, sample sd 0.028
+    assert lines[-3].endswith("| 0.600 | +0.080 ± 0.028 (1 better, 1 level) |")
+    assert "bf16 where the CPU has it (auto); ridge fitted on the same training people" in lines[-1]
 
 
 def test_the_paired_noise_table_reads_its_rows_by_hand(tables, tmp_path, monkeypatch):

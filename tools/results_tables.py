@@ -8,7 +8,8 @@ around them quotes from these tables. Sources (all committed):
 - ``models/reference/london_readings.csv``, ``london_variants.csv`` and ``aulib/data/london/anchor_mediapipe.csv``:
   the real-face benchmark;
 - ``models/reference-controls/paired.csv``: the precision controls, fp32 and bf16 (:mod:`aulib.course.controls`);
-- ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`);
+- ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`), and
+  ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
   ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -19,6 +20,7 @@ around them quotes from these tables. Sources (all committed):
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -340,28 +342,46 @@ def reference_controls(control: str = "fp32") -> str:
 
 
 DATA_SIZE = ROOT / "models" / "reference-data-size"
+DATA_SIZE_3D = ROOT / "models" / "reference-3d-data-size"
 
 
-def reference_data_size() -> str:
-    """The training-set-size regime (``models/reference-data-size/paired.csv``): the pooled head against the Hourglass
-    on fewer subjects, as many updates, both in fp32."""
-    paired = pd.read_csv(DATA_SIZE / "paired.csv")
-    lines = ["| training subjects (frames) | seed | Hourglass | pooled head | pooled head − Hourglass [95% interval] |",
-             "|---|---|---|---|---|"]
+def reference_data_size(folder: Path | None = None) -> str:
+    """The training-set-size regime (``paired.csv`` of ``folder``, default ``models/reference-data-size``): the pooled
+    head against the Hourglass on fewer subjects, as many updates, and the Hourglass against geometry alone (ridge on
+    the landmarks of the same people) where the table has it."""
+    folder = folder or DATA_SIZE
+    paired = pd.read_csv(folder / "paired.csv")
+    ridge = "ridge_icc" in paired.columns
+    provenance = folder / "provenance.json"
+    precision = json.loads(provenance.read_text()).get("precision", "fp32") if provenance.is_file() else "fp32"
+    lines = ["| training subjects (frames) | seed | Hourglass | pooled head | pooled head − Hourglass [95% interval] |"
+             + (" ridge, same people | Hourglass − ridge [95% interval] |" if ridge else ""),
+             "|---|---|---|---|---|" + ("---|---|" if ridge else "")]
     for row in paired.sort_values(["train_subjects", "seed"]).itertuples():
         lines.append(f"| {row.train_subjects} ({row.train_frames:,}) | {row.seed} | {row.hourglass_icc:.3f} | "
                      f"{row.pooled_icc:.3f} | {row.difference:+.3f} {bounds(row.low, row.high)} "
-                     f"{row.verdict} |")
+                     f"{row.verdict} |" + (f" {row.ridge_icc:.3f} | {row.over_ridge:+.3f} "
+                                           f"{bounds(row.over_ridge_low, row.over_ridge_high)} "
+                                           f"{row.over_ridge_verdict} |" if ridge else ""))
     for size, rows in paired.groupby("train_subjects"):  # over the seeds: mean ± sd, and the verdicts they found
         if len(rows) < 2:
             continue
         cells = [f"{rows[column].mean():.3f} ± {rows[column].std(ddof=1):.3f}"
                  for column in ("hourglass_icc", "pooled_icc")]
         verdicts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(rows.verdict.value_counts().items()))
-        lines.append(f"| **{size}**: mean ± sd over seeds | {', '.join(map(str, sorted(rows.seed)))} | {cells[0]} | "
-                     f"{cells[1]} | {rows.difference.mean():+.3f} ± {rows.difference.std(ddof=1):.3f} ({verdicts}) |")
+        line = (f"| **{size}**: mean ± sd over seeds | {', '.join(map(str, sorted(rows.seed)))} | {cells[0]} | "
+                f"{cells[1]} | {rows.difference.mean():+.3f} ± {rows.difference.std(ddof=1):.3f} ({verdicts}) |")
+        if ridge:
+            over = ", ".join(f"{count} {verdict}" for verdict, count in
+                             sorted(rows.over_ridge_verdict.value_counts().items()))
+            line += (f" {rows.ridge_icc.iloc[0]:.3f} | {rows.over_ridge.mean():+.3f} ± "
+                     f"{rows.over_ridge.std(ddof=1):.3f} ({over}) |")
+        lines.append(line)
     return "\n".join(lines) + (f"\n\nMean ICC(3,1) on the {int(paired.test_subjects.iloc[0])} test subjects, 95% "
-                               f"paired bootstrap over them; every run {int(paired.steps.iloc[0]):,} updates, fp32.\n")
+                               f"paired bootstrap over them; every run {int(paired.steps.iloc[0]):,} updates, "
+                               f"{'bf16 where the CPU has it (auto)' if precision == 'auto' else precision}"
+                               + ("; ridge fitted on the same training people, the same for every seed" if ridge
+                                  else "") + ".\n")
 
 
 def london_variants(folder: Path = REFERENCE) -> str:
@@ -415,6 +435,8 @@ def tables() -> dict[str, str]:
         generated["london-variants"] = london_variants()
     if (DATA_SIZE / "paired.csv").is_file():
         generated["reference-data-size"] = reference_data_size()
+    if (DATA_SIZE_3D / "paired.csv").is_file():
+        generated["synthau3d-data-size"] = reference_data_size(DATA_SIZE_3D)
     return generated
 
 
