@@ -379,3 +379,27 @@ def test_a_still_face_turns_with_its_pose_and_keeps_its_expression(renderer):
     assert turned[30, 0] - turned[[36, 45], 0].mean() > 0.1 * iod
     _, smiling = render_still_3d(config, 0, {12: 5.0}, pose=(20.0, 0.0, 0.0))
     assert (turned[[48, 54], 1] - smiling[[48, 54], 1] > 0.05 * iod).all()  # image y points down: corners up
+
+
+def test_a_still_can_show_one_cue_of_an_au_alone(renderer):
+    """render_still_3d(cues=...): "shape" moves the face as the full AU does (the same landmarks) without the folds,
+    "folds" draws them on a face at rest (the neutral face's landmarks); each image differs from the other renders
+    where the AU shows (AU6 at E: the crow's feet beside the eyes)."""
+    from aulib.data.face3d.sequence import render_still_3d
+    from aulib.data.synthau import SynthConfig
+
+    config = SynthConfig(seed=0, image_size=256, renderer="3d")
+    neutral_image, neutral = render_still_3d(config, 1, {})
+    both_image, both = render_still_3d(config, 1, {6: 5.0})
+    shape_image, shape = render_still_3d(config, 1, {6: 5.0}, cues="shape")
+    folds_image, folds = render_still_3d(config, 1, {6: 5.0}, cues="folds")
+    np.testing.assert_allclose(shape, both, atol=1e-4)
+    np.testing.assert_allclose(folds, neutral, atol=1e-3)
+    assert np.abs(both - neutral).max() > 1  # the cheek raiser moves the lower lids
+    # beside the outer eye corners (36, 45), where the crow's feet are: the folds show with or without the motion
+    x, y = both[36].astype(int)
+    corner = (slice(y - 8, y + 8), slice(x - 16, x))
+    assert np.abs(both_image[corner].astype(int) - shape_image[corner].astype(int)).mean() > 1
+    assert np.abs(folds_image[corner].astype(int) - neutral_image[corner].astype(int)).mean() > 1
+    with pytest.raises(ValueError, match="cues must be one of"):
+        render_still_3d(config, 1, {6: 5.0}, cues="texture")

@@ -97,6 +97,31 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+def _released_assignment(course: Path, source: Path, student: str) -> nbformat.NotebookNode:
+    """nbgrader's course folder for one notebook: the source, the config, ``generate_assignment``, a student;
+    returns the released notebook."""
+    (course / "source" / "aulib").mkdir(parents=True)
+    nbformat.write(nbformat.read(source, as_version=4), course / "source" / "aulib" / source.name)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'aulib'\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\nc.Execute.timeout = 600\n")
+    _nbgrader(course, "generate_assignment", "aulib", "--force")
+    _nbgrader(course, "db", "student", "add", student)
+    return nbformat.read(course / "release" / "aulib" / source.name, as_version=4)
+
+
+def _submit_and_autograde(course: Path, source: Path, released: nbformat.NotebookNode, student: str,
+                          values: dict) -> None:
+    """The student points the parameters cell at their data (the cell is theirs), submits, and nbgrader grades."""
+    declared = pipeline.declared_parameters(source)
+    parameters = next(c for c in released.cells if "parameters" in c.metadata.get("tags", []))
+    parameters.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items() if k in declared)
+    submitted = course / "submitted" / student / "aulib"
+    submitted.mkdir(parents=True)
+    nbformat.write(released, submitted / source.name)
+    _nbgrader(course, "autograde", "aulib", "--force")
+
+
 def test_nbgrader_autograde_gives_points_only_for_the_solved_exercises(pipeline_run, tmp_path):
     """The grading workflow end to end: generate the assignment, a student fills in one of notebook 02's three
     exercises, ``nbgrader autograde`` runs the submission, and the gradebook holds 1 point of 4 (three checks and
@@ -106,28 +131,15 @@ def test_nbgrader_autograde_gives_points_only_for_the_solved_exercises(pipeline_
     root, _ = pipeline_run
     course = tmp_path / "grading"
     source = next(p for p in pipeline.notebook_paths() if p.name.startswith("02_"))
-    (course / "source" / "aulib").mkdir(parents=True)
-    nbformat.write(nbformat.read(source, as_version=4), course / "source" / "aulib" / source.name)
-    (course / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.course_id = 'aulib'\n"
-        f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\nc.Execute.timeout = 600\n")
-    _nbgrader(course, "generate_assignment", "aulib", "--force")
-    _nbgrader(course, "db", "student", "add", "alice")
+    released = _released_assignment(course, source, "alice")
 
-    # Alice solves the Gaussian exercise only, and points the notebook at her data (the parameters cell is hers).
+    # Alice solves the Gaussian exercise only, and points the notebook at her data.
     instructor = nbformat.read(source, as_version=4)
-    released = nbformat.read(course / "release" / "aulib" / source.name, as_version=4)
     (solved,) = [c for c in instructor.cells if "def gaussian_target" in c.source]
     (stub,) = [c for c in released.cells if "def gaussian_target" in c.source]
     stub.source = "\n".join(line for line in solved.source.splitlines() if line.strip() not in (BEGIN, END))
     values = small_parameters(root) | {"RUN_DIR": str(tmp_path / "runs"), "FIG_DIR": str(tmp_path / "figures")}
-    declared = pipeline.declared_parameters(source)
-    parameters = next(c for c in released.cells if "parameters" in c.metadata.get("tags", []))
-    parameters.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items() if k in declared)
-    submitted = course / "submitted" / "alice" / "aulib"
-    submitted.mkdir(parents=True)
-    nbformat.write(released, submitted / source.name)
-    _nbgrader(course, "autograde", "aulib", "--force")
+    _submit_and_autograde(course, source, released, "alice", values)
 
     checks = {c.metadata["nbgrader"]["grade_id"]: c.source for c in released.cells
               if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
@@ -142,3 +154,46 @@ def test_nbgrader_autograde_gives_points_only_for_the_solved_exercises(pipeline_
     assert sorted(scores.values()) == [0, 0, 1]
     (point,) = [cell for cell, score in scores.items() if score == 1]
     assert "check.gaussian(" in checks[point]  # the point is the solved exercise's
+
+
+@pytest.mark.parametrize(("number", "exercise"), [
+    ("01", "ex01_affine"), ("03", "ex03_loss"), ("04", "ex04_icc"), ("05", "ex05_iod"), ("06", "ex06_scale")])
+def test_nbgrader_autograde_of_every_other_notebook_counts_the_one_solved_exercise(pipeline_run, tmp_path, number,
+                                                                                   exercise):
+    """The grading workflow on each other notebook: the student solves one exercise only (notebook 03's the
+    foreground-weighted loss), ``nbgrader autograde`` runs the submission on the course's small data (a copy of the
+    earlier notebooks' runs, so it grades what the student's own course produced), and the gradebook gives that
+    exercise's check (``<exercise>_check``) its points and every other check none; the written answers wait for a
+    person."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    root, _ = pipeline_run
+    course = tmp_path / "grading"
+    source = next(p for p in pipeline.notebook_paths() if p.name.startswith(f"{number}_"))
+    released = _released_assignment(course, source, "bob")
+    instructor = nbformat.read(source, as_version=4)
+    (stub,) = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise]
+    (solved,) = [c for c in instructor.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise]
+    assert "raise NotImplementedError()" in stub.source
+    stub.source = "\n".join(line for line in solved.source.splitlines() if line.strip() not in (BEGIN, END))
+    runs = tmp_path / "runs"
+    shutil.copytree(root / "runs", runs)  # notebook 04-06 read notebook 03's runs and write beside them
+    values = small_parameters(root) | {"RUN_DIR": str(runs), "FIG_DIR": str(tmp_path / "figures")}
+    if number == "01":  # notebook 01 makes the data: its own folders
+        values |= {"DATA_DIR": str(tmp_path / "synthau"), "PREPARED_DIR": str(tmp_path / "prepared")}
+    _submit_and_autograde(course, source, released, "bob", values)
+
+    graded = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    checks = {c.metadata["nbgrader"]["grade_id"]: c for c in graded if c.cell_type == "code"}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission("aulib", "bob")
+        assert submission.max_score == sum(c.metadata["nbgrader"]["points"] for c in graded)
+        notebook = gradebook.find_submission_notebook(source.stem, "aulib", "bob")
+        scores = {grade.name: grade.score for grade in notebook.grades if grade.name in checks}
+        written = [grade.score for grade in notebook.grades if grade.name not in checks]
+    assert len(scores) == len(checks) >= 2 and all(score in (0, None) for score in written)
+    point = f"{exercise}_check"
+    assert scores[point] == checks[point].metadata["nbgrader"]["points"] >= 1, scores
+    assert all(score == 0 for name, score in scores.items() if name != point), scores

@@ -34,7 +34,7 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "london-au12", "london-au06", "london-others", "london-groups", "london-variants",
                   "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
                   "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
-                  "synthau3d-london-variants", "synthau3d-data-size"):
+                  "synthau3d-london-variants", "synthau3d-data-size", "synthau3d-cue-probe"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
@@ -107,3 +107,20 @@ def test_interval_bounds_that_round_to_zero_keep_their_sign(tables):
     assert tables.bounds(0.0, 0.01) == "[+0.000, +0.010]"  # a bound that is 0 prints as 0
     assert tables.bounds(1e-7, 0.2) == "[+1.0e-07, +0.200]"
     assert tables.bounds(0.0023, 0.01, digits=2) == "[+0.0023, +0.01]"
+
+
+def test_the_cue_probe_table_reads_the_rise_by_hand(tables, tmp_path):
+    import pandas as pd
+
+    rows = []
+    for cue, (rise_a, rise_b) in {"both": (4.0, 2.0), "shape": (3.0, 3.0), "folds": (0.5, -0.1)}.items():
+        for person, rise in ((0, rise_a), (1, rise_b)):
+            for seed, offset in ((0, 0.1), (1, -0.1)):  # the seeds' mean is the person's reading
+                rows += [{"au": 12, "cue": cue, "intensity": 0, "person": person, "seed": seed, "reading": 1 + offset},
+                         {"au": 12, "cue": cue, "intensity": 5, "person": person, "seed": seed,
+                          "reading": 1 + rise + offset}]
+    pd.DataFrame(rows).to_csv(tmp_path / "cue_probe.csv", index=False)
+    lines = tables.synthau3d_cue_probe(tmp_path).splitlines()
+    # by hand: mean rises 3.0, 3.0 and 0.2; shares 3.0/3.0 and 0.2/3.0; two people bound the interval
+    assert lines[2] == "| AU12 | +3.00 [+2.00, +4.00] | +3.00 [+3.00, +3.00] | +0.20 [-0.10, +0.50] | 100% | 7% |"
+    assert "2 seeds averaged), 2 people" in lines[-1]

@@ -449,3 +449,16 @@ def test_the_data_size_figure_draws_each_seed_and_its_paired_interval():
     assert any(np.allclose(seg, [[102, -0.016], [102, 0.004]]) for seg in bars)
     assert [t.get_text() for t in right.get_xticklabels()] == ["10", "102"]
     assert left.figure._suptitle.get_text().endswith("; seed 0")
+
+
+def test_the_data_size_figure_draws_geometry_alone_where_it_was_measured():
+    from aulib.course.network_figures import data_size_figure
+
+    paired = pd.DataFrame({"train_subjects": [10, 10, 102], "seed": [0, 1, 0], "hourglass_icc": [0.70, 0.72, 0.888],
+                           "pooled_icc": [0.60, 0.62, 0.883], "difference": [-0.10, -0.1, -0.005],
+                           "low": [-0.15, -0.15, -0.016], "high": [-0.04, -0.04, 0.004],
+                           "ridge_icc": [0.54, 0.54, 0.636]})
+    left = data_size_figure(paired).axes[0]
+    (ridge,) = [line for line in left.lines if line.get_label().startswith("ridge")]
+    np.testing.assert_allclose(ridge.get_xydata(), [[10, 0.54], [102, 0.636]])  # one point per size
+    assert "ridge on the same people's landmarks (no pixels)" in [t.get_text() for t in left.get_legend().texts]

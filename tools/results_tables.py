@@ -8,6 +8,7 @@ around them quotes from these tables. Sources (all committed):
 - ``models/reference/london_readings.csv``, ``london_variants.csv`` and ``aulib/data/london/anchor_mediapipe.csv``:
   the real-face benchmark;
 - ``models/reference-controls/paired.csv``: the precision controls, fp32 and bf16 (:mod:`aulib.course.controls`);
+- ``models/reference-3d/cue_probe.csv``: what the SynthAU-3D Hourglass reads, an AU's shape or its folds;
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`), and
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
@@ -246,6 +247,33 @@ EARLIER_3D = (("SynthAU-3D v1 (first pilot)", ROOT / "models" / "reference-3d-v1
 LATEST_3D = "SynthAU-3D v3"
 
 
+def synthau3d_cue_probe(folder: Path = REFERENCE_3D) -> str:
+    """What the SynthAU-3D Hourglass reads (``cue_probe.csv``, ``tools/synthau3d_probe.py``): per AU and cue, the rise
+    of the AU's own reading from intensity 0 to 5, averaged over the three seeds, with a 95% bootstrap interval over
+    the people, and its share of the full AU's rise."""
+    sys.path.insert(0, str(ROOT))
+    from aulib.method.bootstrap import bootstrap
+
+    probe = pd.read_csv(folder / "cue_probe.csv")
+    ends = probe[probe.intensity.isin([0, 5])].pivot_table(index=["au", "cue", "person"], columns="intensity",
+                                                           values="reading")  # mean over the seeds
+    rise = (ends[5] - ends[0]).unstack("cue")  # (au, person) x cue
+    lines = ["| AU | both cues: rise 0 → 5 | shape only | folds only | shape's share | folds' share |",
+             "|---|---|---|---|---|---|"]
+    for au, table in rise.groupby(level="au"):
+        cells = {}
+        for cue in ("both", "shape", "folds"):
+            values = table[cue].to_numpy()
+            interval = bootstrap(lambda idx, v=values: float(v[idx].mean()), len(values), seed=0)
+            cells[cue] = f"{interval.estimate:+.2f} [{interval.low:+.2f}, {interval.high:+.2f}]"
+        share = {cue: table[cue].mean() / table["both"].mean() for cue in ("shape", "folds")}
+        lines.append(f"| AU{au:02d} | {cells['both']} | {cells['shape']} | {cells['folds']} | "
+                     f"{round(100 * share['shape']) + 0}% | {round(100 * share['folds']) + 0}% |")  # + 0: no "-0%"
+    return "\n".join(lines) + (f"\n\nThe AU's own reading at intensity 5 minus at 0 (the reference Hourglass's "
+                               f"{probe.seed.nunique()} seeds averaged), {probe.person.nunique()} people of the course "
+                               "set's config, frontal and clean; 95% bootstrap interval over the people.\n")
+
+
 def synthau3d_pilot() -> str:
     """SynthAU v2 against the SynthAU-3D pilot: the London test people, held-out ICC, ridge, the two portraits."""
     sys.path.insert(0, str(ROOT))
@@ -427,6 +455,8 @@ def tables() -> dict[str, str]:
         generated.update(london_tables(REFERENCE_3D, prefix="synthau3d-"))
     if (REFERENCE_3D / "london_variants.csv").is_file():
         generated["synthau3d-london-variants"] = london_variants(REFERENCE_3D)
+    if (REFERENCE_3D / "cue_probe.csv").is_file():
+        generated["synthau3d-cue-probe"] = synthau3d_cue_probe()
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
         if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):  # the bf16 control, once run

@@ -214,11 +214,12 @@ def place_point_labels(ax: plt.Axes, labels: list[str], fontsize: float = 7) -> 
 
 def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, as many updates") -> Figure:
     """The training-set-size regime (:mod:`aulib.course.data_size`): both networks' mean ICC against the number of
-    training subjects, and the pooled head minus the Hourglass with its paired 95% interval, one mark per seed.
+    training subjects (and geometry alone, ridge on the same people's landmarks, where the table has it), and the
+    pooled head minus the Hourglass with its paired 95% interval, one mark per seed.
 
     Args:
-        paired: ``train_subjects, seed, hourglass_icc, pooled_icc, difference, low, high`` rows
-            (``models/reference-data-size/paired.csv``).
+        paired: ``train_subjects, seed, hourglass_icc, pooled_icc, difference, low, high`` rows, optionally
+            ``ridge_icc`` (``models/reference-data-size/paired.csv``).
         title: the figure's title.
     """
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -231,6 +232,10 @@ def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, 
         left.plot(means.index, means.to_numpy(), color=colour, lw=1, alpha=0.6)
         left.scatter(paired.train_subjects * paired.seed.map(offsets), paired[column], s=28, color=colour,
                      zorder=3, label=label)
+    if "ridge_icc" in paired:  # one fit per size (no seed): a line with its points
+        ridge = paired.groupby("train_subjects").ridge_icc.mean()
+        left.plot(ridge.index, ridge.to_numpy(), color="#636363", lw=1, ls="--", marker="s", markersize=4,
+                  label="ridge on the same people's landmarks (no pixels)")
     left.set(xlabel="training subjects (log scale)", ylabel="mean ICC(3,1), 30 test subjects")
     left.legend(fontsize=8, loc="lower right")
     right.axhline(0, color="#636363", lw=1, ls="--")

@@ -17,6 +17,7 @@ Landmarks and labels are numpy (identical on every machine for a seed); pixels d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -107,18 +108,33 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
     }
 
 
+# What a still shows of its AUs: both cues, or one of them alone (a probe of what a network reads).
+CUES = ("both", "shape", "folds")
+
+
 def render_still_3d(config: SynthConfig, subject: int, intensities: dict[int, float],
-                    pose: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+                    pose: tuple[float, float, float] = (0.0, 0.0, 0.0), cues: str = "both",
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """A render of person ``subject`` of the SynthAU-3D set ``config`` showing ``intensities``: fixed lights, a
     clean camera, no distractors, with the expressivity the person has in the set (the 3D twin of
     :func:`aulib.data.synthau.render_still`, for figures and the explorer); frontal unless ``pose`` (yaw, pitch,
     roll in degrees, as :class:`~aulib.data.face3d.render.FaceParams`) turns the head.
 
+    ``cues`` takes one of an AU's two cues away from the ``intensities`` shown: ``"shape"`` moves the face (and
+    its landmarks) without the AUs' folds, ``"folds"`` draws the folds on a face that does not move (landmarks at
+    rest), so that what a model reads from each can be measured apart. Neither exists alone in a real face.
+
     Returns:
         ``(S, S, 3)`` uint8 RGB and ``(68, 2)`` float32 exact landmark pixels.
     """
+    if cues not in CUES:
+        raise ValueError(f"cues must be one of {CUES}; got {cues!r}")
     renderer = shared_renderer(config.image_size)
     person = sample_subject(_generator(config, subject, 0), renderer.model, config.difficulty.identity_variation)
+    if cues != "both":  # a gain must be positive: 1e-9 leaves a motion or a fold far below a pixel
+        off = {au: 1e-9 for au in intensities}
+        person = replace(person, **{"appearance_gain" if cues == "shape" else "geometry_gain":
+                                    {**(person.appearance_gain if cues == "shape" else person.geometry_gain), **off}})
     yaw, pitch, roll = pose
     params = FaceParams(subject=person, intensities={int(a): float(v) for a, v in intensities.items()}, scale=1.15,
                         shift=(0.0, 0.05), scene=Scene(blur_sigma=0.3, noise_sigma=0.0), yaw=yaw, pitch=pitch,
@@ -128,8 +144,6 @@ def render_still_3d(config: SynthConfig, subject: int, intensities: dict[int, fl
 
 def _with_hand(scene: Scene, landmarks: np.ndarray, size: int, rng: np.random.Generator) -> Scene:
     """The clip's scene with a hand resting against one side of the lower face (drawn by the scene module)."""
-    from dataclasses import replace
-
     anchor = landmarks[48 if rng.random() < 0.5 else 54]
     hand = (float(anchor[0] + rng.normal(0, 0.02 * size)), float(anchor[1] + 0.1 * size), 0.09 * size,
             0.15 * size, float(rng.uniform(-30, 30)))
