@@ -157,6 +157,8 @@ def test_robustness_checks():
     faces[:, 45] = [[180.0, 100.0], [160.0, 100.0]]
     faces[:, 37] = [[110.0, 95.0], [110.0, 95.0]]
     faces[:, 46] = [[170.0, 95.0], [150.0, 95.0]]
+    faces[:, 39] = [[130.0, 100.0], [125.0, 100.0]]  # inner corners, 20 and 10 px apart
+    faces[:, 42] = [[150.0, 100.0], [135.0, 100.0]]
     assert check.pixel_sigmas(lambda s, lm: np.array([8.0, 6.0]) * s / 0.1, faces, sigma_iod=0.1)
     with pytest.raises(ExerciseFeedback, match="one value per frame"):  # the mean IOD's σ, 7 px
         check.pixel_sigmas(lambda s, lm: 7.0, faces, sigma_iod=0.1)
@@ -164,6 +166,8 @@ def test_robustness_checks():
         check.pixel_sigmas(lambda s, lm: s / np.array([80.0, 60.0]), faces, sigma_iod=0.1)
     with pytest.raises(ExerciseFeedback, match="0-based"):
         check.pixel_sigmas(lambda s, lm: s * np.linalg.norm(lm[:, 46] - lm[:, 37], axis=-1), faces, sigma_iod=0.1)
+    with pytest.raises(ExerciseFeedback, match="inner eye corners"):
+        check.pixel_sigmas(lambda s, lm: s * np.linalg.norm(lm[:, 42] - lm[:, 39], axis=-1), faces, sigma_iod=0.1)
     with pytest.raises(ExerciseFeedback, match=r"first frame's σ is 8\.00 px"):
         check.pixel_sigmas(lambda s, lm: np.array([9.0, 6.0]), faces, sigma_iod=0.1)
 

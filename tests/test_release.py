@@ -165,6 +165,7 @@ def test_nbgrader_autograde_of_every_other_notebook_counts_the_one_solved_exerci
     earlier notebooks' runs, so it grades what the student's own course produced), and the gradebook gives that
     exercise's check (``<exercise>_check``) its points and every other check none; the written answers wait for a
     person."""
+    import json
     import shutil
 
     from nbgrader.api import Gradebook
@@ -180,6 +181,11 @@ def test_nbgrader_autograde_of_every_other_notebook_counts_the_one_solved_exerci
     stub.source = "\n".join(line for line in solved.source.splitlines() if line.strip() not in (BEGIN, END))
     runs = tmp_path / "runs"
     shutil.copytree(root / "runs", runs)  # notebook 04-06 read notebook 03's runs and write beside them
+    for config in runs.rglob("config.json"):  # a run's settings name its folder: the copies are in another place
+        settings = json.loads(config.read_text())
+        if "out" in settings:
+            settings["out"] = settings["out"].replace(str(root / "runs"), str(runs))
+            config.write_text(json.dumps(settings, indent=2))
     values = small_parameters(root) | {"RUN_DIR": str(runs), "FIG_DIR": str(tmp_path / "figures")}
     if number == "01":  # notebook 01 makes the data: its own folders
         values |= {"DATA_DIR": str(tmp_path / "synthau"), "PREPARED_DIR": str(tmp_path / "prepared")}
@@ -197,3 +203,8 @@ def test_nbgrader_autograde_of_every_other_notebook_counts_the_one_solved_exerci
     point = f"{exercise}_check"
     assert scores[point] == checks[point].metadata["nbgrader"]["points"] >= 1, scores
     assert all(score == 0 for name, score in scores.items() if name != point), scores
+    # and nothing else failed: only the unsolved exercises' checks show an error in the graded notebook
+    graded_copy = nbformat.read(course / "autograded" / "bob" / "aulib" / source.name, as_version=4)
+    failed = {c.metadata.get("nbgrader", {}).get("grade_id", f"cell {k}") for k, c in enumerate(graded_copy.cells)
+              if c.cell_type == "code" and any(o.output_type == "error" for o in c.get("outputs", []))}
+    assert failed == set(checks) - {point}, failed

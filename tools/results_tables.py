@@ -268,7 +268,7 @@ def synthau3d_cue_probe(folder: Path = REFERENCE_3D) -> str:
             cells[cue] = f"{interval.estimate:+.2f} [{interval.low:+.2f}, {interval.high:+.2f}]"
         share = {cue: table[cue].mean() / table["both"].mean() for cue in ("shape", "folds")}
         lines.append(f"| AU{au:02d} | {cells['both']} | {cells['shape']} | {cells['folds']} | "
-                     f"{round(100 * share['shape']) + 0}% | {round(100 * share['folds']) + 0}% |")  # + 0: no "-0%"
+                     f"{round(100 * share['shape'])}% | {round(100 * share['folds'])}% |")
     return "\n".join(lines) + (f"\n\nThe AU's own reading at intensity 5 minus at 0 (the reference Hourglass's "
                                f"{probe.seed.nunique()} seeds averaged), {probe.person.nunique()} people of the course "
                                "set's config, frontal and clean; 95% bootstrap interval over the people.\n")

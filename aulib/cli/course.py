@@ -208,7 +208,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES)),
         arg("--epochs", type=int, default=EPOCHS),
         arg("--renderer", choices=["2d", "3d"], default="2d",
-            help="the SynthAU renderer of both data sets (3d: SynthAU-3D; give it another --out)"),
+            help="the SynthAU renderer of both data sets (3d: SynthAU-3D; give it another --out, except with "
+                 "--data-size, which writes its own folder)"),
         arg("--sigmas", type=float, nargs="+", default=list(SIGMAS),
             help="landmark-noise levels of the robustness study (pixels)"),
         DEVICE,

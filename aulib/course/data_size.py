@@ -10,7 +10,7 @@ larger), everything else as the full-size runs.
 - **The same number of updates.** A run on fewer subjects takes more passes, so that each run makes the full-size
   run's 1,224 steps with the same cosine schedule: the regime changes the data, not the optimisation
   (``max_steps``; the last pass is cut short).
-- **fp32**, as the full-size runs it is compared with: the Hourglass's fp32 control
+- **fp32** on SynthAU v2, as the full-size runs it is compared with: the Hourglass's fp32 control
   (``models/reference-controls/hourglass-fp32``) and the pooled head (``models/reference/hourglass-direct``), both
   trained in fp32 by the same recipe on all training subjects.
 - Validation (model selection) keeps its 18 subjects; every run is scored on the course set's 30 test subjects, and
@@ -76,6 +76,15 @@ def full_size_runs(seed: int, reference_dir: Path = REFERENCE_DIR, controls_dir:
         return {name: reference_dir / name / f"seed{seed}" for name in RUNS}
     return {"hourglass": controls_dir / CONTROL_RUN / f"seed{seed}",
             "hourglass-direct": reference_dir / "hourglass-direct" / f"seed{seed}"}
+
+
+def _precision_used(renderer: str) -> str:
+    """What :data:`PRECISION` trains in on this machine's CPU (``"auto"`` is bf16 only with native bf16)."""
+    import torch
+
+    from aulib.inference.precision import autocast_dtype
+
+    return "bf16" if autocast_dtype(PRECISION[renderer], torch.device("cpu")) == torch.bfloat16 else "fp32"
 
 
 def training_subjects(config: Any) -> list[str]:
@@ -145,6 +154,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings = dict(earlier.get("seconds", {}))  # a run trained now replaces its own entries below
+    trained_now: list[str] = []
     # (subjects, frames, steps per epoch) of each size; both networks share the recipe's batch size
     size_of = {n: training_size(run_config("hourglass", "smoke", data=train_prepared, runs_dir=work,
                                            train_subjects=n)) for n in {*subjects, None}}
@@ -166,6 +176,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
                 if not finished_before:
                     evaluate(run_dir, data=course_prepared, device="cpu", precision="fp32")
                     timings[key] = round(time.perf_counter() - began, 1)
+                    trained_now.append(key)
                     timings[f"{key} training images/s"] = round(float(history.train_images_per_s.median()), 1)
                 copy_run_results(run_dir, out / name / f"subjects{n}" / f"seed{seed}", files=RESULT_FILES,
                                  work=work)
@@ -212,7 +223,8 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     atomic_write_csv(out / "paired.csv", paired, index=False)
     atomic_write_json(out / "provenance.json", {
         "command": command, "what": "the training-set-size regime: see aulib/course/data_size.py",
-        "renderer": renderer, "precision": PRECISION[renderer],
+        "renderer": renderer, "precision": PRECISION[renderer], "precision_used": _precision_used(renderer),
+        "trained_by_this_command": trained_now,
         "earlier": [*earlier.get("earlier", []), *([{k: earlier[k] for k in ("command", "machine", "date")
                                                     if k in earlier}] if earlier else [])],
         "subjects": sorted(int(n) for n in paired.train_subjects.unique()), "seeds": sorted(int(s) for s in
