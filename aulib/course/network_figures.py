@@ -237,7 +237,7 @@ def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, 
         left.plot(ridge.index, ridge.to_numpy(), color="#636363", lw=1, ls="--", marker="s", markersize=4,
                   label="ridge on the same people's landmarks (no pixels)")
     left.set(xlabel="training subjects (log scale)", ylabel="mean ICC(3,1), 30 test subjects")
-    left.legend(fontsize=8, loc="lower right")
+    left.legend(fontsize=8, loc="best")
     right.axhline(0, color="#636363", lw=1, ls="--")
     for row in paired.itertuples():
         x = row.train_subjects * offsets[row.seed]
