@@ -107,23 +107,31 @@ def test_fewer_subjects_train_as_many_steps_and_are_paired_at_every_size(tmp_pat
         build()
 
 
-def test_the_committed_regime_recomputes_from_its_predictions():
-    """RESULTS.md's regime table (models/reference-data-size/paired.csv): each mean ICC and difference recomputed with
-    pingouin from the committed per-frame predictions, and each row's training frames and updates by hand."""
-    from aulib.course.data_size import DATA_SIZE_DIR, full_size_runs
+@pytest.mark.parametrize(("renderer", "precision"), [("2d", "fp32"), ("3d", "auto")])
+def test_the_committed_regime_recomputes_from_its_predictions(renderer, precision):
+    """RESULTS.md's regime tables (models/reference-data-size/paired.csv and its SynthAU-3D twin): each mean ICC and
+    difference recomputed with pingouin from the committed per-frame predictions, each row's training frames and
+    updates by hand, and the full-size rows read from the renderer's own committed runs."""
+    from aulib.course.data_size import DATA_SIZE_3D_DIR, DATA_SIZE_DIR, REFERENCE_3D_DIR, full_size_runs
+    from aulib.course.reference import REFERENCE_DIR
 
-    paired = pd.read_csv(DATA_SIZE_DIR / "paired.csv")
+    folder = DATA_SIZE_3D_DIR if renderer == "3d" else DATA_SIZE_DIR
+    paired = pd.read_csv(folder / "paired.csv")
+    assert json.loads((folder / "provenance.json").read_text())["renderer"] == renderer
     assert sorted(paired.train_subjects.unique()) == [10, 30, 102]
     for row in paired.itertuples():
         if row.train_subjects == 102:
-            paths = full_size_runs(row.seed)
+            paths = full_size_runs(row.seed, REFERENCE_3D_DIR if renderer == "3d" else REFERENCE_DIR,
+                                   renderer=renderer)
+            if renderer == "3d":  # the SynthAU-3D reference runs themselves
+                assert paths["hourglass"] == REFERENCE_3D_DIR / "hourglass" / f"seed{row.seed}"
         else:
-            paths = {run: DATA_SIZE_DIR / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
+            paths = {run: folder / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
                      for run in ("hourglass", "hourglass-direct")}
             for path in paths.values():
                 config = json.loads((path / "config.json").read_text())
                 assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
-                    (row.train_subjects, "fp32", 1224)
+                    (row.train_subjects, precision, 1224)
         for path in paths.values():  # 102 subjects × 48 frames in batches of 32, 8 epochs: 153 × 8 updates
             assert pd.read_csv(path / "training.csv").step.iloc[-1] == 1224 == row.steps
         assert row.train_frames == 48 * row.train_subjects
@@ -133,3 +141,8 @@ def test_the_committed_regime_recomputes_from_its_predictions():
         assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
         assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
         assert row.low <= row.difference <= row.high and row.test_subjects == 30
+        # geometry alone (fitted on the same people; checked against scikit-learn where the sets are built above)
+        assert row.over_ridge == pytest.approx(hourglass - row.ridge_icc, abs=1e-6)
+        assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
+        assert row.over_ridge_verdict == ("level" if row.over_ridge_low <= 0 <= row.over_ridge_high else
+                                          "better" if row.over_ridge_low > 0 else "worse")
