@@ -16,7 +16,6 @@ larger), everything else as the full-size runs.
 - Validation (model selection) keeps its 18 subjects; every run is scored on the course set's 30 test subjects, and
   the pooled head is paired with the Hourglass of the same size and seed
   (:func:`aulib.evaluation.paired.icc_difference`; worded by :func:`aulib.evaluation.paired.verdict`).
-
 - **Geometry alone at every size**: ridge on the aligned tracked landmarks
   (:func:`aulib.evaluation.geometry.ridge_fitted_on`) fitted on exactly the networks' training people of that size,
   paired with the Hourglass. Whether the Hourglass's lead over geometry grows with the number of people tells
@@ -223,7 +222,10 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     atomic_write_csv(out / "paired.csv", paired, index=False)
     atomic_write_json(out / "provenance.json", {
         "command": command, "what": "the training-set-size regime: see aulib/course/data_size.py",
-        "renderer": renderer, "precision": PRECISION[renderer], "precision_used": _precision_used(renderer),
+        # the precision this machine trains in, where this command trained; else what the earlier record says
+        "renderer": renderer, "precision": PRECISION[renderer],
+        "precision_used": _precision_used(renderer) if trained_now else earlier.get("precision_used",
+                                                                                    PRECISION[renderer]),
         "trained_by_this_command": trained_now,
         "earlier": [*earlier.get("earlier", []), *([{k: earlier[k] for k in ("command", "machine", "date")
                                                     if k in earlier}] if earlier else [])],
