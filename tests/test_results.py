@@ -34,7 +34,8 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "london-au12", "london-au06", "london-others", "london-groups", "london-variants",
                   "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
                   "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
-                  "synthau3d-london-variants", "synthau3d-data-size", "synthau3d-cue-probe"):
+                  "synthau3d-london-variants", "synthau3d-data-size", "synthau3d-cue-probe",
+                  "synthau3d-error-sources"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
@@ -98,6 +99,44 @@ def test_the_paired_noise_table_reads_its_rows_by_hand(tables, tmp_path, monkeyp
                         "+0.010 [-0.005, +0.020] level |")
     assert "| breaks | 0.383 | 0.401 | +0.018 [+0.004, +0.031] later (more robust) |" in lines
     assert "the 30 test subjects (1,000 resamples)" in lines[-1]
+
+
+def test_error_shares_of_orthogonal_blocks_are_their_variances_by_hand():
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("error_sources", ROOT / "tools" / "synthau3d_error_sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # Columns of an 8 x 8 Hadamard matrix: zero mean, variance 1, orthogonal to each other. The residual is
+    # 3 x intensity + 2 x the person's offset + 1 x a frame term + 0.5 x noise, and no expressivity.
+    intensity = np.array([1, -1, 1, -1, 1, -1, 1, -1], float)
+    gains = np.array([1, 1, -1, -1, 1, 1, -1, -1], float)
+    offset = np.array([1, 1, 1, 1, -1, -1, -1, -1], float)
+    frame = np.array([1, -1, -1, 1, 1, -1, -1, 1], float)
+    noise = np.array([1, -1, -1, 1, -1, 1, 1, -1], float)
+    residual = 3 * intensity + 2 * offset + frame + 0.5 * noise
+    person = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    shares = module._shares(residual, [intensity[:, None], gains[:, None], frame[:, None]], person)
+    # by hand: variances 9, 0, 4, 1 and 0.25 of 14.25, in the order intensity, expressivity, person, frame, left
+    np.testing.assert_allclose(shares, np.array([9, 0, 4, 1, 0.25]) / 14.25, atol=1e-12)
+
+
+def test_the_error_sources_table_reads_the_seeds_by_hand(tables, tmp_path):
+    import pandas as pd
+
+    shares = {"share_intensity": (0.5, 0.3), "share_expressivity": (0.1, 0.1), "share_person": (0.1, 0.1),
+              "share_frame": (0.2, 0.2), "share_unexplained": (0.1, 0.3)}
+    rows = [{"reader": "hourglass", "seed": seed, "AU": "AU06", "frames": 10, "people": 2, "icc": icc,
+             "slope": slope, **{name: value[seed] for name, value in shares.items()},
+             **{f"{name}_low": value[seed] - 0.05 for name, value in shares.items()},
+             **{f"{name}_high": value[seed] + 0.05 * (1 + seed) for name, value in shares.items()}}
+            for seed, icc, slope in ((0, 0.6, 0.5), (1, 0.8, 0.7))]
+    pd.DataFrame(rows).to_csv(tmp_path / "error_sources.csv", index=False)
+    lines = tables.synthau3d_error_sources(tmp_path).splitlines()
+    # by hand: means 0.70, 0.60; intensity 40% [25 (0.3 - 0.05), 55 (0.5 + 0.05)], unexplained 20% [5, 40]
+    assert lines[2] == ("| AU06 | Hourglass (2) | 0.70 | 0.60 | 40% [25, 55] | 10% [5, 20] | 10% [5, 20] | "
+                        "20% [15, 30] | 20% [5, 40] |")
+    assert "over the 2 test people" in lines[-1]
 
 
 def test_interval_bounds_that_round_to_zero_keep_their_sign(tables):

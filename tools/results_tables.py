@@ -9,6 +9,7 @@ around them quotes from these tables. Sources (all committed):
   the real-face benchmark;
 - ``models/reference-controls/paired.csv``: the precision controls, fp32 and bf16 (:mod:`aulib.course.controls`);
 - ``models/reference-3d/cue_probe.csv``: what the SynthAU-3D Hourglass reads, an AU's shape or its folds;
+- ``models/reference-3d/error_sources.csv``: where the SynthAU-3D readers' errors come from;
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`), and
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
@@ -274,6 +275,27 @@ def synthau3d_cue_probe(folder: Path = REFERENCE_3D) -> str:
                                "set's config, frontal and clean; 95% bootstrap interval over the people.\n")
 
 
+def synthau3d_error_sources(folder: Path = REFERENCE_3D) -> str:
+    """Where the SynthAU-3D readers' errors come from (``error_sources.csv``, ``tools/synthau3d_error_sources.py``):
+    per AU and reader, the ICC, the reading's slope on the continuous intensity, and each block's share of the
+    residual variance in percent, the seeds' mean with the widest of their bootstrap intervals over people."""
+    sources = pd.read_csv(folder / "error_sources.csv")
+    names = {"hourglass": "Hourglass", "hourglass-direct": "pooled head", "ridge on landmarks": "ridge"}
+    blocks = ("intensity", "expressivity", "person", "frame", "unexplained")
+    lines = ["| AU | reader | ICC | slope | intensity | expressivity | person | frame | unexplained |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (au, reader), table in sources.groupby(["AU", "reader"], sort=True):
+        cells = [f"{100 * table[f'share_{b}'].mean():.0f}% [{100 * table[f'share_{b}_low'].min():.0f}, "
+                 f"{100 * table[f'share_{b}_high'].max():.0f}]" for b in blocks]
+        lines.append(f"| {au} | {names.get(reader, reader)} ({len(table)}) | {table.icc.mean():.2f} | "
+                     f"{table.slope.mean():.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (f"\n\nThe residual is the reading minus the frame's continuous intensity; each block's "
+                               "share is the part of its variance the block explains beyond the blocks to its left "
+                               "(nested least squares), with the seeds' mean and the widest of their 95% "
+                               f"bootstrap intervals over the {int(sources.people.max())} test people; the reader's "
+                               "number of seeds in brackets. Slope: the reading's rise per intensity unit.\n")
+
+
 def synthau3d_pilot() -> str:
     """SynthAU v2 against the SynthAU-3D pilot: the London test people, held-out ICC, ridge, the two portraits."""
     sys.path.insert(0, str(ROOT))
@@ -457,6 +479,8 @@ def tables() -> dict[str, str]:
         generated["synthau3d-london-variants"] = london_variants(REFERENCE_3D)
     if (REFERENCE_3D / "cue_probe.csv").is_file():
         generated["synthau3d-cue-probe"] = synthau3d_cue_probe()
+    if (REFERENCE_3D / "error_sources.csv").is_file():
+        generated["synthau3d-error-sources"] = synthau3d_error_sources()
     if (CONTROLS / "paired.csv").is_file():
         generated["reference-controls"] = reference_controls()
         if "bf16" in set(pd.read_csv(CONTROLS / "paired.csv").get("control", [])):  # the bf16 control, once run

@@ -17,18 +17,19 @@ Landmarks and labels are numpy (identical on every machine for a seed); pixels d
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
-from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS
-from aulib.data.face3d.render import FaceParams, FaceRenderer
+from aulib.data.face3d.model import AU_SHAPES, DISTRACTORS, FaceModel3D
+from aulib.data.face3d.render import FaceParams, FaceRenderer, Subject3D
 from aulib.data.face3d.sample import sample_frame, sample_subject
 from aulib.data.synthau.faces import SIMULATED_AUS, smooth_noise, tracker_landmarks
 from aulib.data.synthau.protocol import (
     TASKS,
     SynthConfig,
+    Task,
     clip_intensities,
     intensity_labels,
 )
@@ -48,18 +49,45 @@ def _generator(config: SynthConfig, *keys: int) -> np.random.Generator:
     return np.random.default_rng([config.seed, 3, *keys])
 
 
-def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length: int) -> dict[str, np.ndarray]:
-    """One task clip of a SynthAU-3D subject (the return value of :func:`aulib.data.synthau.render_sequence`).
+@dataclass
+class ClipPlan:
+    """Everything a SynthAU-3D clip draws before its pixels: numpy only, the same on every machine for a seed.
 
-    Returns:
-        ``images`` ``(F, S, S, 3)`` uint8, ``landmarks`` (tracked) and ``exact_landmarks`` ``(F, 68, 2)``,
-        ``intensities`` ``(F, 14)`` continuous, ``labels`` ``(F, 14)`` integer codes, ``task`` name.
+    Attributes:
+        person: the subject (identity, appearance, expressivity gains).
+        task: the task performed.
+        intensities: ``(F, 14)`` continuous intensities of :data:`SIMULATED_AUS` (0 for any AU not rendered).
+        angles: ``(F, 3)`` yaw, pitch and roll in degrees.
+        distractors: per frame, distractor shape -> weight.
+        clip: the clip's lights, camera and framing (a :class:`FaceParams` without intensities).
+        occluded: whether a hand rests against the face.
+        rng: the clip's generator, positioned after these draws (the hand and the tracker draw from it next).
+    """
+
+    person: Subject3D
+    task: Task
+    intensities: np.ndarray
+    angles: np.ndarray
+    distractors: list[dict[str, float]]
+    clip: FaceParams
+    occluded: bool
+    rng: np.random.Generator
+
+
+def plan_clip_3d(config: SynthConfig, subject: int, sequence: int, length: int,
+                 model: FaceModel3D | None = None) -> ClipPlan:
+    """The draws of one SynthAU-3D task clip, without rendering it (what :func:`render_sequence_3d` shows; also
+    what an analysis of a set's errors needs to know about each frame: the continuous intensities, pose and
+    distractors that the labels round or leave out).
+
+    Raises:
+        ValueError: ``sequence`` is not a task index.
     """
     if not 0 <= sequence < len(TASKS):
         raise ValueError(f"sequence must be a task index 0..{len(TASKS) - 1}; got {sequence}")
     difficulty = config.difficulty
-    renderer = shared_renderer(config.image_size)
-    person = sample_subject(_generator(config, subject, 0), renderer.model, difficulty.identity_variation)
+    model = model or FaceModel3D.load()
+    person = sample_subject(_generator(config, subject, 0), model, difficulty.identity_variation)
     rng = _generator(config, subject, sequence + 1)
     task = TASKS[sequence]
     intensities = clip_intensities(config, task, length, rng)
@@ -74,24 +102,39 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
     drift = smooth_noise(rng, length, (3,), correlation=0.95) * limits * 0.12 * variation
     names = list(DISTRACTORS)
     distractor_paths = np.clip(smooth_noise(rng, length, (len(names),), correlation=0.8) - 0.6, 0, None)
-    occluded = rng.random() < difficulty.occlusion_probability
+    occluded = bool(rng.random() < difficulty.occlusion_probability)
+    angles = np.clip(base_angles + drift, -limits, limits)
+    distractors = [{name: float(min(1.0, distractor_paths[t, k]) * DISTRACTORS[name]) for k, name in enumerate(names)}
+                   for t in range(length)]
+    return ClipPlan(person=person, task=task, intensities=intensities, angles=angles, distractors=distractors,
+                    clip=clip, occluded=occluded, rng=rng)
+
+
+def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length: int) -> dict[str, np.ndarray]:
+    """One task clip of a SynthAU-3D subject (the return value of :func:`aulib.data.synthau.render_sequence`).
+
+    Returns:
+        ``images`` ``(F, S, S, 3)`` uint8, ``landmarks`` (tracked) and ``exact_landmarks`` ``(F, 68, 2)``,
+        ``intensities`` ``(F, 14)`` continuous, ``labels`` ``(F, 14)`` integer codes, ``task`` name.
+    """
+    difficulty = config.difficulty
+    renderer = shared_renderer(config.image_size)
+    plan = plan_clip_3d(config, subject, sequence, length, renderer.model)
+    person, clip, rng = plan.person, plan.clip, plan.rng
     scene = clip.scene
     exact, neutral, images = [], [], []
     for t in range(length):
-        yaw, pitch, roll = np.clip(base_angles + drift[t], -limits, limits)
-        distractors = {name: float(min(1.0, distractor_paths[t, k]) * DISTRACTORS[name])
-                       for k, name in enumerate(names)}
-        values = {au: float(intensities[t, SIMULATED_AUS.index(au)]) for au in RENDERED_AUS}
+        yaw, pitch, roll = (float(angle) for angle in plan.angles[t])
+        values = {au: float(plan.intensities[t, SIMULATED_AUS.index(au)]) for au in RENDERED_AUS}
         params = FaceParams(
-            subject=person, intensities=values, distractors=distractors, yaw=float(yaw), pitch=float(pitch),
-            roll=float(roll), scale=clip.scale, shift=clip.shift, key_light=clip.key_light,
+            subject=person, intensities=values, distractors=plan.distractors[t], yaw=yaw, pitch=pitch,
+            roll=roll, scale=clip.scale, shift=clip.shift, key_light=clip.key_light,
             key_strength=clip.key_strength, fill_strength=clip.fill_strength, ambient=clip.ambient,
             light_colour=clip.light_colour, scene=scene)
-        if occluded and t == 0:  # the hand rests in one place for the whole clip
+        if plan.occluded and t == 0:  # the hand rests in one place for the whole clip
             scene = params.scene = _with_hand(clip.scene, renderer.landmarks(params), config.image_size, rng)
         image, landmarks = renderer.render(params, _generator(config, subject, sequence + 1, 2, t))
-        rest = FaceParams(subject=person, yaw=float(yaw), pitch=float(pitch), roll=float(roll), scale=clip.scale,
-                          shift=clip.shift)
+        rest = FaceParams(subject=person, yaw=yaw, pitch=pitch, roll=roll, scale=clip.scale, shift=clip.shift)
         exact.append(landmarks)
         neutral.append(renderer.landmarks(rest))
         images.append(image)
@@ -102,9 +145,9 @@ def render_sequence_3d(config: SynthConfig, subject: int, sequence: int, length:
         "images": np.stack(images),
         "landmarks": tracked,
         "exact_landmarks": exact,
-        "intensities": intensities,
-        "labels": intensity_labels(intensities),
-        "task": np.array(task.name),
+        "intensities": plan.intensities,
+        "labels": intensity_labels(plan.intensities),
+        "task": np.array(plan.task.name),
     }
 
 
