@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -70,6 +71,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--precision-control", "--seeds", "1"], "precision_control"),
     (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),
+    (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard"], None),
 ])
 def test_reference_takes_one_job(argv, mode):
     assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode
@@ -87,8 +89,20 @@ def test_reference_takes_one_job(argv, mode):
     (["--precision-control", "--device", "cuda", "--renderer", "3d"], "does not take --device, --renderer"),
     (["--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
     (["--data-size", "--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
+    # Runs at another difficulty would overwrite the course's default-difficulty runs, or be ignored by a study.
+    (["--difficulty", "hard"], "give the runs their own --out; .*models/reference holds"),
+    (["--difficulty", "0.9", "--out", "models/reference-3d"], "give the runs their own --out"),
+    (["--difficulty", "hard", "--out", "elsewhere", "--data-size"], "--data-size does not take it"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
     # Parsed and checked only: nothing is trained or written whether or not the check holds.
     with pytest.raises(SystemExit, match=message):
         _reference_mode(build_parser().parse_args(["reference", *argv]))
+
+
+@pytest.mark.parametrize(("value", "message"), [("2", "difficulty must be in \\[0, 1\\]; got 2.0"),
+                                                 ("harder", "one of \\['default', 'easy', 'hard'\\]; got 'harder'")])
+def test_reference_names_a_bad_difficulty(value, message, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reference", "--difficulty", value])
+    assert re.search(message, capsys.readouterr().err)

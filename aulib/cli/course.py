@@ -48,6 +48,9 @@ REFERENCE_MODES = {"london_only": ("london_only",), "london_variants_only": ("lo
 # Trained on the CPU into their own committed folders: on the 2D sets, and for the training-set-size regime on the
 # 3D ones too (its SynthAU-3D twin, --renderer 3d).
 CONTROLS = ("precision_control", "data_size")
+# The course's committed reference folders (aulib.course.reference.REFERENCE_DIR and its SynthAU-3D twin), which hold
+# runs at notebook 01's difficulty: runs at another one go elsewhere.
+_COMMITTED_REFERENCE = {(ROOT / "models" / name).resolve() for name in ("reference", "reference-3d")}
 
 
 def _flag(name: str) -> str:
@@ -66,6 +69,12 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.control_precision != "fp32" and mode != "precision_control":
         raise SystemExit("aulib reference: --control-precision is the precision of --precision-control; add "
                          "--precision-control or drop --control-precision")
+    if args.difficulty is not None and mode is not None:
+        raise SystemExit(f"aulib reference: --difficulty sets the data sets of the reference runs; {_flag(mode)} "
+                         "does not take it")
+    if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
+        raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
+                         "holds the course's reference runs at its default difficulty")
     if args.subjects is not None and mode != "data_size":
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")
@@ -78,6 +87,21 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
             raise SystemExit(f"aulib reference {_flag(mode)} trains on the CPU on the {sets} and writes its own "
                              f"committed folder; it does not take {', '.join(ignored)}")
     return mode
+
+
+def _difficulty(text: str) -> str | float:
+    """``--difficulty``: a named level or a number in [0, 1] (``Difficulty.from_level`` checks the range)."""
+    from aulib.data.synthau.protocol import Difficulty
+
+    try:
+        level: str | float = float(text)
+    except ValueError:
+        level = text
+    try:
+        Difficulty.from_level(level)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return level
 
 
 def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
@@ -138,9 +162,15 @@ def run_reference(args: argparse.Namespace) -> int:
         print(f"wrote the London readings of {readings['model'].nunique()} Hourglass variants to {args.out}")
         return 0
 
+    course = None
+    if args.difficulty is not None:  # notebook 01's course set, at another difficulty
+        from aulib.course.pipeline import load_params
+
+        smoke = load_params("smoke")
+        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"], "DIFFICULTY": args.difficulty}
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
-                           sigmas=args.sigmas)
+                           sigmas=args.sigmas, course=course)
     print(seed_summary(long).round(3).to_string())
     if {"hourglass", "hourglass-small"} & set(args.runs):  # RQ3's bands come from the committed weights
         from aulib.course.noise_study import build_noise_bands
@@ -212,6 +242,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                  "--data-size, which writes its own folder)"),
         arg("--sigmas", type=float, nargs="+", default=list(SIGMAS),
             help="landmark-noise levels of the robustness study (pixels)"),
+        arg("--difficulty", type=_difficulty,
+            help="the SynthAU difficulty of both data sets (easy, default, hard or a number in [0, 1]; default: "
+                 "notebook 01's); with its own --out and --work"),
         DEVICE,
         arg("--london-only", action="store_true",
             help="only read the London set with the committed reference Hourglasses (no training)"),
