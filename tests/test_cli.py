@@ -10,6 +10,7 @@ import pytest
 
 from aulib.cli import build_parser, main
 from aulib.cli.course import _reference_mode
+from aulib.course.pipeline import ROOT
 from aulib.data.dataset import PreparedDataset
 from aulib.method.align import PAPER_TEMPLATE
 
@@ -71,7 +72,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--precision-control", "--seeds", "1"], "precision_control"),
     (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),
-    (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard"], None),
+    (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard", "--work", "hard"], None),
 ])
 def test_reference_takes_one_job(argv, mode):
     assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode
@@ -90,9 +91,11 @@ def test_reference_takes_one_job(argv, mode):
     (["--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
     (["--data-size", "--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
     # Runs at another difficulty would overwrite the course's default-difficulty runs, or be ignored by a study.
-    (["--difficulty", "hard"], "give the runs their own --out; .*models/reference holds"),
-    (["--difficulty", "0.9", "--out", "models/reference-3d"], "give the runs their own --out"),
+    (["--difficulty", "hard", "--work", "hard"], "give the runs their own --out; .*models/reference holds"),
+    (["--difficulty", "0.9", "--out", str(ROOT / "models" / "reference-3d")], "give the runs their own --out"),
+    (["--difficulty", "hard", "--out", "elsewhere"], "give the data sets their own --work; data/ holds"),
     (["--difficulty", "hard", "--out", "elsewhere", "--data-size"], "--data-size does not take it"),
+    (["--difficulty", "hard", "--out", "elsewhere", "--paired-only"], "--paired-only does not take it"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
     # Parsed and checked only: nothing is trained or written whether or not the check holds.

@@ -309,7 +309,7 @@ def test_synth_renderer_3d_writes_the_synthau_layout(tmp_path, renderer):
 def test_a_clips_plan_gives_the_golden_sets_labels_without_rendering():
     # The error analysis (tools/synthau3d_error_sources.py) replays a set's frames from plan_clip_3d alone. Its
     # rounded intensities must be the labels of the golden file (seed 4, written on another machine and day by
-    # rendering), and its pose within the documented limits.
+    # rendering). The intensities are the clip's first draws; pose and distractors follow from the same generator.
     from aulib.data.face3d.sequence import plan_clip_3d
     from aulib.data.synthau.faces import SIMULATED_AUS
     from aulib.data.synthau.protocol import SynthConfig, clip_lengths, intensity_labels
@@ -321,8 +321,6 @@ def test_a_clips_plan_gives_the_golden_sets_labels_without_rendering():
     for subject, sequence, frame in golden["keys"]:
         plan = plan_clip_3d(config, int(subject[1:]) - 1, int(sequence[1:]) - 1, lengths[int(sequence[1:]) - 1])
         labels.append(intensity_labels(plan.intensities[int(frame) - 1]))
-        assert (np.abs(plan.angles) <= [30, 20, 20]).all()
-        assert len(plan.distractors) == len(plan.intensities)
     bp4d = [SIMULATED_AUS.index(au) for au in (6, 10, 12, 14, 17)]  # the golden file's columns: BP4D's AUs
     np.testing.assert_array_equal(np.array(labels)[:, bp4d], golden["labels"])
     with pytest.raises(ValueError, match="task index"):

@@ -107,25 +107,62 @@ def test_error_shares_of_orthogonal_blocks_are_their_variances_by_hand():
     spec = importlib.util.spec_from_file_location("error_sources", ROOT / "tools" / "synthau3d_error_sources.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    # Columns of an 8 x 8 Hadamard matrix: zero mean, variance 1, orthogonal to each other. The residual is
-    # 3 x intensity + 2 x the person's offset + 1 x a frame term + 0.5 x noise, and no expressivity.
+    # Walsh functions of 8 rows (columns of a Hadamard matrix): zero mean, variance 1, orthogonal to each other.
+    # The person is the top bit, so the person's slope on the intensity (person x intensity) is another Walsh function.
     intensity = np.array([1, -1, 1, -1, 1, -1, 1, -1], float)
     gains = np.array([1, 1, -1, -1, 1, 1, -1, -1], float)
     offset = np.array([1, 1, 1, 1, -1, -1, -1, -1], float)
     frame = np.array([1, -1, -1, 1, 1, -1, -1, 1], float)
     noise = np.array([1, -1, -1, 1, -1, 1, 1, -1], float)
-    residual = 3 * intensity + 2 * offset + frame + 0.5 * noise
+    residual = 3 * intensity + 1.5 * gains + 2 * offset + offset * intensity + frame + 0.5 * noise
     person = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    shares = module._shares(residual, [intensity[:, None], gains[:, None], frame[:, None]], person)
-    # by hand: variances 9, 0, 4, 1 and 0.25 of 14.25, in the order intensity, expressivity, person, frame, left
-    np.testing.assert_allclose(shares, np.array([9, 0, 4, 1, 0.25]) / 14.25, atol=1e-12)
+    shares = module._shares(residual, intensity, gains[:, None], frame[:, None], person)
+    # by hand: variances 9, 2.25, 4, 1, 1 and 0.25 of 17.5: intensity, expressivity, person, person slope, frame, left
+    np.testing.assert_allclose(shares, np.array([9, 2.25, 4, 1, 1, 0.25]) / 17.5, atol=1e-12)
+
+
+def test_error_sources_find_a_persons_offset_through_the_merge_and_the_bootstrap():
+    import numpy as np
+    import pandas as pd
+
+    from aulib.data.face3d.model import DISTRACTORS
+    from aulib.data.synthau.faces import SIMULATED_AUS
+
+    spec = importlib.util.spec_from_file_location("error_sources", ROOT / "tools" / "synthau3d_error_sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    keys = [(f"S00{p}", f"T{s}", f) for p in range(1, 7) for s in (1, 2) for f in range(1, 11)]
+    frames = pd.DataFrame(keys, columns=["subject", "sequence", "frame"])
+    for name in [*(f"d_{shape}" for shape in DISTRACTORS), "yaw", "pitch", "roll"]:
+        frames[name] = rng.normal(size=len(frames))
+    for au in SIMULATED_AUS:
+        label = f"AU{au:02d}"
+        frames[f"cont_{label}"] = rng.uniform(0, 5, len(frames))
+        frames[f"geometry_{label}"] = np.exp(rng.normal(0, 0.2, len(frames)))
+        frames[f"appearance_{label}"] = np.exp(rng.normal(0, 0.2, len(frames)))
+    # Each reader reads every AU exactly, plus its person's offset: the person block must explain all of the error.
+    table = frames[["subject", "sequence", "frame"]].iloc[::-1].reset_index(drop=True)  # another row order
+    offset = table.subject.map({"S001": -1.0, "S002": 0.5, "S003": 2.0, "S004": 0.0, "S005": -0.3, "S006": 1.2})
+    for au in (6, 10, 12, 14, 17):
+        intensity = table.merge(frames, on=["subject", "sequence", "frame"])[f"cont_AU{au:02d}"]
+        table[f"true_AU{au:02d}"] = np.rint(intensity)
+        table[f"pred_AU{au:02d}"] = intensity + offset
+    rows = pd.DataFrame(module.decompose("reader", 0, table, frames, n_boot=50))
+    assert list(rows.AU) == ["AU06", "AU10", "AU12", "AU14", "AU17"] and (rows.people == 6).all()
+    explained_before = rows.share_intensity + rows.share_expressivity  # what 3 random columns take by chance
+    np.testing.assert_allclose(rows.share_person + explained_before, 1.0, atol=1e-9)
+    assert (explained_before < 0.1).all() and (rows.share_unexplained.abs() < 1e-9).all()
+    np.testing.assert_allclose(rows.slope, 1.0, atol=0.1)  # the offsets do not depend on the intensity
+    with pytest.raises(ValueError, match="reader seed 0: 120 predictions, 119 replayed frames"):
+        module.decompose("reader", 0, table, frames.iloc[1:], n_boot=5)
 
 
 def test_the_error_sources_table_reads_the_seeds_by_hand(tables, tmp_path):
     import pandas as pd
 
     shares = {"share_intensity": (0.5, 0.3), "share_expressivity": (0.1, 0.1), "share_person": (0.1, 0.1),
-              "share_frame": (0.2, 0.2), "share_unexplained": (0.1, 0.3)}
+              "share_person_slope": (0.0, 0.0), "share_frame": (0.2, 0.2), "share_unexplained": (0.1, 0.3)}
     rows = [{"reader": "hourglass", "seed": seed, "AU": "AU06", "frames": 10, "people": 2, "icc": icc,
              "slope": slope, **{name: value[seed] for name, value in shares.items()},
              **{f"{name}_low": value[seed] - 0.05 for name, value in shares.items()},
@@ -135,7 +172,7 @@ def test_the_error_sources_table_reads_the_seeds_by_hand(tables, tmp_path):
     lines = tables.synthau3d_error_sources(tmp_path).splitlines()
     # by hand: means 0.70, 0.60; intensity 40% [25 (0.3 - 0.05), 55 (0.5 + 0.05)], unexplained 20% [5, 40]
     assert lines[2] == ("| AU06 | Hourglass (2) | 0.70 | 0.60 | 40% [25, 55] | 10% [5, 20] | 10% [5, 20] | "
-                        "20% [15, 30] | 20% [5, 40] |")
+                        "0% [-5, 10] | 20% [15, 30] | 20% [5, 40] |")
     assert "over the 2 test people" in lines[-1]
 
 

@@ -12,6 +12,8 @@ around them quotes from these tables. Sources (all committed):
 - ``models/reference-3d/error_sources.csv``: where the SynthAU-3D readers' errors come from;
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`), and
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
+- ``models/reference-3d-hard/``: SynthAU-3D's Hourglass on sets at the hard difficulty (its ``comparison.csv``,
+  ``paired.csv`` and ``london_readings.csv``);
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
   ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -246,6 +248,8 @@ REFERENCE_3D = ROOT / "models" / "reference-3d"
 EARLIER_3D = (("SynthAU-3D v1 (first pilot)", ROOT / "models" / "reference-3d-v1"),
               ("SynthAU-3D v2", ROOT / "models" / "reference-3d-v2"))
 LATEST_3D = "SynthAU-3D v3"
+# the same renderer's reference runs on sets at the hard difficulty (aulib reference --difficulty hard)
+REFERENCE_3D_HARD, HARD_3D = ROOT / "models" / "reference-3d-hard", "SynthAU-3D v3, hard difficulty"
 
 
 def synthau3d_cue_probe(folder: Path = REFERENCE_3D) -> str:
@@ -281,19 +285,22 @@ def synthau3d_error_sources(folder: Path = REFERENCE_3D) -> str:
     residual variance in percent, the seeds' mean with the widest of their bootstrap intervals over people."""
     sources = pd.read_csv(folder / "error_sources.csv")
     names = {"hourglass": "Hourglass", "hourglass-direct": "pooled head", "ridge on landmarks": "ridge"}
-    blocks = ("intensity", "expressivity", "person", "frame", "unexplained")
-    lines = ["| AU | reader | ICC | slope | intensity | expressivity | person | frame | unexplained |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    blocks = ("intensity", "expressivity", "person", "person_slope", "frame", "unexplained")
+    lines = ["| AU | reader | ICC | slope | intensity | expressivity | person: offset | person: slope | frame | "
+             "unexplained |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (au, reader), table in sources.groupby(["AU", "reader"], sort=True):
         cells = [f"{100 * table[f'share_{b}'].mean():.0f}% [{100 * table[f'share_{b}_low'].min():.0f}, "
                  f"{100 * table[f'share_{b}_high'].max():.0f}]" for b in blocks]
         lines.append(f"| {au} | {names.get(reader, reader)} ({len(table)}) | {table.icc.mean():.2f} | "
                      f"{table.slope.mean():.2f} | " + " | ".join(cells) + " |")
+    people, frames = int(sources.people.max()), int(sources.frames.max())
     return "\n".join(lines) + (f"\n\nThe residual is the reading minus the frame's continuous intensity; each block's "
                                "share is the part of its variance the block explains beyond the blocks to its left "
-                               "(nested least squares), with the seeds' mean and the widest of their 95% "
-                               f"bootstrap intervals over the {int(sources.people.max())} test people; the reader's "
-                               "number of seeds in brackets. Slope: the reading's rise per intensity unit.\n")
+                               "(nested least squares, so the order matters), with the seeds' mean and the widest of "
+                               f"their 95% bootstrap intervals over the {people} test people; the reader's number of "
+                               "seeds in brackets. Slope: the reading's rise per intensity unit. By chance alone, "
+                               f"the {people - 1} terms of each person block would explain about "
+                               f"{100 * (people - 1) / (frames - 1):.0f}% of the {frames} frames' residual.\n")
 
 
 def synthau3d_pilot() -> str:
@@ -306,7 +313,8 @@ def synthau3d_pilot() -> str:
     lines = ["| training data | split | AU12 smiling higher (mean ± sd of 3 seeds) | lowest bound: bootstrap, Wilson | "
              "AU12 neutral | AU12 smiling | AU12 gap | AU6 smiling higher | AU6 gap |",
              "|---|---|---|---|---|---|---|---|---|"]
-    sources = [("SynthAU v2 (drawn)", REFERENCE), *EARLIER_3D, (LATEST_3D, REFERENCE_3D)]
+    sources = [("SynthAU v2 (drawn)", REFERENCE), *EARLIER_3D, (LATEST_3D, REFERENCE_3D),
+               (HARD_3D, REFERENCE_3D_HARD)]
     for name, folder in [(n, f) for n, f in sources if (f / "london_readings.csv").is_file()]:
         readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed")
         summary = split_summary(pair_table(readings, people), ["test", "dev"]).set_index(["split", "AU"])
@@ -479,6 +487,9 @@ def tables() -> dict[str, str]:
         generated["synthau3d-london-variants"] = london_variants(REFERENCE_3D)
     if (REFERENCE_3D / "cue_probe.csv").is_file():
         generated["synthau3d-cue-probe"] = synthau3d_cue_probe()
+    if (REFERENCE_3D_HARD / "paired.csv").is_file():
+        generated["synthau3d-hard-icc"] = reference_icc(REFERENCE_3D_HARD)
+        generated["synthau3d-hard-paired"] = reference_paired(REFERENCE_3D_HARD)
     if (REFERENCE_3D / "error_sources.csv").is_file():
         generated["synthau3d-error-sources"] = synthau3d_error_sources()
     if (CONTROLS / "paired.csv").is_file():

@@ -6,7 +6,8 @@ in which people's motion for one FACS intensity varies more, so that the landmar
 read. That fix only helps if the person's expressivity is a large part of today's errors. This tool measures it.
 
 Every frame of the course set's test people is replayed without rendering
-(:func:`aulib.data.face3d.sequence.plan_clip_3d`: the same draws as the set's frames, checked against its labels),
+(:func:`aulib.data.face3d.sequence.plan_clip_3d`: the same draws as the set's frames; the check covers the set's
+renderer version and its labels, whose intensities are drawn first, with pose and distractors after them),
 which gives what the integer labels leave out: each AU's continuous intensity, the person's expressivity gains,
 the head pose, the distractor movements and the other AUs' intensities. For each reader and AU the residual
 ``reading - continuous intensity`` is regressed on nested blocks of these, in this order, and each block's share is
@@ -16,12 +17,17 @@ the residual variance it explains beyond the blocks before it:
 2. ``expressivity``: intensity x log geometry gain and intensity x log appearance gain (how far this person moves,
    and how deep their folds go, for one FACS intensity);
 3. ``person``: one offset per person (what their face reads as at rest, and anything else that is theirs);
-4. ``frame``: the distractors' weights, absolute yaw, pitch and roll, and the other thirteen AUs' intensities.
+4. ``person_slope``: one slope on the intensity per person, beyond the expressivity gains' (with ``expressivity``, an
+   upper bound on what any person-specific scale of the AU explains);
+5. ``frame``: the distractors' weights, absolute yaw, pitch and roll, and the other thirteen AUs' intensities.
 
-``unexplained`` is what is left. ``error_terms.csv`` beside it names the frame terms: each one's effect on the
-residual (coefficient times standard deviation) in a fit on the intensity and every frame term. ``slope`` is the
-reading's rise per intensity unit (a least-squares line on the continuous intensity); ``label_ceiling`` is the
-ICC of the continuous intensity itself against the labels (what rounding to FACS codes costs a perfect reader).
+``unexplained`` is what is left. The shares depend on the order (the other AUs co-occur with the AU, so the
+intensity block takes some of what they explain), and are not adjusted for the number of terms: a block of ``k``
+terms of pure noise explains about ``k / (frames - 1)`` (2% for 29 person terms over 1,440 frames).
+``error_terms.csv`` beside it names the frame terms: each one's effect on the residual (coefficient times standard
+deviation) in a fit on the intensity and every frame term. ``slope`` is the reading's rise per intensity unit (a
+least-squares line on the continuous intensity); ``label_ceiling`` is the ICC of the continuous intensity itself
+against the labels (what rounding to FACS codes costs a perfect reader).
 
 Readers: the ridge on the landmarks that RESULTS pairs with the Hourglass
 (:func:`aulib.evaluation.geometry.geometry_predictions` on the course set), and every committed SynthAU-3D reference
@@ -37,6 +43,7 @@ It takes about 2.5 minutes on 2 cores (the bootstrap).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +54,7 @@ from aulib.data.face3d.model import DISTRACTORS, FaceModel3D
 from aulib.data.face3d.sequence import plan_clip_3d
 from aulib.data.synthau import load_config, read_labels
 from aulib.data.synthau.faces import SIMULATED_AUS
+from aulib.data.synthau.generate import RENDERER_VERSIONS
 from aulib.data.synthau.protocol import TASKS, clip_lengths, intensity_labels, subject_name
 from aulib.evaluation.geometry import geometry_predictions
 from aulib.io import atomic_write_csv
@@ -56,7 +64,7 @@ from aulib.method.metrics import icc
 
 ROOT = Path(__file__).resolve().parents[1]
 READERS = ("hourglass", "hourglass-direct")
-BLOCKS = ("intensity", "expressivity", "person", "frame")
+BLOCKS = ("intensity", "expressivity", "person", "person_slope", "frame")
 KEYS = ["subject", "sequence", "frame"]
 
 
@@ -64,6 +72,10 @@ def replay(set_dir: Path, subjects: list[str]) -> pd.DataFrame:
     """Per frame of ``subjects``: every simulated AU's continuous intensity (``cont_AUxx``), the person's gains
     (``geometry_AUxx``, ``appearance_AUxx``), the pose and the distractors' weights (``d_<shape>``)."""
     config = load_config(set_dir)
+    version = json.loads((set_dir / "synthau.json").read_text()).get("renderer_version")
+    if config.renderer != "3d" or version != RENDERER_VERSIONS["3d"]:
+        raise ValueError(f"{set_dir}: a {config.renderer} set of renderer version {version}; this aulib replays "
+                         f"SynthAU-3D version {RENDERER_VERSIONS['3d']}")
     model = FaceModel3D.load()
     index_of = {subject_name(i): i for i in range(config.subjects)}
     lengths = clip_lengths(config.frames)
@@ -95,13 +107,24 @@ def replay(set_dir: Path, subjects: list[str]) -> pd.DataFrame:
     return frames
 
 
-def _shares(residual: np.ndarray, blocks: list[np.ndarray], person: np.ndarray) -> np.ndarray:
-    """Each block's share of the residual's variance beyond the blocks before it (nested least squares), the
-    person block (one offset per value of ``person``) third, then what is left: ``len(blocks) + 2`` numbers."""
+def _shares(residual: np.ndarray, intensity: np.ndarray, gains: np.ndarray, frame: np.ndarray,
+            person: np.ndarray) -> np.ndarray:
+    """Each block's share of the residual's variance beyond the blocks before it (nested least squares), in the
+    order of :data:`BLOCKS`, then what is left: six numbers that sum to 1.
+
+    Args:
+        residual: ``(n,)`` reading minus continuous intensity.
+        intensity: ``(n,)`` the continuous intensity.
+        gains: ``(n, g)`` the expressivity terms.
+        frame: ``(n, f)`` the frame's terms.
+        person: ``(n,)`` who each frame shows (any labels): one offset, then one slope on the intensity, per person.
+    """
     offsets = (person[:, None] == np.unique(person)[None, 1:]).astype(float)
     total, explained, shares = float(np.var(residual)), 0.0, []
+    if total == 0:  # nothing to explain (a resample of one person read without error)
+        return np.full(len(BLOCKS) + 1, np.nan)
     design = np.ones((len(residual), 1))
-    for block in (*blocks[:2], offsets, *blocks[2:]):
+    for block in (intensity[:, None], gains, offsets, offsets * intensity[:, None], frame):
         design = np.column_stack([design, block])
         fit, *_ = np.linalg.lstsq(design, residual, rcond=None)
         now = 1.0 - float(np.var(residual - design @ fit)) / total
@@ -128,13 +151,14 @@ def decompose(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame,
         others = joined[[f"cont_{au_label(a)}" for a in SIMULATED_AUS if a != au]].to_numpy()
         gains = np.column_stack([intensity * np.log(joined[f"geometry_{label}"].to_numpy()),
                                  intensity * np.log(joined[f"appearance_{label}"].to_numpy())])
-        blocks = [intensity[:, None], gains, np.column_stack([distractors, pose, others])]
+        frame = np.column_stack([distractors, pose, others])
         residual = reading - intensity
 
-        def statistic(drawn: np.ndarray, blocks=blocks, residual=residual) -> np.ndarray:
+        def statistic(drawn: np.ndarray, intensity=intensity, gains=gains, frame=frame, residual=residual
+                      ) -> np.ndarray:
             index = np.concatenate([rows_of[k] for k in drawn])
             person = np.concatenate([np.full(len(rows_of[k]), position) for position, k in enumerate(drawn)])
-            return _shares(residual[index], [block[index] for block in blocks], person)
+            return _shares(residual[index], intensity[index], gains[index], frame[index], person)
 
         interval = bootstrap(statistic, len(rows_of), n_boot=n_boot, seed=seed)
         slope = float(np.polyfit(intensity, reading, 1)[0])
@@ -153,6 +177,8 @@ def frame_terms(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFram
     """Per AU, each frame term's effect on the residual: its coefficient in a least-squares fit on the intensity and
     every frame term, times the term's standard deviation (intensity units per standard deviation)."""
     joined = table.astype({"subject": str, "sequence": str}).merge(frames, on=KEYS, how="inner")
+    if len(joined) != len(table):
+        raise ValueError(f"{reader} seed {seed}: {len(table)} predictions, {len(joined)} replayed frames")
     rows = []
     for au in BP4D_AUS:
         label = au_label(au)
@@ -162,9 +188,11 @@ def frame_terms(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFram
         values[:, len(DISTRACTORS):len(DISTRACTORS) + 3] = np.abs(values[:, len(DISTRACTORS):len(DISTRACTORS) + 3])
         design = np.column_stack([np.ones(len(joined)), joined[f"cont_{label}"], values])
         fit, *_ = np.linalg.lstsq(design, joined[f"pred_{label}"] - joined[f"cont_{label}"], rcond=None)
-        rows += [{"reader": reader, "seed": seed, "AU": label, "term": term.removeprefix("d_").removeprefix("cont_"),
+        names = [f"abs_{term}" if term in ("yaw", "pitch", "roll") else term.removeprefix("d_").removeprefix("cont_")
+                 for term in terms]
+        rows += [{"reader": reader, "seed": seed, "AU": label, "term": name,
                   "effect": float(coefficient * values[:, k].std())}
-                 for k, (term, coefficient) in enumerate(zip(terms, fit[2:], strict=True))]
+                 for k, (name, coefficient) in enumerate(zip(names, fit[2:], strict=True))]
     return rows
 
 

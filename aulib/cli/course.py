@@ -70,11 +70,14 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
         raise SystemExit("aulib reference: --control-precision is the precision of --precision-control; add "
                          "--precision-control or drop --control-precision")
     if args.difficulty is not None and mode is not None:
-        raise SystemExit(f"aulib reference: --difficulty sets the data sets of the reference runs; {_flag(mode)} "
-                         "does not take it")
+        raise SystemExit("aulib reference: --difficulty sets the data sets of the reference runs; "
+                         f"{'/'.join(map(_flag, given[mode]))} does not take it")
     if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
                          "holds the course's reference runs at its default difficulty")
+    if args.difficulty is not None and args.work == args.default_of("work"):
+        raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the data sets their own --work; "
+                         f"{args.work}/ holds the course's sets at notebook 01's difficulty")
     if args.subjects is not None and mode != "data_size":
         raise SystemExit("aulib reference: --subjects sets the training-set sizes of --data-size; add --data-size "
                          "or drop --subjects")

@@ -76,9 +76,20 @@ class ClipPlan:
 
 def plan_clip_3d(config: SynthConfig, subject: int, sequence: int, length: int,
                  model: FaceModel3D | None = None) -> ClipPlan:
-    """The draws of one SynthAU-3D task clip, without rendering it (what :func:`render_sequence_3d` shows; also
-    what an analysis of a set's errors needs to know about each frame: the continuous intensities, pose and
-    distractors that the labels round or leave out).
+    """The draws of one SynthAU-3D task clip, without rendering it.
+
+    :func:`render_sequence_3d` renders exactly this plan; an analysis of a set's errors reads it for what the labels
+    round or leave out (continuous intensities, pose, distractors, the person's gains).
+
+    Args:
+        config: the set's config.
+        subject: the subject's index (``S001`` is 0).
+        sequence: the task's index (``T1`` is 0).
+        length: the clip's frames.
+        model: the face model (default: the committed asset).
+
+    Returns:
+        The :class:`ClipPlan`; its ``rng`` is left where the hand and the tracker draw next.
 
     Raises:
         ValueError: ``sequence`` is not a task index.
