@@ -300,7 +300,7 @@ def synthau3d_error_sources(folder: Path = REFERENCE_3D) -> str:
                                f"their 95% bootstrap intervals over the {people} test people; the reader's number of "
                                "seeds in brackets. Slope: the reading's rise per intensity unit. By chance alone, "
                                f"the {people - 1} terms of each person block would explain about "
-                               f"{100 * (people - 1) / (frames - 1):.0f}% of the {frames} frames' residual.\n")
+                               f"{100 * (people - 1) / (frames - 1):.0f}% of the {frames:,} frames' residual.\n")
 
 
 def synthau3d_pilot() -> str:
