@@ -86,3 +86,28 @@ def test_a_committed_config_names_no_folder_of_the_maintainers_machine(tmp_path)
     # a folder outside the work folder (data a maintainer pointed elsewhere) is kept as it was given
     copy_run_results(run_dir, target, files=("config.json",), work=tmp_path / "elsewhere")
     assert json.loads((target / "config.json").read_text())["data"] == str(work / "synthau-reference-prepared")
+
+
+def test_the_hard_synthau3d_runs_recompute_from_their_predictions():
+    """RESULTS.md's hard-difficulty SynthAU-3D tables (``models/reference-3d-hard``): both sets at ``hard``, and each
+    seed's mean ICC recomputed with pingouin from the committed per-frame predictions, in ``comparison.csv`` and in
+    the paired table beside ridge."""
+    from helpers import pingouin_mean_icc
+
+    from aulib.course.reference import ROOT
+
+    folder = ROOT / "models" / "reference-3d-hard"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["renderer"] == "3d"
+    assert provenance["train_set"]["difficulty"] == provenance["evaluation_set"]["difficulty"] == "hard"
+    comparison = pd.read_csv(folder / "comparison.csv")
+    paired = pd.read_csv(folder / "paired.csv").set_index("seed")
+    assert set(paired.run) == {"ridge on landmarks"} and sorted(paired.index) == [0, 1, 2]
+    for seed in (0, 1, 2):
+        icc = pingouin_mean_icc(folder / "hourglass" / f"seed{seed}" / "predictions.csv.gz")
+        mean = comparison[(comparison.run == "hourglass") & (comparison.seed == seed) & (comparison.AU == "Mean")]
+        assert float(mean.ICC.iloc[0]) == pytest.approx(icc, abs=1e-6)
+        row = paired.loc[seed]
+        assert row.hourglass_icc == pytest.approx(icc, abs=1e-6)
+        assert row.difference == pytest.approx(row.run_icc - row.hourglass_icc, abs=1e-9)
+        assert row.low <= row.difference <= row.high and (row.verdict == "worse") == (row.high < 0)

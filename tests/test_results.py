@@ -35,7 +35,7 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
                   "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
                   "synthau3d-london-variants", "synthau3d-data-size", "synthau3d-cue-probe",
-                  "synthau3d-error-sources"):
+                  "synthau3d-error-sources", "synthau3d-hard-icc", "synthau3d-hard-paired"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
