@@ -134,25 +134,39 @@ def _shares(residual: np.ndarray, intensity: np.ndarray, gains: np.ndarray, fram
     return np.array([*shares, 1.0 - explained])
 
 
-def decompose(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame, n_boot: int = 500) -> list[dict]:
-    """One row per AU: ICC, the label ceiling, the slope and each block's share of the residual variance, with a
-    95% bootstrap interval over the people (a person drawn twice counts as two people)."""
+def _joined(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
+    """A reader's per-frame predictions beside the replayed frames; ValueError if any prediction has no frame."""
     joined = table.astype({"subject": str, "sequence": str}).merge(frames, on=KEYS, how="inner")
     if len(joined) != len(table):
         raise ValueError(f"{reader} seed {seed}: {len(table)} predictions, {len(joined)} replayed frames")
+    return joined
+
+
+def _frame_block(joined: pd.DataFrame, au: int) -> tuple[list[str], np.ndarray]:
+    """The frame's terms for ``au`` and their values: the distractors' weights, absolute yaw, pitch and roll, and
+    the other AUs' continuous intensities."""
+    names = (list(DISTRACTORS) + ["abs_yaw", "abs_pitch", "abs_roll"]
+             + [au_label(a) for a in SIMULATED_AUS if a != au])
+    values = np.column_stack([joined[[f"d_{shape}" for shape in DISTRACTORS]].to_numpy(),
+                              np.abs(joined[["yaw", "pitch", "roll"]].to_numpy()),
+                              joined[[f"cont_{au_label(a)}" for a in SIMULATED_AUS if a != au]].to_numpy()])
+    return names, values
+
+
+def decompose(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame, n_boot: int = 500) -> list[dict]:
+    """One row per AU: ICC, the label ceiling, the slope and each block's share of the residual variance, with a
+    95% bootstrap interval over the people (a person drawn twice counts as two people)."""
+    joined = _joined(reader, seed, table, frames)
     people = joined.subject.to_numpy()
     rows_of = [np.flatnonzero(people == name) for name in np.unique(people)]
-    distractors = joined[[f"d_{shape}" for shape in DISTRACTORS]].to_numpy()
-    pose = np.abs(joined[["yaw", "pitch", "roll"]].to_numpy())
     rows = []
     for au in BP4D_AUS:
         label = au_label(au)
         truth, reading = joined[f"true_{label}"].to_numpy(float), joined[f"pred_{label}"].to_numpy(float)
         intensity = joined[f"cont_{label}"].to_numpy()
-        others = joined[[f"cont_{au_label(a)}" for a in SIMULATED_AUS if a != au]].to_numpy()
         gains = np.column_stack([intensity * np.log(joined[f"geometry_{label}"].to_numpy()),
                                  intensity * np.log(joined[f"appearance_{label}"].to_numpy())])
-        frame = np.column_stack([distractors, pose, others])
+        _, frame = _frame_block(joined, au)
         residual = reading - intensity
 
         def statistic(drawn: np.ndarray, intensity=intensity, gains=gains, frame=frame, residual=residual
@@ -177,20 +191,13 @@ def decompose(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame,
 def frame_terms(reader: str, seed: int, table: pd.DataFrame, frames: pd.DataFrame) -> list[dict]:
     """Per AU, each frame term's effect on the residual: its coefficient in a least-squares fit on the intensity and
     every frame term, times the term's standard deviation (intensity units per standard deviation)."""
-    joined = table.astype({"subject": str, "sequence": str}).merge(frames, on=KEYS, how="inner")
-    if len(joined) != len(table):
-        raise ValueError(f"{reader} seed {seed}: {len(table)} predictions, {len(joined)} replayed frames")
+    joined = _joined(reader, seed, table, frames)
     rows = []
     for au in BP4D_AUS:
         label = au_label(au)
-        terms = ([f"d_{shape}" for shape in DISTRACTORS] + ["yaw", "pitch", "roll"]
-                 + [f"cont_{au_label(a)}" for a in SIMULATED_AUS if a != au])
-        values = joined[terms].to_numpy()
-        values[:, len(DISTRACTORS):len(DISTRACTORS) + 3] = np.abs(values[:, len(DISTRACTORS):len(DISTRACTORS) + 3])
+        names, values = _frame_block(joined, au)
         design = np.column_stack([np.ones(len(joined)), joined[f"cont_{label}"], values])
         fit, *_ = np.linalg.lstsq(design, joined[f"pred_{label}"] - joined[f"cont_{label}"], rcond=None)
-        names = [f"abs_{term}" if term in ("yaw", "pitch", "roll") else term.removeprefix("d_").removeprefix("cont_")
-                 for term in terms]
         rows += [{"reader": reader, "seed": seed, "AU": label, "term": name,
                   "effect": float(coefficient * values[:, k].std())}
                  for k, (name, coefficient) in enumerate(zip(names, fit[2:], strict=True))]

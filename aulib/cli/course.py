@@ -167,10 +167,9 @@ def run_reference(args: argparse.Namespace) -> int:
 
     course = None
     if args.difficulty is not None:  # notebook 01's course set, at another difficulty
-        from aulib.course.pipeline import load_params
+        from aulib.course.pipeline import load_params, notebook_parameters
 
-        smoke = load_params("smoke")
-        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"], "DIFFICULTY": args.difficulty}
+        course = {**notebook_parameters(load_params("smoke"), "01_data_preparation"), "DIFFICULTY": args.difficulty}
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
                            sigmas=args.sigmas, course=course)

@@ -98,7 +98,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
     Raises:
         ValueError: naming the precision if it is neither, or bf16 on a CPU without native bf16.
     """
-    from aulib.course.pipeline import load_params
+    from aulib.course.pipeline import load_params, notebook_parameters
     from aulib.evaluation.evaluate import evaluate
     from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
 
@@ -114,8 +114,7 @@ def build_precision_control(*, work: str | os.PathLike = "data", out: str | os.P
     control_run = CONTROL_RUNS[precision]
     work, out, reference_dir = Path(work), Path(out), Path(reference_dir)
     if course is None:
-        smoke = load_params("smoke")
-        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+        course = notebook_parameters(load_params("smoke"), "01_data_preparation")
     train_prepared, course_prepared = prepare_sets(work, course, progress)
     # A seed added later (``--seeds 1``) keeps the earlier seeds' rows and timings: each seed is its own experiment.
     provenance = out / PROVENANCE[precision]

@@ -135,7 +135,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
         ``ridge_icc, over_ridge, over_ridge_low, over_ridge_high, over_ridge_verdict`` (``over_ridge`` = Hourglass −
         ridge fitted on the same training people; the verdict is the Hourglass's).
     """
-    from aulib.course.pipeline import load_params
+    from aulib.course.pipeline import load_params, notebook_parameters
     from aulib.evaluation.evaluate import evaluate
     from aulib.evaluation.geometry import ridge_fitted_on
     from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
@@ -148,8 +148,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     reference_dir = Path(reference_dir) if reference_dir is not None else REFERENCE_3D_DIR if three_d \
         else REFERENCE_DIR
     if course is None:
-        smoke = load_params("smoke")
-        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+        course = notebook_parameters(load_params("smoke"), "01_data_preparation")
     train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings = dict(earlier.get("seconds", {}))  # a run trained now replaces its own entries below

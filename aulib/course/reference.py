@@ -197,14 +197,13 @@ def build_reference(
         progress: progress bars.
         renderer: ``"2d"`` (SynthAU v2, the default) or ``"3d"`` (SynthAU-3D, `RENDERER=3d`; give it its own ``out``).
     """
-    from aulib.course.pipeline import load_params
+    from aulib.course.pipeline import load_params, notebook_parameters
     from aulib.evaluation.evaluate import evaluate
     from aulib.evaluation.robustness import robustness
 
     work, out = Path(work), Path(out)
     if course is None:
-        smoke = load_params("smoke")
-        course = {**smoke["common"], **smoke["notebooks"]["01_data_preparation"]}
+        course = notebook_parameters(load_params("smoke"), "01_data_preparation")
     started = time.perf_counter()
     train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
     runs_root = work / ("runs-reference-3d" if renderer == "3d" else "runs-reference")
