@@ -424,3 +424,40 @@ def test_a_still_can_show_one_cue_of_an_au_alone(renderer):
     assert np.abs(folds_image[corner].astype(int) - neutral_image[corner].astype(int)).mean() > 1
     with pytest.raises(ValueError, match="cues must be one of"):
         render_still_3d(config, 1, {6: 5.0}, cues="texture")
+
+
+def test_the_real_tracker_tool_reads_a_sets_trackers_and_dlibs_on_its_frames(tmp_path, renderer):
+    """tools/synthau3d_real_tracker.py on a small set: dlib runs on the rendered frames, the faces at rest are
+    replayed for the frames it found, and the set's simulated tracker reads back as its knobs (the truth: the
+    Difficulty that drew it), the hard level's as the hard knobs."""
+    import importlib.util
+
+    pytest.importorskip("dlib")
+    from aulib.data.prepare import prepare
+    from aulib.data.synthau import generate
+    from aulib.data.synthau.protocol import Difficulty
+
+    spec = importlib.util.spec_from_file_location(
+        "real_tracker", Path(__file__).resolve().parents[1] / "tools" / "synthau3d_real_tracker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raw = tmp_path / "synthau3d"
+    generate(raw, subjects=3, frames=16, seed=2, progress=False, renderer="3d")
+    prepare("synthau", raw, tmp_path / "given", progress=False)
+    summary = prepare("synthau", raw, tmp_path / "dlib", detector="dlib", progress=False)
+    assert 0 < summary["n_ok"] <= 48
+    table, detection = module.measure_trackers(raw, tmp_path / "given", tmp_path / "dlib", n_boot=20)
+    assert detection.frames.sum() == 48
+    assert (detection.frames * detection.detected).sum() == pytest.approx(summary["n_ok"])
+    table = table.set_index(["tracker", "points"])
+    default, hard = Difficulty.from_level("default"), Difficulty.from_level("hard")
+    trackers = table.index.get_level_values(0).unique()
+    assert len(trackers) == 3 and trackers[0] == "dlib"
+    own, harder = (table.loc[(name, "all")] for name in trackers[1:])
+    assert (table.frames == summary["n_ok"]).all() and table.detected.iloc[0] == pytest.approx(summary["n_ok"] / 48)
+    assert own.gain == pytest.approx(1 - default.tracker_shrink, abs=0.05)
+    assert own.noise == pytest.approx(default.tracker_noise, rel=0.3)
+    assert harder.gain == pytest.approx(1 - hard.tracker_shrink, abs=0.05)
+    assert harder.noise == pytest.approx(hard.tracker_noise, rel=0.3)
+    # dlib finds these faces within a few pixels: a mean error of a few hundredths of the inter-ocular distance
+    assert 0.01 < table.loc[("dlib", "all")].nme < 0.15

@@ -35,7 +35,8 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "synthau3d-pilot", "synthau3d-icc", "synthau3d-paired", "synthau3d-london-au12",
                   "synthau3d-london-au06", "synthau3d-london-others", "synthau3d-london-groups",
                   "synthau3d-london-variants", "synthau3d-data-size", "synthau3d-cue-probe",
-                  "synthau3d-error-sources", "synthau3d-hard-icc", "synthau3d-hard-paired"):
+                  "synthau3d-error-sources", "synthau3d-hard-icc", "synthau3d-hard-paired",
+                  "synthau3d-real-tracker"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
@@ -200,3 +201,81 @@ def test_the_cue_probe_table_reads_the_rise_by_hand(tables, tmp_path):
     # by hand: mean rises 3.0, 3.0 and 0.2; shares 3.0/3.0 and 0.2/3.0; two people bound the interval
     assert lines[2] == "| AU12 | +3.00 [+2.00, +4.00] | +3.00 [+3.00, +3.00] | +0.20 [-0.10, +0.50] | 100% | 7% |"
     assert "2 seeds averaged), 2 people" in lines[-1]
+
+
+def _real_tracker_tool():
+    spec = importlib.util.spec_from_file_location("real_tracker", ROOT / "tools" / "synthau3d_real_tracker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clips_of_faces(rng, clips: int, length: int):
+    """Exact landmarks, faces at rest and clip codes of ``clips`` random faces (IOD 60 px) that each move through
+    an expression of random strength per frame, while the head drifts."""
+    import numpy as np
+
+    exact, neutral, codes = [], [], []
+    for c in range(clips):
+        face = rng.normal(0, 25, (68, 2)) + 128
+        face[36], face[45] = (98.0, 110.0), (158.0, 110.0)  # eye corners 60 px apart
+        direction = rng.normal(0, 3, (68, 2))  # the expression's motion at strength 1, px
+        for _ in range(length):
+            shift = rng.normal(0, 2, 2)
+            rest = face + shift
+            neutral.append(rest)
+            exact.append(rest + rng.uniform(0, 2) * direction * (np.arange(68) != 36)[:, None]
+                         * (np.arange(68) != 45)[:, None])
+            codes.append(c)
+    return np.array(exact), np.array(neutral), np.array(codes)
+
+
+def test_tracker_estimator_recovers_the_simulated_trackers_knobs():
+    """The simulator's shrink and noise, drawn by aulib's own tracker model, are what the estimator reads back."""
+    import numpy as np
+
+    from aulib.data.synthau.faces import tracker_landmarks
+
+    module = _real_tracker_tool()
+    rng = np.random.default_rng(0)
+    exact, neutral, codes = _clips_of_faces(rng, clips=400, length=6)
+    for noise, shrink in ((0.0155, 0.275), (0.035, 0.6)):
+        tracked = np.empty_like(exact)
+        for c in range(400):
+            rows = codes == c
+            iods = np.linalg.norm(exact[rows, 36] - exact[rows, 45], axis=1)
+            tracked[rows] = tracker_landmarks(exact[rows], neutral[rows], iods, rng, noise, shrink)
+        sums = module.clip_sums(tracked, exact, neutral, codes, np.arange(68))
+        gain, jitter, bias, total, _, offset = module.tracker_statistics(sums)
+        assert abs(gain - (1 - shrink)) < 0.01
+        # the knob is the error's sd per coordinate, half its variance drifting (nearly constant in 6 frames)
+        assert abs(total - noise) < 0.08 * noise
+        assert abs(bias - noise / np.sqrt(2)) < 0.15 * noise and jitter > noise / np.sqrt(2) * 0.95
+        assert offset < 0.2 * noise  # no fixed offset in the simulator
+
+
+def test_tracker_estimator_by_hand_on_two_clips():
+    """Gain, jitter, bias and offset of a tracker that follows half the motion, jitters by +-j and sits 0.1 IOD off."""
+    import numpy as np
+
+    module = _real_tracker_tool()
+    iod = 60.0
+    neutral = np.zeros((4, 68, 2))
+    neutral[:, 45, 0] = iod  # exact IOD 60 in every frame (points 36 and 45 never move)
+    motion = np.zeros((4, 68, 2))
+    motion[:, 50, 1] = np.array([0.0, 6.0, 0.0, 12.0])  # one point moves 0.1 and 0.2 IOD in frames 2 and 4
+    exact = neutral + motion
+    tracked = neutral + 0.5 * motion
+    tracked[:, 50, 0] += iod * np.array([0.1 + 0.01, 0.1 - 0.01, 0.1 + 0.01, 0.1 - 0.01])  # offset 0.1, jitter 0.01
+    sums = module.clip_sums(tracked, exact, neutral, np.array([0, 0, 1, 1]), np.array([45, 50]))
+    gain, jitter, bias, total, nme, offset = module.tracker_statistics(sums)
+    assert gain == pytest.approx(0.5)
+    # within-clip residuals: +-0.01 on one coordinate of one point in each of 4 frames, over 2 clips x (2 - 1) frames
+    # x 2 points x 2 coordinates = 8 degrees of freedom
+    assert jitter == pytest.approx(np.sqrt(4 * 0.01**2 / 8))
+    # point 50's error per frame (point 45's is 0): (0.11, 0), (0.09, -0.05), (0.11, 0), (0.09, -0.1) IOD
+    assert nme == pytest.approx(np.mean([0.11, np.hypot(0.09, 0.05), 0.11, np.hypot(0.09, 0.1)]) / 2)
+    assert total == pytest.approx(jitter)
+    assert offset == pytest.approx((0.1 + 0.0) / 2, abs=1e-3)  # point 50 off by about 0.1, point 45 by 0
+    # the clip constants equal the offset (no bias); the jitter's share of them is taken out, floored at 0
+    assert bias == pytest.approx(0.0, abs=1e-9)

@@ -331,6 +331,12 @@ class PreparedDataset(Dataset):
         arrays = self._open()
         return aligned_exact_landmarks(arrays["exact_original"][self._rows], arrays["transforms"][self._rows])
 
+    def exact_landmarks_original_array(self) -> np.ndarray | None:
+        """``(n, L, 2)`` float32 exact landmarks (SynthAU) in the original images, or ``None`` when not stored."""
+        if not self._has_exact:
+            return None
+        return np.asarray(self._open()["exact_original"][self._rows])
+
     def __repr__(self) -> str:
         return (f"PreparedDataset({str(self.path)!r}, {len(self)} frames, {len(self.subjects)} subjects, "
                 f"AUs {self.au_labels}, {self.image_size}×{self.image_size})")
