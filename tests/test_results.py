@@ -276,6 +276,32 @@ def test_tracker_estimator_by_hand_on_two_clips():
     # point 50's error per frame (point 45's is 0): (0.11, 0), (0.09, -0.05), (0.11, 0), (0.09, -0.1) IOD
     assert nme == pytest.approx(np.mean([0.11, np.hypot(0.09, 0.05), 0.11, np.hypot(0.09, 0.1)]) / 2)
     assert total == pytest.approx(jitter)
-    assert offset == pytest.approx((0.1 + 0.0) / 2, abs=1e-3)  # point 50 off by about 0.1, point 45 by 0
+    # point 50's mean error (tracked - exact): x +0.1; y -0.5 x the mean motion, -0.025 and -0.05 in the two clips
+    assert offset == pytest.approx((np.hypot(0.1, 0.0375) + 0.0) / 2)  # point 45 has none
     # the clip constants equal the offset (no bias); the jitter's share of them is taken out, floored at 0
     assert bias == pytest.approx(0.0, abs=1e-9)
+
+
+def test_tracker_bias_is_the_clip_constants_spread_less_the_jitters_share_by_hand():
+    """Two clips of two frames. Point 51 moves and is followed exactly (gain 1); point 50 does not move and is off
+    by +a in one clip and -a in the other, with a jitter of +-j inside each clip."""
+    import numpy as np
+
+    module = _real_tracker_tool()
+    iod, a, j = 60.0, 0.05, 0.01
+    neutral = np.zeros((4, 68, 2))
+    neutral[:, 45, 0] = iod
+    exact = neutral.copy()
+    exact[:, 51, 1] = iod * np.array([0.0, 0.1, 0.05, 0.2])
+    tracked = exact.copy()
+    tracked[:, 50, 0] += iod * np.array([a + j, a - j, -a + j, -a - j])
+    sums = module.clip_sums(tracked, exact, neutral, np.array([0, 0, 1, 1]), np.array([45, 50, 51]))
+    gain, jitter, bias, total, _, offset = module.tracker_statistics(sums)
+    assert gain == pytest.approx(1.0)
+    # 4 residuals of +-j over 2 clips x (2 - 1) frames x 3 points x 2 coordinates = 12 degrees of freedom
+    assert jitter == pytest.approx(np.sqrt(4 * j**2 / 12))
+    # clip constants +-a on one of 6 coordinates: spread 2a^2 / ((2 - 1) x 6); a clip mean of 2 frames holds half
+    # the jitter's variance
+    assert bias == pytest.approx(np.sqrt(2 * a**2 / 6 - (4 * j**2 / 12) / 2))
+    assert total == pytest.approx(np.hypot(bias, jitter))
+    assert offset == pytest.approx(0.0, abs=1e-12)  # +a and -a cancel over the set

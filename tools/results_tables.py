@@ -487,10 +487,10 @@ def synthau3d_real_tracker() -> str:
         f"{int(found.frames[False]):,} frames without a hand on the face, "
         f"{100 * found.hits[True] / found.frames[True]:.1f}% of the {int(found.frames[True]):,} with one; every "
         f"yaw within {detection.yaw.str.split('-').str[1].astype(int).max()}°); 95% bootstrap over people. "
-        "dlib's landmarks also sit a mean "
+        "Over the whole set dlib's landmarks also sit a mean "
         f"{trackers[(trackers.tracker == 'dlib') & (trackers.points == 'all')].offset.iloc[0]:.3f} IOD from the "
-        "face model's landmark vertices on average over the set (a fixed difference of definitions, not in the "
-        "noise).\n")
+        "exact ones (the face model's landmark vertices): a fixed difference of definitions plus the mean motion it "
+        "does not follow, not in the noise.\n")
     paired = pd.read_csv(REFERENCE_3D / "real_tracker_paired.csv")
     lines = ["| landmarks from | seed | Hourglass | ridge on the landmarks | Hourglass − ridge |",
              "|---|---|---|---|---|"]
@@ -501,10 +501,10 @@ def synthau3d_real_tracker() -> str:
     return text + "\n" + "\n".join(lines) + (
         f"\n\nMean ICC(3,1) on the {int(paired.frames.iloc[0]):,} test frames ({int(paired.subjects.iloc[0])} "
         f"people) where dlib found the face, 95% paired bootstrap over them; ridge fitted on the course set's "
-        f"training people with either tracker's aligned landmarks, the Hourglass read on crops aligned with either "
-        f"tracker's. This machine's render and reading of the set moved the Hourglasses' committed mean ICC by at "
-        f"most {seeds.rerender_shift.abs().max():.0e} and one frame's reading by at most "
-        f"{seeds.rerender_max_change.max():.3f}.\n")
+        "training people with either tracker's aligned landmarks (dlib's: on the training frames it found), the "
+        "Hourglass read on crops aligned with either tracker's. This machine's render and reading of the set moved "
+        f"the Hourglasses' committed mean ICC by at most {seeds.rerender_shift.abs().max():.0e} and one frame's "
+        f"reading by at most {seeds.rerender_max_change.max():.3f}.\n")
 
 
 def tables() -> dict[str, str]:

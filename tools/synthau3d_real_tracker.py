@@ -17,10 +17,12 @@ It writes three tables:
     follows: the least-squares slope of its within-clip displacement on the exact one (1 - ``tracker_shrink`` for the
     simulated tracker);
   - ``jitter``: the within-clip error left after the gain, per coordinate (sd);
-  - ``bias``: the per-clip constant error, per coordinate (sd over clips, after each landmark's mean offset over the
-    whole set, a fixed difference of landmark definitions, is taken out and reported as ``offset``);
+  - ``bias``: the per-clip constant error beyond the followed motion, per coordinate (sd over clips, after each
+    landmark's mean over the whole set is taken out);
   - ``noise``: sqrt(bias^2 + jitter^2), which is ``tracker_noise`` for the simulated tracker;
-  - ``nme``: the mean point-to-point error, the usual landmark benchmark figure.
+  - ``nme``: the mean point-to-point error, the usual landmark benchmark figure;
+  - ``offset``: the mean length of each landmark's mean error (tracked minus exact) over the set: a fixed
+    difference of landmark definitions, plus the mean motion a tracker does not follow.
 
   Rows: dlib; the set's own simulated tracker (the default level's knobs); and the simulated tracker with the
   ``hard`` level's knobs, drawn on the same frames. The two simulated rows check the estimator against the knobs it
@@ -28,8 +30,10 @@ It writes three tables:
 - ``real_tracker_paired.csv``: per seed of the reference Hourglass, the Hourglass against ridge on the landmarks,
   paired by test person (:func:`aulib.evaluation.paired.icc_difference`), once with the simulated tracker (the
   course's data) and once with dlib's landmarks in its place: the frames re-aligned with dlib's landmarks (the
-  Hourglass re-read on those crops) and ridge refitted on dlib's aligned landmarks of the same training people. Both
-  use only the frames where dlib found the face, so the two rows differ in the tracker alone.
+  Hourglass re-read on those crops) and ridge refitted on dlib's aligned landmarks of the same training people.
+  Both rows are scored on the same test frames, those where dlib found the face. The ridges are fitted on the
+  training frames each tracker has: every one for the simulated tracker, about 90% for dlib (fewer of those with a
+  hand on the face).
 
 - ``real_tracker_detection.csv``: the share of frames dlib found, by absolute yaw and by a hand on the face.
 
@@ -113,7 +117,8 @@ def tracker_statistics(sums: dict[str, np.ndarray]) -> np.ndarray:
     """``gain, jitter, bias, noise, nme, offset`` from :func:`clip_sums` (of some clips; a clip may repeat).
 
     ``jitter`` divides by the within-clip degrees of freedom (frames minus one per clip), so it is unbiased for
-    clips of any length; ``offset`` is the mean length of each landmark's mean error over all clips (IOD).
+    clips of any length; ``offset`` is the mean length of each landmark's mean error (tracked minus exact) over all
+    clips (IOD).
     """
     gain = sums["de"].sum() / sums["ee"].sum()
     points = sums["mean_d"].shape[1]
@@ -121,11 +126,11 @@ def tracker_statistics(sums: dict[str, np.ndarray]) -> np.ndarray:
     dof = (sums["frames"] - 1).sum() * points * 2
     jitter = np.sqrt(max(residual, 0.0) / dof)
     constant = sums["mean_d"] - gain * sums["mean_e"]  # (c, P, 2) each clip's error beyond the followed motion
-    offset = constant.mean(axis=0)
     # A clip mean also holds 1/frames of the jitter's variance; take it out so that bias is the clip constant alone.
-    spread = ((constant - offset) ** 2).sum() / (max(len(constant) - 1, 1) * points * 2)
+    spread = ((constant - constant.mean(axis=0)) ** 2).sum() / (max(len(constant) - 1, 1) * points * 2)
     bias = np.sqrt(max(spread - jitter**2 * np.mean(1.0 / sums["frames"]), 0.0))
     nme = sums["nme"].sum() / sums["frames"].sum()
+    offset = (sums["mean_d"] - sums["mean_e"]).mean(axis=0)  # (tracked - neutral) - (exact - neutral), per point
     return np.array([gain, jitter, bias, np.hypot(bias, jitter), nme, float(np.linalg.norm(offset, axis=1).mean())])
 
 
