@@ -203,28 +203,31 @@ def measure_trackers(raw: Path, given: Path, with_dlib: Path, n_boot: int = 1000
         iods = np.linalg.norm(exact[rows, 36] - exact[rows, 45], axis=1)
         hard_tracked[rows] = tracker_landmarks(exact[rows], neutral[rows], iods, np.random.default_rng([7, k]),
                                                hard.tracker_noise, hard.tracker_shrink)
+    # Every tracker is read on the frames dlib found.
     trackers = {
-        "dlib": (real.landmarks_original_array().astype(np.float64), found),
+        "dlib": real.landmarks_original_array().astype(np.float64),
         f"simulated (the set's: noise {config.difficulty.tracker_noise:.4f}, shrink "
-        f"{config.difficulty.tracker_shrink:.3f})": (sim.landmarks_original_array().astype(np.float64)[found], found),
+        f"{config.difficulty.tracker_shrink:.3f})": sim.landmarks_original_array().astype(np.float64)[found],
         f"simulated (hard level: noise {hard.tracker_noise:.4f}, shrink {hard.tracker_shrink:.3f})":
-            (hard_tracked[found], found),
+            hard_tracked[found],
     }
-    people = sim_keys.subject.to_numpy()[found]
+    exact, neutral, clips = exact[found], neutral[found], clips[found]
+    # clip_sums' rows are np.unique(clips); a bootstrap draws people and takes each one's clips.
+    clip_people = pd.Series(sim_keys.subject.to_numpy()[found]).groupby(clips).first().reindex(
+        np.unique(clips)).to_numpy()
+    names = np.unique(clip_people)
+    clips_of = [np.flatnonzero(clip_people == name) for name in names]
     rows = []
-    for tracker, (tracked, index) in trackers.items():
+    for tracker, tracked in trackers.items():
         for group, points in GROUPS.items():
-            sums = clip_sums(tracked, exact[index], neutral[index], clips[index], points)
-            clip_people = pd.Series(people).groupby(clips[index]).first().reindex(np.unique(clips[index])).to_numpy()
-            names = np.unique(clip_people)
-            clips_of = [np.flatnonzero(clip_people == name) for name in names]
+            sums = clip_sums(tracked, exact, neutral, clips, points)
 
-            def statistic(drawn: np.ndarray, sums=sums, clips_of=clips_of) -> np.ndarray:
+            def statistic(drawn: np.ndarray, sums=sums) -> np.ndarray:
                 chosen = np.concatenate([clips_of[i] for i in drawn])
                 return tracker_statistics({key: value[chosen] for key, value in sums.items()})
 
             interval = bootstrap(statistic, len(names), n_boot=n_boot, seed=0)
-            row = {"tracker": tracker, "points": group, "frames": len(index), "people": len(names),
+            row = {"tracker": tracker, "points": group, "frames": len(found), "people": len(names),
                    "detected": len(found) / len(sim_keys), "offset": interval.estimate[-1]}
             for k, name in enumerate(STATISTICS):
                 row.update({name: interval.estimate[k], f"{name}_low": interval.low[k],
