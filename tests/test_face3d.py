@@ -216,6 +216,23 @@ def test_another_persons_landmarks_between_frames_change_nothing(renderer):
     np.testing.assert_array_equal(again, image)
 
 
+def test_another_opengl_context_in_the_process_leaves_the_frames_as_they_were(renderer, model):
+    """A second renderer (another image size) or a GL check makes its own context current; the first renderer used to
+    draw into it, so that a 3D set generated after a check held noise where the face should be (dlib found none)."""
+    from aulib.data.face3d.render import FaceRenderer, gl_context
+    from aulib.data.face3d.sample import sample_frame, sample_subject
+
+    params = sample_frame(sample_subject(np.random.default_rng(21)), {12: 3.0}, np.random.default_rng(22))
+    image, _ = renderer.render(params, np.random.default_rng(0))
+    gl_context().release()
+    other = FaceRenderer(128, model=model)
+    small, _ = other.render(params, np.random.default_rng(0))
+    again, _ = renderer.render(params, np.random.default_rng(0))
+    other.release()
+    np.testing.assert_array_equal(again, image)
+    assert small.shape == (128, 128, 3) and small.std() > 10  # the other renderer draws a face too
+
+
 def test_rendered_landmarks_land_where_dlib_finds_them(renderer):
     dlib = pytest.importorskip("dlib")
     from aulib.data.face3d.render import FaceParams

@@ -242,6 +242,22 @@ class FaceRenderer:
         """
         subject = self._subject_of(params)
         vertices = self.posed_vertices(params)
+        # Current for this frame: a context made since (another renderer, a GL check) leaves its own current.
+        with self.ctx:
+            rgba = self._draw(params, subject, vertices)
+        alpha = rgba[..., 3:4].astype(np.float32) / 255
+        background = draw_background(self.size, np.asarray(subject.background[0]), np.asarray(subject.background[1]),
+                                     params.scene).astype(np.float32)
+        # Multisample resolve averages with the transparent clear colour: the RGB is premultiplied by alpha.
+        image = rgba[..., :3].astype(np.float32) + background * (1 - alpha)
+        image = np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
+        draw_occluders(image, params.scene, tuple(255 * np.asarray(subject.skin)), 1.0)
+        image = camera(image.astype(np.float32), params.scene, rng)
+        landmarks = self.project(self.model.landmark_points(vertices), params).astype(np.float32)
+        return image, landmarks
+
+    def _draw(self, params: FaceParams, subject: Subject3D, vertices: np.ndarray) -> np.ndarray:
+        """The face alone, shaded by OpenGL: ``(size, size, 4)`` uint8 RGBA, premultiplied, top row first."""
         self._upload_subject(subject)
         self._positions.write(vertices.tobytes())
         self._normals.write(vertex_normals(vertices, self.model.triangles, self._incidence).astype("f4").tobytes())
@@ -252,8 +268,7 @@ class FaceRenderer:
         colour = np.asarray(params.light_colour, np.float32)
         program["key_direction"].value = tuple(_direction(*params.key_light))
         program["key_colour"].value = tuple(colour * params.key_strength)
-        fill = _direction(-params.key_light[0] * 1.5, -5.0)
-        program["fill_direction"].value = tuple(fill)
+        program["fill_direction"].value = tuple(_direction(-params.key_light[0] * 1.5, -5.0))
         program["fill_colour"].value = tuple(colour * params.fill_strength)
         program["ambient"].value = tuple(colour * params.ambient)
         for name in ("skin_seed", "freckles", "stubble", "age_lines", "pores"):
@@ -268,24 +283,13 @@ class FaceRenderer:
         program["segments"].write(padded_segments.tobytes())
         program["segment_style"].write(padded_styles.tobytes())
         program["chin"].value = chin
-
         self._msaa.use()
         self.ctx.enable(self.ctx.DEPTH_TEST)
         self.ctx.clear(0.0, 0.0, 0.0, 0.0)
         self.vao.render()
         if self._resolved is not self._msaa:
             self.ctx.copy_framebuffer(self._resolved, self._msaa)
-        rgba = np.frombuffer(self._resolved.read(components=4), np.uint8).reshape(self.size, self.size, 4)[::-1]
-        alpha = rgba[..., 3:4].astype(np.float32) / 255
-        background = draw_background(self.size, np.asarray(subject.background[0]), np.asarray(subject.background[1]),
-                                     params.scene).astype(np.float32)
-        # Multisample resolve averages with the transparent clear colour: the RGB is premultiplied by alpha.
-        image = rgba[..., :3].astype(np.float32) + background * (1 - alpha)
-        image = np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
-        draw_occluders(image, params.scene, tuple(255 * np.asarray(subject.skin)), 1.0)
-        image = camera(image.astype(np.float32), params.scene, rng)
-        landmarks = self.project(self.model.landmark_points(vertices), params).astype(np.float32)
-        return image, landmarks
+        return np.frombuffer(self._resolved.read(components=4), np.uint8).reshape(self.size, self.size, 4)[::-1]
 
     def release(self) -> None:
         """Free the OpenGL context (a renderer is unusable afterwards)."""
