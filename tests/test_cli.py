@@ -73,6 +73,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),
     (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard", "--work", "hard"], None),
+    (["--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"], None),  # own prepared folders
 ])
 def test_reference_takes_one_job(argv, mode):
     assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode
@@ -96,6 +97,10 @@ def test_reference_takes_one_job(argv, mode):
     (["--difficulty", "hard", "--out", "elsewhere"], "give the data sets their own --work; data/ holds"),
     (["--difficulty", "hard", "--out", "elsewhere", "--data-size"], "--data-size does not take it"),
     (["--difficulty", "hard", "--out", "elsewhere", "--paired-only"], "--paired-only does not take it"),
+    # Runs on a real tracker's landmarks would overwrite the course's runs, or a study would read the wrong course set.
+    (["--detector", "dlib", "--renderer", "3d"], "--detector dlib: .* their own --out"),
+    (["--detector", "dlib", "--out", str(ROOT / "models" / "reference-3d")], "their own --out"),
+    (["--detector", "dlib", "--out", "elsewhere", "--london-only"], "and no other job"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
     # Parsed and checked only: nothing is trained or written whether or not the check holds.

@@ -75,6 +75,9 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
                          "holds the course's reference runs at its default difficulty")
+    if args.detector is not None and (mode is not None or Path(args.out).resolve() in _COMMITTED_REFERENCE):
+        raise SystemExit(f"aulib reference --detector {args.detector}: trains the reference runs on its landmarks; "
+                         "give them their own --out (not the course's reference folders), and no other job")
     if args.difficulty is not None and args.work == args.default_of("work"):
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the data sets their own --work; "
                          f"{args.work}/ holds the course's sets at notebook 01's difficulty")
@@ -123,7 +126,8 @@ def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
 
 def _course_set(args: argparse.Namespace) -> Path:
     """The prepared course set that the reference runs are scored on (``prepare_sets``'s second folder)."""
-    return Path(args.work) / ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
+    name = ("synthau3d-prepared" if args.renderer == "3d" else "synthau-prepared")
+    return Path(args.work) / (f"{name}-{args.detector}" if args.detector else name)
 
 
 def run_reference(args: argparse.Namespace) -> int:
@@ -172,7 +176,7 @@ def run_reference(args: argparse.Namespace) -> int:
         course = {**notebook_parameters(load_params("smoke"), "01_data_preparation"), "DIFFICULTY": args.difficulty}
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
-                           sigmas=args.sigmas, course=course)
+                           sigmas=args.sigmas, course=course, detector=args.detector)
     print(seed_summary(long).round(3).to_string())
     if {"hourglass", "hourglass-small"} & set(args.runs):  # RQ3's bands come from the committed weights
         from aulib.course.noise_study import build_noise_bands
@@ -247,6 +251,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--difficulty", type=_difficulty,
             help="the SynthAU difficulty of both data sets (easy, default, hard or a number in [0, 1]; default: "
                  "notebook 01's); with its own --out and --work"),
+        arg("--detector", choices=["dlib", "face-alignment"],
+            help="align both data sets with this tracker's landmarks, found in every frame, instead of the sets' "
+                 "simulated tracker's (their own prepared folders; with its own --out)"),
         DEVICE,
         arg("--london-only", action="store_true",
             help="only read the London set with the committed reference Hourglasses (no training)"),

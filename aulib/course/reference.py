@@ -4,8 +4,7 @@ The student's Hourglass in notebook 03 trains live for a few CPU minutes. The co
 comparisons of the paper's research questions (RQ1 the light Hourglass against the next size, ``small``; RQ2 heatmaps
 against direct regression, by ResNet-18 and by the same Hourglass with a pooled head; RQ3 landmark noise; RQ4 one
 Hourglass against one per AU; RQ5 the target design and the readout), use *reference runs* trained for longer with
-three seeds. Their provenance is kept beside them, and this
-module rebuilds all of it:
+three seeds. Their provenance is kept beside them, and this module rebuilds all of it:
 
 1. SynthAU at the course's default level with **seed** :data:`TRAIN_SEED`, all of its subjects for training (15 %
    of them for model selection): these people never appear in the course;
@@ -46,6 +45,7 @@ import pandas as pd
 import torch
 
 import aulib
+from aulib.course.provenance import earlier_records, kept_timings
 from aulib.io import atomic_open, atomic_write_csv, atomic_write_json, read_json
 from aulib.training.experiments import RUN_NAMES, run_config, train_or_load
 
@@ -93,10 +93,12 @@ def machine_description() -> dict[str, Any]:
 
 
 def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, renderer: str = "2d",
-                 ) -> tuple[Path, Path]:
+                 detector: str | None = None) -> tuple[Path, Path]:
     """Generate and prepare the reference runs' training set and the course's set (both resumable).
 
-    ``renderer="3d"`` makes both sets with SynthAU-3D, in folders of their own (``synthau3d-…``).
+    ``renderer="3d"`` makes both sets with SynthAU-3D (``synthau3d-…``). A ``detector`` (``"dlib"``) aligns both with
+    its landmarks, found in every frame as on BP4D, not the simulated tracker's (``…-prepared-dlib``; faceless frames
+    are left out).
 
     Returns:
         ``(training prepared folder, course prepared folder)``.
@@ -108,14 +110,15 @@ def prepare_sets(work: Path, course: dict[str, Any], progress: bool = True, rend
     size = {"subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
             "difficulty": course["DIFFICULTY"], "renderer": renderer}
     name = "synthau3d" if renderer == "3d" else "synthau"
-    train_raw, train_prepared = work / f"{name}-reference", work / f"{name}-reference-prepared"
+    prepared = f"prepared-{detector}" if detector else "prepared"
+    train_raw, train_prepared = work / f"{name}-reference", work / f"{name}-reference-{prepared}"
     generate(train_raw, seed=TRAIN_SEED, progress=progress, **size)
     names = read_labels(train_raw).subject.unique()
     everyone_trains = assign_subject_splits(names, test=0.0, val=0.15, seed=TRAIN_SEED)
-    prepare("synthau", train_raw, train_prepared, splits=everyone_trains, progress=progress)
-    course_raw, course_prepared = work / name, work / f"{name}-prepared"
+    prepare("synthau", train_raw, train_prepared, splits=everyone_trains, progress=progress, detector=detector)
+    course_raw, course_prepared = work / name, work / f"{name}-{prepared}"
     generate(course_raw, seed=int(course["SEED"]), progress=progress, **size)
-    prepare("synthau", course_raw, course_prepared, progress=progress)
+    prepare("synthau", course_raw, course_prepared, progress=progress, detector=detector)
     return train_prepared, course_prepared
 
 
@@ -180,6 +183,7 @@ def build_reference(
     sigmas: Sequence[float] = SIGMAS,
     progress: bool = True,
     renderer: str = "2d",
+    detector: str | None = None,
 ) -> pd.DataFrame:
     """Train, evaluate and export every reference run (see the module docstring); returns the long table.
 
@@ -196,6 +200,7 @@ def build_reference(
         sigmas: landmark-noise levels of the robustness study (pixels).
         progress: progress bars.
         renderer: ``"2d"`` (SynthAU v2, the default) or ``"3d"`` (SynthAU-3D, `RENDERER=3d`; give it its own ``out``).
+        detector: a real tracker's landmarks in both sets (``"dlib"``: :func:`prepare_sets`); give it its own ``out``.
     """
     from aulib.course.pipeline import load_params, notebook_parameters
     from aulib.evaluation.evaluate import evaluate
@@ -205,8 +210,8 @@ def build_reference(
     if course is None:
         course = notebook_parameters(load_params("smoke"), "01_data_preparation")
     started = time.perf_counter()
-    train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
-    runs_root = work / ("runs-reference-3d" if renderer == "3d" else "runs-reference")
+    train_prepared, course_prepared = prepare_sets(work, course, progress, renderer, detector)
+    runs_root = work / ("runs-reference" + ("-3d" if renderer == "3d" else "") + (f"-{detector}" if detector else ""))
     # A run added later (``--runs hourglass-direct``) keeps the earlier runs' provenance beside its own.
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings: dict[str, float] = {}
@@ -245,14 +250,15 @@ def build_reference(
             build_london_variants(out, every_trained, progress=progress)
         build_paired(out, course_prepared, every_trained)
     earlier_runs = [r for r in earlier.get("recipe", {}).get("runs", []) if r not in runs]
-    kept_timings = _kept_timings(earlier, runs, seeds)
-    timings = {**kept_timings, **timings}
+    kept = kept_timings(earlier, runs, seeds)
+    timings = {**kept, **timings}
     note = earlier.get("seconds_note", "")  # "run/seedK: why that timing is what it is", kept with the timing
     atomic_write_json(out / "provenance.json", {
         "command": command,
-        "earlier": _earlier_records(earlier) if earlier_runs or kept_timings else [],
+        "earlier": earlier_records(earlier) if earlier_runs or kept else [],
         "what": "reference runs of the aulib course on SynthAU (not BP4D): see aulib/course/reference.py",
         "renderer": renderer,
+        "landmarks": detector or "the sets' simulated tracker",
         "train_set": {"seed": TRAIN_SEED, "subjects": int(course["SUBJECTS"]), "frames": int(course["FRAMES"]),
                       "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
@@ -270,28 +276,6 @@ def build_reference(
     return long
 
 
-def _kept_timings(earlier: dict[str, Any], runs: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
-    """The earlier command's timings of every run and seed this command does not train: ``--runs hourglass-small
-    --seeds 1`` keeps seed 0's, so the top-level ``seconds`` cover every committed run folder."""
-    kept = {}
-    for key, value in earlier.get("seconds", {}).items():
-        run, _, rest = key.partition("/")  # "hourglass-small/seed0" or "hourglass-small/seed0 training images/s"
-        if run not in runs or int(rest.split(" ")[0].removeprefix("seed")) not in seeds:
-            kept[key] = value
-    return kept
-
-
-def _earlier_records(previous: dict[str, Any]) -> list[dict[str, Any]]:
-    """The provenance of every earlier command, oldest first, each with its own machine (the runs of one folder may
-    come from several machines: AVX-512 trains in bf16, AVX2 in fp32)."""
-    records = previous.get("earlier") or []
-    if isinstance(records, dict):  # the first format: one merged record of the earlier commands
-        records = [records]
-    own = {key: previous[key] for key in ("command", "machine", "date", "seconds", "seconds_note") if key in previous}
-    return [*records, {**own, "runs": previous.get("recipe", {}).get("runs", []),
-                       "seeds": previous.get("recipe", {}).get("seeds", [])}]
-
-
 LONDON_READINGS = "london_readings.csv"
 PAIRED = "paired.csv"
 
@@ -306,8 +290,8 @@ def build_paired(reference_dir: str | os.PathLike = REFERENCE_DIR, course_prepar
     runs kept none), in fp32 on the CPU, and checked against its committed ``metrics.csv``.
 
     Returns:
-        one row per run and seed: ``run, seed, subjects, frames, hourglass_icc, run_icc, difference, low, high,
-        verdict`` (``difference`` = run − Hourglass; ``verdict`` by :func:`aulib.evaluation.paired.verdict`).
+        one row per run and seed: ``run, seed, subjects, frames, hourglass_icc, run_icc, difference`` (run minus the
+        Hourglass), ``low, high, verdict`` (:func:`aulib.evaluation.paired.verdict`).
     """
     import tempfile
 
