@@ -11,16 +11,21 @@ import pytest
 from aulib.course.reference import TRAIN_SEED, prepare_sets
 
 
+def skip_without_opengl() -> None:
+    """Skip a SynthAU-3D test where no OpenGL context can be made (CI installs Mesa's EGL: .ci/run)."""
+    pytest.importorskip("moderngl")
+    from aulib.data.face3d.render import gl_context
+
+    try:
+        gl_context().release()
+    except RuntimeError as error:
+        pytest.skip(str(error))
+
+
 @pytest.mark.parametrize("renderer", ["2d", "3d"])
 def test_reference_sets_keep_their_people_apart(tmp_path, renderer):
     if renderer == "3d":
-        pytest.importorskip("moderngl")
-        from aulib.data.face3d.render import gl_context
-
-        try:
-            gl_context().release()
-        except RuntimeError as error:
-            pytest.skip(str(error))
+        skip_without_opengl()
     course = {"SUBJECTS": 7, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
     train, evaluation = prepare_sets(tmp_path, course, progress=False, renderer=renderer)
     prefix = "synthau3d" if renderer == "3d" else "synthau"
@@ -118,14 +123,9 @@ def test_reference_sets_on_a_real_tracker_carry_its_landmarks(tmp_path):
     # `aulib reference --detector dlib`: both sets aligned with dlib's landmarks, found in the rendered frames, in
     # prepared folders of their own beside the simulated tracker's.
     pytest.importorskip("dlib")
-    pytest.importorskip("moderngl")
+    skip_without_opengl()
     from aulib.data.dataset import PreparedDataset
-    from aulib.data.face3d.render import gl_context
 
-    try:
-        gl_context().release()
-    except RuntimeError as error:
-        pytest.skip(str(error))
     course = {"SUBJECTS": 4, "FRAMES": 8, "DIFFICULTY": "default", "SEED": 0}
     _, simulated = prepare_sets(tmp_path, course, progress=False, renderer="3d")
     train, evaluation = prepare_sets(tmp_path, course, progress=False, renderer="3d", detector="dlib")
@@ -144,3 +144,33 @@ def test_reference_sets_on_a_real_tracker_carry_its_landmarks(tmp_path):
     # the simulated tracker's: the two trackers' landmarks are different points near the same face.
     assert np.median(dlib_error) < 0.12
     assert np.abs(dlib_error - simulated_error).max() > 0.005
+
+
+def test_the_synthau3d_runs_on_dlibs_landmarks_recompute_from_their_predictions():
+    """RESULTS.md's tables of SynthAU-3D trained and scored on dlib's landmarks (``models/reference-3d-dlib``): the
+    runs say where their landmarks came from, score only the test frames dlib found (the real-tracker tool's count),
+    and each seed's mean ICC, recomputed with pingouin from the committed per-frame predictions, is the one in
+    ``comparison.csv``, in the paired table and in the real-tracker tool's retrained table."""
+    from helpers import pingouin_mean_icc
+
+    from aulib.course.reference import ROOT
+
+    folder = ROOT / "models" / "reference-3d-dlib"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["renderer"] == "3d" and provenance["landmarks"] == "dlib"
+    comparison = pd.read_csv(folder / "comparison.csv")
+    paired = pd.read_csv(folder / "paired.csv")
+    retrained = pd.read_csv(ROOT / "models" / "reference-3d" / "real_tracker_retrained.csv").set_index("seed")
+    dlib_frames = pd.read_csv(ROOT / "models" / "reference-3d" / "real_tracker_paired.csv").frames.iloc[0]
+    for seed in (0, 1, 2):
+        icc = pingouin_mean_icc(folder / "hourglass" / f"seed{seed}" / "predictions.csv.gz")
+        assert len(pd.read_csv(folder / "hourglass" / f"seed{seed}" / "predictions.csv.gz")) == dlib_frames
+        mean = comparison[(comparison.run == "hourglass") & (comparison.seed == seed) & (comparison.AU == "Mean")]
+        assert float(mean.ICC.iloc[0]) == pytest.approx(icc, abs=1e-6)
+        assert retrained.loc[seed].dlib_trained_icc == pytest.approx(icc, abs=1e-6)
+        for row in paired[paired.seed == seed].itertuples():
+            assert row.hourglass_icc == pytest.approx(icc, abs=1e-6)
+            assert row.low <= row.difference <= row.high
+            predictions = folder / row.run / f"seed{seed}" / "predictions.csv.gz"
+            if predictions.is_file():  # a trained run (ridge is refitted, not committed)
+                assert row.run_icc == pytest.approx(pingouin_mean_icc(predictions), abs=1e-6)

@@ -14,6 +14,8 @@ around them quotes from these tables. Sources (all committed):
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d-hard/``: SynthAU-3D's Hourglass on sets at the hard difficulty (its ``comparison.csv``,
   ``paired.csv`` and ``london_readings.csv``);
+- ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass trained and scored on crops aligned with dlib's landmarks
+  (``aulib reference --detector dlib``: the same files);
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
   ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -250,6 +252,8 @@ EARLIER_3D = (("SynthAU-3D v1 (first pilot)", ROOT / "models" / "reference-3d-v1
 LATEST_3D = "SynthAU-3D v3"
 # the same renderer's reference runs on sets at the hard difficulty (aulib reference --difficulty hard)
 REFERENCE_3D_HARD, HARD_3D = ROOT / "models" / "reference-3d-hard", "SynthAU-3D v3, hard difficulty"
+# the same renderer's reference Hourglass trained and scored on crops aligned with dlib's landmarks (--detector dlib)
+REFERENCE_3D_DLIB, DLIB_3D = ROOT / "models" / "reference-3d-dlib", "SynthAU-3D v3, dlib's landmarks"
 
 
 def synthau3d_cue_probe(folder: Path = REFERENCE_3D) -> str:
@@ -314,7 +318,7 @@ def synthau3d_pilot() -> str:
              "AU12 neutral | AU12 smiling | AU12 gap | AU6 smiling higher | AU6 gap |",
              "|---|---|---|---|---|---|---|---|---|"]
     sources = [("SynthAU v2 (drawn)", REFERENCE), *EARLIER_3D, (LATEST_3D, REFERENCE_3D),
-               (HARD_3D, REFERENCE_3D_HARD)]
+               (HARD_3D, REFERENCE_3D_HARD), (DLIB_3D, REFERENCE_3D_DLIB)]
     for name, folder in [(n, f) for n, f in sources if (f / "london_readings.csv").is_file()]:
         readings = pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}).drop(columns="seed")
         summary = split_summary(pair_table(readings, people), ["test", "dev"]).set_index(["split", "AU"])
@@ -507,6 +511,39 @@ def synthau3d_real_tracker() -> str:
         f"reading by at most {seeds.rerender_max_change.max():.3f}.\n")
 
 
+def synthau3d_dlib_retrained() -> str:
+    """The Hourglass trained on dlib's crops against the one trained on the simulated tracker's, both read on dlib's
+    crops (``real_tracker_retrained.csv`` in models/reference-3d)."""
+    table = pd.read_csv(REFERENCE_3D / "real_tracker_retrained.csv")
+    aus = [c.removeprefix("dlib_trained_") for c in table.columns if c.startswith("dlib_trained_AU")]
+    lines = ["| seed | trained on the simulated tracker's crops | trained on dlib's crops | difference | "
+             + " | ".join(f"{au}: simulated → dlib" for au in aus) + " |", "|---" * (4 + len(aus)) + "|"]
+    for row in table.itertuples():
+        cells = [f"{getattr(row, 'simulated_trained_' + au):.2f} → {getattr(row, 'dlib_trained_' + au):.2f}"
+                 for au in aus]
+        lines.append(f"| {row.seed} | {row.simulated_trained_icc:.3f} | {row.dlib_trained_icc:.3f} | "
+                     f"{row.difference:+.3f} {bounds(row.low, row.high)} {row.verdict} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (f"\n\nMean ICC(3,1) on the {int(table.frames.iloc[0]):,} test frames, 95% paired "
+                               f"bootstrap over the {int(table.subjects.iloc[0])} test people.\n")
+
+
+def synthau3d_dlib_noise() -> str:
+    """RQ3's crossings (``noise_crossings.csv``) of the SynthAU-3D Hourglasses on the simulated tracker's landmarks and
+    on dlib's, noise added to each set's own landmarks."""
+    lines = ["| landmarks the noise is added to | clean mean ICC | plateau ends (90%): σ in IOD [95%] | "
+             "breaks (50%): σ in IOD [95%] |", "|---|---|---|---|"]
+    for name, folder in (("the simulated tracker's (models/reference-3d)", REFERENCE_3D),
+                         ("dlib's (models/reference-3d-dlib)", REFERENCE_3D_DLIB)):
+        crossings = pd.read_csv(folder / "noise_crossings.csv").set_index("what")
+        clean = pd.read_csv(folder / "noise_bands.csv").set_index("sigma_iod").ICC.iloc[0]
+        cells = [f"{crossings.sigma_iod[w]:.3f} [{crossings.low[w]:.3f}, {crossings.high[w]:.3f}]"
+                 for w in ("plateau ends", "breaks")]
+        lines.append(f"| {name}: {int(crossings.runs.iloc[0])} seeds, {int(crossings.subjects.iloc[0])} test "
+                     f"subjects | {clean:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (f"\n\nEach row: its Hourglasses' seeds averaged, 95% bootstrap over its test subjects "
+                               f"({NOISE_RESAMPLES:,} resamples).\n")
+
+
 def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
     if (REFERENCE / "noise_bands.csv").is_file():
@@ -529,6 +566,15 @@ def tables() -> dict[str, str]:
     if (REFERENCE_3D_HARD / "paired.csv").is_file():
         generated["synthau3d-hard-icc"] = reference_icc(REFERENCE_3D_HARD)
         generated["synthau3d-hard-paired"] = reference_paired(REFERENCE_3D_HARD)
+    if (REFERENCE_3D_DLIB / "paired.csv").is_file():
+        generated["synthau3d-dlib-icc"] = reference_icc(REFERENCE_3D_DLIB)
+        generated["synthau3d-dlib-paired"] = reference_paired(REFERENCE_3D_DLIB)
+        london = london_tables(REFERENCE_3D_DLIB, prefix="synthau3d-dlib-")
+        generated.update({name: london[name] for name in ("synthau3d-dlib-london-au12", "synthau3d-dlib-london-au06")})
+    if (REFERENCE_3D_DLIB / "noise_crossings.csv").is_file() and (REFERENCE_3D / "noise_crossings.csv").is_file():
+        generated["synthau3d-dlib-noise"] = synthau3d_dlib_noise()
+    if (REFERENCE_3D / "real_tracker_retrained.csv").is_file():
+        generated["synthau3d-dlib-retrained"] = synthau3d_dlib_retrained()
     if (REFERENCE_3D / "real_tracker_paired.csv").is_file():
         generated["synthau3d-real-tracker"] = synthau3d_real_tracker()
     if (REFERENCE_3D / "error_sources.csv").is_file():

@@ -8,7 +8,7 @@ geometry alone (ridge on the aligned tracked landmarks) reads SynthAU-3D as well
 tracker is faithful was not measured. This tool measures it with the real tracker the course itself uses on real
 faces, dlib's 68-point model, run on the course set's rendered frames, where the exact landmarks are known.
 
-It writes three tables:
+It writes these tables:
 
 - ``real_tracker.csv``: per tracker and landmark group, the tracker's error measured as the simulator defines it,
   in inter-ocular distances (IOD) of the exact landmarks, with a 95% bootstrap interval over people:
@@ -36,13 +36,17 @@ It writes three tables:
   hand on the face).
 
 - ``real_tracker_detection.csv``: the share of frames dlib found, by absolute yaw and by a hand on the face.
+- ``real_tracker_retrained.csv`` (with ``--retrained models/reference-3d-dlib``): per seed, the reference Hourglass
+  trained on crops aligned with dlib's landmarks (``aulib reference --renderer 3d --detector dlib``) against the one
+  trained on the simulated tracker's, both read on dlib's crops of the same test frames, paired by person: does
+  training on a real tracker's crops help the reader of a real tracker's crops?
 
 The sets are the ones ``aulib reference --renderer 3d --work WORK`` (or ``make reproduce RENDERER=3d``, in
 ``data``) writes: ``WORK/synthau3d`` and ``WORK/synthau3d-prepared``; this tool adds ``WORK/synthau3d-prepared-dlib``
 (resumable). dlib on a rendered face is a real tracker on a synthetic face: its error on real faces may differ.
 
 Usage:
-    python tools/synthau3d_real_tracker.py --work WORK [--out models/reference-3d] [--seeds 0 1 2]
+    python tools/synthau3d_real_tracker.py --work WORK [--out models/reference-3d] [--seeds 0 1 2] [--retrained DIR]
 
 About 3.5 minutes on 2 AVX2-only cores: dlib on the 5,760 frames 73 s (resumable, so a second run skips it), the
 rest 124 s (three Hourglasses read twice in fp32, the replay of the faces at rest, the bootstraps).
@@ -242,9 +246,12 @@ def measure_trackers(raw: Path, given: Path, with_dlib: Path, n_boot: int = 1000
     return table, detection_by_pose(poses, found)
 
 
-def paired_with_dlib(given: Path, with_dlib: Path, reference: Path, seeds: list[int],
-                     n_boot: int = 2000) -> pd.DataFrame:
-    """The rows of ``real_tracker_paired.csv`` (see the module's docstring)."""
+def paired_with_dlib(given: Path, with_dlib: Path, reference: Path, seeds: list[int], n_boot: int = 2000,
+                     retrained: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``real_tracker_paired.csv`` (see the module's docstring), and, given the ``retrained`` reference
+    folder (``aulib reference --detector dlib``), those of ``real_tracker_retrained.csv``: per seed, the Hourglass
+    trained on dlib's crops against the one trained on the simulated tracker's, both read on dlib's crops, paired by
+    test person."""
     from aulib.evaluation.evaluate import evaluate
     from aulib.evaluation.geometry import geometry_predictions
     from aulib.evaluation.paired import icc_difference, mean_icc, read_predictions, verdict
@@ -263,7 +270,7 @@ def paired_with_dlib(given: Path, with_dlib: Path, reference: Path, seeds: list[
     real_keys = _frames(PreparedDataset(with_dlib))
     ridge = {"simulated": on_frames(geometry_predictions(given), real_keys),
              "dlib": on_frames(geometry_predictions(with_dlib), real_keys)}
-    rows = []
+    rows, retrained_rows = [], []
     for seed in seeds:
         folder = reference / "hourglass" / f"seed{seed}"
         hourglass = {}
@@ -286,7 +293,16 @@ def paired_with_dlib(given: Path, with_dlib: Path, reference: Path, seeds: list[
                          "difference": interval.estimate, "low": interval.low, "high": interval.high,
                          "verdict": verdict(interval), "rerender_shift": rerendered, "rerender_max_change": moved,
                          **per_au(network, "hourglass"), **per_au(ridge[tracker], "ridge")})
-    return pd.DataFrame(rows)
+        if retrained is not None:
+            on_dlib = read_predictions(retrained / "hourglass" / f"seed{seed}" / "predictions.csv.gz")
+            interval = icc_difference(hourglass["dlib"], on_dlib, n_boot=n_boot, seed=seed)
+            retrained_rows.append({"seed": seed, "subjects": interval.n, "frames": len(on_dlib),
+                                   "simulated_trained_icc": mean_icc(hourglass["dlib"]),
+                                   "dlib_trained_icc": mean_icc(on_dlib), "difference": interval.estimate,
+                                   "low": interval.low, "high": interval.high, "verdict": verdict(interval),
+                                   **per_au(hourglass["dlib"], "simulated_trained"),
+                                   **per_au(on_dlib, "dlib_trained")})
+    return pd.DataFrame(rows), pd.DataFrame(retrained_rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -294,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, required=True, help="folder holding synthau3d and synthau3d-prepared")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "reference-3d")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--retrained", type=Path, help="the reference folder of `aulib reference --renderer 3d "
+                        "--detector dlib` (e.g. models/reference-3d-dlib): also write real_tracker_retrained.csv")
     args = parser.parse_args(argv)
     from aulib.data.prepare import prepare
 
@@ -303,9 +321,12 @@ def main(argv: list[str] | None = None) -> None:
         if not folder.is_dir():
             raise SystemExit(f"{folder} is missing: run `aulib reference --renderer 3d --work {args.work}` first")
     prepare("synthau", raw, with_dlib, detector="dlib")
-    paired = paired_with_dlib(given, with_dlib, args.out, args.seeds)
+    paired, retrained = paired_with_dlib(given, with_dlib, args.out, args.seeds, retrained=args.retrained)
     atomic_write_csv(args.out / "real_tracker_paired.csv", paired, index=False)
     print(paired.round(3).to_string(index=False))
+    if args.retrained is not None:
+        atomic_write_csv(args.out / "real_tracker_retrained.csv", retrained, index=False)
+        print(retrained.round(3).to_string(index=False))
     trackers, detection = measure_trackers(raw, given, with_dlib)
     atomic_write_csv(args.out / "real_tracker.csv", trackers, index=False)
     atomic_write_csv(args.out / "real_tracker_detection.csv", detection, index=False)
