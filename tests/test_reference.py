@@ -165,6 +165,7 @@ def test_the_synthau3d_runs_on_dlibs_landmarks_recompute_from_their_predictions(
     for seed in (0, 1, 2):
         icc = pingouin_mean_icc(folder / "hourglass" / f"seed{seed}" / "predictions.csv.gz")
         assert len(pd.read_csv(folder / "hourglass" / f"seed{seed}" / "predictions.csv.gz")) == dlib_frames
+        assert (folder / "hourglass" / f"seed{seed}" / "best.pt").is_file()  # the weights ship (.gitignore)
         mean = comparison[(comparison.run == "hourglass") & (comparison.seed == seed) & (comparison.AU == "Mean")]
         assert float(mean.ICC.iloc[0]) == pytest.approx(icc, abs=1e-6)
         assert retrained.loc[seed].dlib_trained_icc == pytest.approx(icc, abs=1e-6)
