@@ -32,9 +32,20 @@ import tempfile
 import numpy as np
 from timing import median_seconds
 
-from aulib.data.face3d.render import FaceRenderer
+from aulib.data.face3d.render import FaceParams, FaceRenderer, Subject3D
 from aulib.data.face3d.sample import sample_frame, sample_subject
 from aulib.data.synthau import SynthConfig, generate, render_sequence
+
+
+def random_frames(size: int, count: int) -> tuple[FaceRenderer, Subject3D, list[FaceParams], np.random.Generator]:
+    """A renderer and ``count`` random frames of one person (seed 0): AUs, distractors, pose, lights and camera vary."""
+    renderer = FaceRenderer(size)
+    rng = np.random.default_rng(0)
+    subject = sample_subject(rng)
+    aus = (6, 10, 12, 14, 17)
+    frames = [sample_frame(subject, dict(zip(aus, rng.uniform(0, 5, len(aus)), strict=True)), rng, variation=1.0)
+              for _ in range(count)]
+    return renderer, subject, frames, rng
 
 
 def main() -> None:
@@ -54,12 +65,7 @@ def main() -> None:
     config = SynthConfig(subjects=1, frames=48, image_size=args.size)
     two_d = median_seconds(lambda: render_sequence(config, 0, 0, args.frames), args.repeats, warmup=1)
 
-    renderer = FaceRenderer(args.size)
-    rng = np.random.default_rng(0)
-    subject = sample_subject(rng)
-    aus = (6, 10, 12, 14, 17)
-    frames = [sample_frame(subject, dict(zip(aus, rng.uniform(0, 5, len(aus)), strict=True)), rng, variation=1.0)
-              for _ in range(args.frames)]
+    renderer, _, frames, rng = random_frames(args.size, args.frames)
 
     def render_all() -> None:
         for params in frames:
@@ -93,12 +99,7 @@ def main() -> None:
 
 def stages(args: argparse.Namespace, flags: str) -> None:
     """Print where a 3D frame's time goes (see the module docstring)."""
-    renderer = FaceRenderer(args.size)
-    rng = np.random.default_rng(0)
-    subject = sample_subject(rng)
-    aus = (6, 10, 12, 14, 17)
-    frames = [sample_frame(subject, dict(zip(aus, rng.uniform(0, 5, len(aus)), strict=True)), rng, variation=1.0)
-              for _ in range(args.frames)]
+    renderer, subject, frames, rng = random_frames(args.size, args.frames)
     posed = [renderer.posed_vertices(params) for params in frames]
     draw_call = renderer.vao.render
 
