@@ -14,8 +14,8 @@ around them quotes from these tables. Sources (all committed):
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d-hard/``: SynthAU-3D's Hourglass on sets at the hard difficulty (its ``comparison.csv``,
   ``paired.csv`` and ``london_readings.csv``);
-- ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass trained and scored on crops aligned with dlib's landmarks
-  (``aulib reference --detector dlib``: the same files);
+- ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass, its pooled head, the fixed extent and L2 trained and scored
+  on crops aligned with dlib's landmarks (``aulib reference --detector dlib``: the same files);
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
   ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
@@ -252,7 +252,7 @@ EARLIER_3D = (("SynthAU-3D v1 (first pilot)", ROOT / "models" / "reference-3d-v1
 LATEST_3D = "SynthAU-3D v3"
 # the same renderer's reference runs on sets at the hard difficulty (aulib reference --difficulty hard)
 REFERENCE_3D_HARD, HARD_3D = ROOT / "models" / "reference-3d-hard", "SynthAU-3D v3, hard difficulty"
-# the same renderer's reference Hourglass trained and scored on crops aligned with dlib's landmarks (--detector dlib)
+# the same renderer's reference runs trained and scored on crops aligned with dlib's landmarks (--detector dlib)
 REFERENCE_3D_DLIB, DLIB_3D = ROOT / "models" / "reference-3d-dlib", "SynthAU-3D v3, dlib's landmarks"
 
 
