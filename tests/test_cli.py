@@ -74,6 +74,9 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--london-only"], "london_only"),
     (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard", "--work", "hard"], None),
     (["--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"], None),  # own prepared folders
+    # the London reading of every trained run takes --detector only to find the runs trained on its landmarks
+    (["--london-runs-only", "--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"],
+     "london_runs_only"),
 ])
 def test_reference_takes_one_job(argv, mode):
     assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode
@@ -101,6 +104,7 @@ def test_reference_takes_one_job(argv, mode):
     (["--detector", "dlib", "--renderer", "3d"], "--detector dlib: .* their own --out"),
     (["--detector", "dlib", "--out", str(ROOT / "models" / "reference-3d")], "their own --out"),
     (["--detector", "dlib", "--out", "elsewhere", "--london-only"], "and no other job"),
+    (["--london-runs-only", "--london-variants-only"], "--london-variants-only and --london-runs-only are separate"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
     # Parsed and checked only: nothing is trained or written whether or not the check holds.

@@ -43,6 +43,7 @@ def run_cli(args: argparse.Namespace) -> int:
 # The jobs of ``aulib reference`` other than training the reference runs, by the flags that ask for them; each does
 # one job, so two are refused (the two read-only studies of the committed runs may run together).
 REFERENCE_MODES = {"london_only": ("london_only",), "london_variants_only": ("london_variants_only",),
+                   "london_runs_only": ("london_runs_only",),
                    "precision_control": ("precision_control",), "data_size": ("data_size",),
                    "committed_only": ("paired_only", "noise_bands_only")}
 # Trained on the CPU into their own committed folders: on the 2D sets, and for the training-set-size regime on the
@@ -75,7 +76,9 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
                          "holds the course's reference runs at its default difficulty")
-    if args.detector is not None and (mode is not None or Path(args.out).resolve() in _COMMITTED_REFERENCE):
+    # --london-runs-only takes --detector (and --renderer) only to find the full runs under --work
+    if args.detector is not None and (mode not in (None, "london_runs_only")
+                                      or Path(args.out).resolve() in _COMMITTED_REFERENCE):
         raise SystemExit(f"aulib reference --detector {args.detector}: trains the reference runs on its landmarks; "
                          "give them their own --out (not the course's reference folders), and no other job")
     if args.difficulty is not None and args.work == args.default_of("work"):
@@ -168,6 +171,14 @@ def run_reference(args: argparse.Namespace) -> int:
         readings = build_london_variants(args.out, args.seeds)
         print(f"wrote the London readings of {readings['model'].nunique()} Hourglass variants to {args.out}")
         return 0
+    if mode == "london_runs_only":
+        from aulib.course.london_runs import build_london_runs
+        from aulib.course.reference import reference_runs_root
+
+        readings = build_london_runs(args.out, reference_runs_root(args.work, args.renderer, args.detector),
+                                     args.seeds)
+        print(f"wrote the London readings of {readings['model'].nunique()} runs to {args.out}")
+        return 0
 
     course = None
     if args.difficulty is not None:  # notebook 01's course set, at another difficulty
@@ -259,6 +270,9 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="only read the London set with the committed reference Hourglasses (no training)"),
         arg("--london-variants-only", action="store_true",
             help="only read the London set with the committed small Hourglasses and the local readout (RQ1, RQ5)"),
+        arg("--london-runs-only", action="store_true",
+            help="only read the London set with every trained run but the Hourglass (their weights in --out or in "
+                 "--work's full runs), so that the London dev split can choose among them (aulib.course.london_runs)"),
         arg("--precision-control", action="store_true",
             help="train the reference Hourglass again (in fp32, or the --control-precision) and pair it with the "
                  "reference runs (models/reference-controls; aulib.course.controls)"),

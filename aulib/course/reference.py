@@ -66,6 +66,11 @@ def reference_model(reference_dir: str | os.PathLike = REFERENCE_DIR, seed: int 
     return Path(reference_dir) / "hourglass" / f"seed{seed}"
 
 
+def reference_runs_root(work: str | os.PathLike, renderer: str = "2d", detector: str | None = None) -> Path:
+    """Where :func:`build_reference` keeps the full run folders (``seedK/RUN``, with checkpoints) under ``work``."""
+    return Path(work) / ("runs-reference" + ("-3d" if renderer == "3d" else "") + (f"-{detector}" if detector else ""))
+
+
 def cpu_flags() -> str:
     """The CPU's vector extensions that matter for speed here (``avx2``, ``avx512_bf16``; VNNI for int8), as ``lscpu``
     lists them."""
@@ -211,7 +216,7 @@ def build_reference(
         course = notebook_parameters(load_params("smoke"), "01_data_preparation")
     started = time.perf_counter()
     train_prepared, course_prepared = prepare_sets(work, course, progress, renderer, detector)
-    runs_root = work / ("runs-reference" + ("-3d" if renderer == "3d" else "") + (f"-{detector}" if detector else ""))
+    runs_root = reference_runs_root(work, renderer, detector)
     # A run added later (``--runs hourglass-direct``) keeps the earlier runs' provenance beside its own.
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings: dict[str, float] = {}
