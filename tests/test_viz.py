@@ -114,6 +114,28 @@ def test_fixed_sigma_starts_at_the_designs_own(faces, explorer):
     assert live.state.sigma * live.state.heatmap.size / 256 == pytest.approx(2.0, abs=0.01)
 
 
+def test_the_design_toggle_shows_the_papers_maps_beside_the_live_models(faces, explorer):
+    """Both scales the course teaches, in one explorer: the live model's 24×24 maps (σ 1–3 map pixels = 32/3–32
+    frame pixels) and the paper's 64×64 ones (σ(I) = 4 + 8·I/5 frame pixels, fixed σ 8)."""
+    from aulib.course.targets import live_heatmap_config
+
+    assert explorer.controls["design"].layout.display == "none"  # the paper's design already: nothing to toggle
+    live = HeatmapExplorer(faces, params=ExplorerParams(au=12, intensity=5.0), heatmap=live_heatmap_config())
+    assert live.controls["design"].layout.display != "none"
+    assert live.state.target.shape == (24, 24) and live.state.sigma == pytest.approx(32.0)
+    live.controls["design"].value = "paper"
+    assert live.state.target.shape == (64, 64) and live.state.sigma == pytest.approx(12.0)  # 4 + 8·5/5
+    assert live.controls["sigma_fixed"].value == 8.0  # the paper's own fixed σ, 2 of its map pixels
+    live.controls["extent"].value = "fixed"
+    assert live.state.sigma == 8.0 and live.state.params.design == "paper"
+    renders = live.renders
+    live.controls["design"].value = "model"  # back: the live design's own fixed σ, one redraw
+    assert live.state.sigma == pytest.approx(21.3) and live.state.target.shape == (24, 24)  # 2 map px: 21.3·24/256
+    assert live.renders == renders + 1
+    with pytest.raises(ValueError, match="design must be 'model' or 'paper'; got 'poster'"):
+        explorer_arrays(faces, ExplorerParams(design="poster"))
+
+
 def test_noise_moves_the_centres_and_zero_noise_keeps_them_exact(explorer):
     explorer.controls["au"].value = 12
     assert explorer.params.noise == 0

@@ -60,6 +60,9 @@ class ExplorerParams:
         noise: standard deviation of the landmark noise, aligned-frame pixels.
         realign: re-align the face from the noisy landmarks (else only the centres move).
         overlay: draw the target map and the landmarks over the face.
+        design: whose target design to draw: ``"model"``, the model's own (the live ``tiny`` model's 24×24 maps with
+            σ of 10.7–32 frame pixels; the paper's without a model), or ``"paper"``, the paper's 64×64 maps with σ
+            of 4–12 frame pixels. Both keep σ at 1–3 *map* pixels.
     """
 
     index: int = 0
@@ -70,6 +73,7 @@ class ExplorerParams:
     noise: float = 0.0
     realign: bool = True
     overlay: bool = True
+    design: Literal["model", "paper"] = "model"
 
 
 
@@ -112,8 +116,19 @@ class ExplorerState:
 
 
 def heatmap_config(params: ExplorerParams, base: HeatmapConfig | None = None) -> HeatmapConfig:
-    """The target design of a view: ``base`` (a model's, or the default) with the view's extent and fixed σ."""
-    base = base or HeatmapConfig()
+    """The target design of a view: ``base`` (a model's, or the default) with the view's extent and fixed σ; the
+    paper's own design (:class:`aulib.method.heatmaps.HeatmapConfig`'s defaults) when ``params.design`` is
+    ``"paper"``.
+
+    Example:
+        >>> live = HeatmapConfig(size=24, sigma_min=32 / 3, sigma_max=32.0, sigma_fixed=64 / 3)
+        >>> paper = heatmap_config(ExplorerParams(design="paper", extent="fixed"), live)
+        >>> paper.size, paper.sigma_fixed, heatmap_config(ExplorerParams(), live).size
+        (64, 8.0, 24)
+    """
+    if params.design not in ("model", "paper"):
+        raise ValueError(f"design must be 'model' or 'paper'; got {params.design!r}")
+    base = HeatmapConfig() if params.design == "paper" or base is None else base
     # A model's config may disable the range check (its training labels are jittered); a view stays in 0–5.
     sigma_fixed = base.sigma_fixed if params.sigma_fixed is None else float(params.sigma_fixed)
     return replace(base, extent=params.extent, sigma_fixed=sigma_fixed, max_intensity=MAX_INTENSITY)

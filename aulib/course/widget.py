@@ -34,7 +34,8 @@ class HeatmapExplorer:
 
     Controls (``self.controls``, keyed by the :class:`ExplorerParams` field they set): ``index`` (face),
     ``au``, ``intensity`` (0–5), ``extent`` (growing / fixed), ``sigma_fixed`` (σ of the fixed extent),
-    ``noise`` (landmark noise σ, px), ``realign`` and ``overlay``. Each change redraws the figure into
+    ``noise`` (landmark noise σ, px), ``realign``, ``overlay`` and ``design`` (the model's maps or the paper's 64×64
+    ones; shown only when the two differ). Each change redraws the figure into
     ``self.output`` as a PNG image; :attr:`state` and :attr:`png` hold what is shown.
 
     Displaying the explorer shows the live widget in Jupyter and, in outputs saved without a widget
@@ -103,12 +104,20 @@ class HeatmapExplorer:
             "realign": widgets.Checkbox(value=params.realign, description="re-align from noisy landmarks",
                                         indent=False),
             "overlay": widgets.Checkbox(value=params.overlay, description="overlay", indent=False),
+            # the paper's 64×64 maps beside the model's own (the live model's 24×24): both keep σ at 1–3 map pixels
+            "design": widgets.ToggleButtons(
+                options=[(f"model's {design.size}×{design.size} maps", "model"), ("paper's 64×64 maps", "paper")],
+                value=params.design, description="target design", style=style),
         }
+        if design.size == HeatmapConfig().size:  # nothing to compare: the model draws the paper's maps
+            self.controls["design"].layout.display = "none"
+        self._design_sigma = {"model": design.sigma_fixed, "paper": HeatmapConfig().sigma_fixed}
         self.output = widgets.Output()
         self.status = widgets.HTML()
         c = self.controls
         self.widget = widgets.VBox([
             widgets.HBox([c["index"], c["au"], c["intensity"]]),
+            widgets.HBox([c["design"]]),
             widgets.HBox([c["extent"], c["sigma_fixed"]]),
             widgets.HBox([c["noise"], c["realign"], c["overlay"]]),
             self.status,
@@ -128,6 +137,11 @@ class HeatmapExplorer:
 
     def _on_change(self, change: dict) -> None:
         self.controls["sigma_fixed"].disabled = self.controls["extent"].value != "fixed"
+        if change.get("owner") is self.controls["design"]:
+            # each design has its own fixed σ (2 map pixels): setting it redraws once more, so let that redraw
+            self.controls["sigma_fixed"].value = self._design_sigma[change["new"]]
+            if self.state is not None and self.state.params == self.params:
+                return
         self.render()
 
     def render(self) -> ExplorerState:
