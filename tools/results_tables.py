@@ -544,6 +544,61 @@ def synthau3d_dlib_noise() -> str:
                                f"({NOISE_RESAMPLES:,} resamples).\n")
 
 
+def london_runs(folder: Path) -> str:
+    """Every trained run of ``folder`` on the London dev and test people (``london_runs.csv`` beside the Hourglass's
+    ``london_readings.csv``), seed means ± sd, and the run the dev split's rule chooses (aulib.course.london_runs)."""
+    sys.path.insert(0, str(ROOT))
+    from aulib.course.london_runs import dev_choice, london_run_summary
+    from aulib.course.reference import reference_model_name
+    from aulib.data.london import london_people
+    from aulib.predict.benchmark import pair_table, paired_model_difference
+
+    summary = london_run_summary(folder)
+    dev_people = int((london_people().split == "dev").sum())
+    chosen, rule = dev_choice(summary, dev_people)
+    rule = rule.set_index("run")
+
+    def cell(split: str, au: str, column: str, run: str, percent: bool = False) -> str:
+        values = summary[(summary.run == run) & (summary.split == split) & (summary.AU == au)][column]
+        scale, digits = (100, 1) if percent else (1, 2)
+        sd = f" ± {scale * values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
+        return f"{scale * values.mean():.{digits}f}{'%' if percent else ''}{sd}"
+
+    lines = ["| run | seeds | dev: AU12 smiling higher | dev: AU12 gap | dev rule | test: AU12 smiling higher | "
+             "test: AU12 on neutral faces | test: AU12 gap | test: AU6 smiling higher |", "|---" * 9 + "|"]
+    for run in [r for r in ROWS if r in set(summary.run)]:
+        seeds = sorted(summary[summary.run == run].seed.unique())
+        verdict = ("chosen" if run == chosen else "qualifies" if rule.loc[run, "qualifies"] else
+                   "the baseline" if run == "hourglass" else "no")
+        cells = [cell("dev", "AU12", "share_higher", run, True), cell("dev", "AU12", "mean_gap", run), verdict,
+                 cell("test", "AU12", "share_higher", run, True), cell("test", "AU12", "mean_neutral", run),
+                 cell("test", "AU12", "mean_gap", run), cell("test", "AU06", "share_higher", run, True)]
+        lines.append(f"| {ROWS[run]} | {', '.join(map(str, seeds))} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + (f"\n\nSeed means ± sd over the {dev_people} dev and "
+                               f"{int(summary[summary.split == 'test'].n.max())} test people. The dev split's rule "
+                               "(fixed before any run was read): a run replaces the Hourglass when its dev AU12 "
+                               "direction is at most one person below the Hourglass's and its dev AU12 gap is larger; "
+                               f"the largest gap wins. **It chooses: {ROWS[chosen]}.**\n")
+    if chosen == "hourglass":
+        return text
+    readings = pd.concat([pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}),
+                          pd.read_csv(folder / "london_runs.csv", dtype={"face_id": str})], ignore_index=True)
+    pairs = pair_table(readings.drop(columns=["run", "seed"], errors="ignore"), london_people())
+    pairs = pairs[pairs.split == "test"]
+    lines = ["", "The chosen run against the Hourglass of the same seed on the test people, paired by person:", "",
+             "| seed | AU12 smiling higher | AU12 gap | AU12 on neutral faces | AU6 smiling higher |", "|---" * 5 + "|"]
+    keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"))
+    for seed in sorted(summary[summary.run == chosen].seed.unique()):
+        table = paired_model_difference(pairs, reference_model_name(seed), f"{chosen}, seed {seed}").set_index(
+            ["AU", "quantity"])
+        cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
+                  f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
+                 f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} {bounds(r.low, r.high, digits=2)}"
+                 for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return text + "\n".join(lines) + "\n\nHourglass → chosen run: difference [95% paired bootstrap over the people].\n"
+
+
 def tables() -> dict[str, str]:
     generated = {"reference-icc": reference_icc(), "reference-robustness": reference_robustness(), **london_tables()}
     if (REFERENCE / "noise_bands.csv").is_file():
@@ -571,6 +626,8 @@ def tables() -> dict[str, str]:
         generated["synthau3d-dlib-paired"] = reference_paired(REFERENCE_3D_DLIB)
         london = london_tables(REFERENCE_3D_DLIB, prefix="synthau3d-dlib-")
         generated.update({name: london[name] for name in ("synthau3d-dlib-london-au12", "synthau3d-dlib-london-au06")})
+    if (REFERENCE_3D_DLIB / "london_runs.csv").is_file():
+        generated["synthau3d-dlib-london-runs"] = london_runs(REFERENCE_3D_DLIB)
     if (REFERENCE_3D_DLIB / "noise_crossings.csv").is_file() and (REFERENCE_3D / "noise_crossings.csv").is_file():
         generated["synthau3d-dlib-noise"] = synthau3d_dlib_noise()
     if (REFERENCE_3D / "real_tracker_retrained.csv").is_file():
