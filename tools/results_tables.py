@@ -14,8 +14,9 @@ around them quotes from these tables. Sources (all committed):
   ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
 - ``models/reference-3d-hard/``: SynthAU-3D's Hourglass on sets at the hard difficulty (its ``comparison.csv``,
   ``paired.csv`` and ``london_readings.csv``);
-- ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass, its pooled head, the fixed extent and L2 trained and scored
-  on crops aligned with dlib's landmarks (``aulib reference --detector dlib``: the same files);
+- ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass, its pooled head, the fixed extent, L2 and ResNet-18 trained
+  and scored on crops aligned with dlib's landmarks (``aulib reference --detector dlib``: the same files, and
+  ``london_runs.csv``, every run but the Hourglass on the London photos);
 - ``models/reference-3d/``: SynthAU-3D's reference runs (``comparison.csv``, ``paired.csv``, ``london_readings.csv``,
   ``london_variants.csv``, and ``appearance.csv`` and ``portraits.csv`` of ``tools/synthau3d_pilot.py``).
 
