@@ -447,6 +447,15 @@ def reference_data_size(folder: Path | None = None) -> str:
                                   else "") + ".\n")
 
 
+def paired_cells(table: pd.DataFrame, keys: tuple[tuple[str, str], ...]) -> list[str]:
+    """Cells of ``paired_model_difference`` rows indexed by ``(AU, quantity)``: shares in points, readings in ICC
+    units, each ``base → other: difference [low, high]``."""
+    return [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
+             f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
+            f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} {bounds(r.low, r.high, digits=2)}"
+            for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
+
+
 def london_variants(folder: Path = REFERENCE) -> str:
     """The small Hourglass and the local readout on the London test people, paired with the Hourglass of the same
     seed (``london_variants.csv`` beside ``london_readings.csv`` in ``folder``)."""
@@ -463,10 +472,7 @@ def london_variants(folder: Path = REFERENCE) -> str:
                 continue
             table = table.set_index(["AU", "quantity"])
             keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"), ("AU06", "gap"))
-            cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
-                      f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
-                     f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} {bounds(r.low, r.high, digits=2)}"
-                     for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
+            cells = paired_cells(table, keys)
             lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
     people = int(differences.n.max())
     return "\n".join(lines) + (f"\n\nMean reading, Hourglass → variant: difference [95% paired bootstrap over the "
@@ -549,12 +555,13 @@ def london_runs(folder: Path) -> str:
     """Every trained run of ``folder`` on the London dev and test people (``london_runs.csv`` beside the Hourglass's
     ``london_readings.csv``), seed means ± sd, and the run the dev split's rule chooses (aulib.course.london_runs)."""
     sys.path.insert(0, str(ROOT))
-    from aulib.course.london_runs import dev_choice, london_run_summary
+    from aulib.course.london_runs import dev_choice, london_run_pairs, london_run_summary
     from aulib.course.reference import reference_model_name
     from aulib.data.london import london_people
-    from aulib.predict.benchmark import pair_table, paired_model_difference
+    from aulib.predict.benchmark import paired_model_difference
 
-    summary = london_run_summary(folder)
+    pairs = london_run_pairs(folder)
+    summary = london_run_summary(folder, pairs=pairs)
     dev_people = int((london_people().split == "dev").sum())
     chosen, rule = dev_choice(summary, dev_people)
     rule = rule.set_index("run")
@@ -582,21 +589,14 @@ def london_runs(folder: Path) -> str:
                                f"the largest gap wins. **It chooses: {ROWS[chosen]}.**\n")
     if chosen == "hourglass":
         return text
-    readings = pd.concat([pd.read_csv(folder / "london_readings.csv", dtype={"face_id": str}),
-                          pd.read_csv(folder / "london_runs.csv", dtype={"face_id": str})], ignore_index=True)
-    pairs = pair_table(readings.drop(columns=["run", "seed"], errors="ignore"), london_people())
-    pairs = pairs[pairs.split == "test"]
+    test_pairs = pairs[pairs.split == "test"].drop(columns=["run", "seed"])
     lines = ["", "The chosen run against the Hourglass of the same seed on the test people, paired by person:", "",
              "| seed | AU12 smiling higher | AU12 gap | AU12 on neutral faces | AU6 smiling higher |", "|---" * 5 + "|"]
     keys = (("AU12", "higher"), ("AU12", "gap"), ("AU12", "neutral"), ("AU06", "higher"))
     for seed in sorted(summary[summary.run == chosen].seed.unique()):
-        table = paired_model_difference(pairs, reference_model_name(seed), f"{chosen}, seed {seed}").set_index(
+        table = paired_model_difference(test_pairs, reference_model_name(seed), f"{chosen}, seed {seed}").set_index(
             ["AU", "quantity"])
-        cells = [(f"{100 * r.base:.0f}% → {100 * r.other:.0f}%: {100 * r.difference:+.0f} "
-                  f"[{100 * r.low:+.0f}, {100 * r.high:+.0f}] points") if quantity == "higher" else
-                 f"{r.base:.2f} → {r.other:.2f}: {r.difference:+.2f} {bounds(r.low, r.high, digits=2)}"
-                 for (_, quantity), r in ((key, table.loc[key]) for key in keys)]
-        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+        lines.append(f"| {seed} | " + " | ".join(paired_cells(table, keys)) + " |")
     return text + "\n".join(lines) + "\n\nHourglass → chosen run: difference [95% paired bootstrap over the people].\n"
 
 

@@ -92,17 +92,18 @@ def build_london_runs(reference_dir: str | os.PathLike = REFERENCE_DIR, runs_roo
     return readings
 
 
-def london_run_summary(reference_dir: str | os.PathLike = REFERENCE_DIR, *, n_boot: int = 2000) -> pd.DataFrame:
-    """AU12's and AU6's direction and scale per run, seed and London split, the Hourglass included.
+def london_run_pairs(reference_dir: str | os.PathLike = REFERENCE_DIR) -> pd.DataFrame:
+    """Every run's London readings, the Hourglass's included, as one pair table with the people joined.
 
     Returns:
-        :func:`aulib.predict.benchmark.split_summary`'s rows for AU12 and AU6 with ``run`` and ``seed`` columns.
+        :func:`aulib.predict.benchmark.pair_table`'s rows (one per model and person, with ``split``) plus the
+        model's ``run`` and ``seed``.
 
     Raises:
         FileNotFoundError: naming a missing readings file and the command that writes it.
     """
     from aulib.data.london import london_people
-    from aulib.predict.benchmark import pair_table, split_summary
+    from aulib.predict.benchmark import pair_table
 
     path = Path(reference_dir) / LONDON_RUNS
     if not path.is_file():
@@ -110,11 +111,31 @@ def london_run_summary(reference_dir: str | os.PathLike = REFERENCE_DIR, *, n_bo
     hourglass = london_readings(reference_dir)
     seeds = {reference_model_name(s): s for s in SEEDS}
     hourglass = hourglass.assign(run=HOURGLASS, seed=hourglass.model.map(seeds))
-    others = pd.read_csv(path, dtype={"face_id": str})
-    readings = pd.concat([hourglass, others], ignore_index=True)
+    readings = pd.concat([hourglass, pd.read_csv(path, dtype={"face_id": str})], ignore_index=True)
     names = readings.drop_duplicates("model").set_index("model")[["run", "seed"]]
-    pairs = pair_table(readings.drop(columns=["run", "seed"]), london_people())
-    summary = split_summary(pairs, ("dev", "test"), n_boot=n_boot)
+    return pair_table(readings.drop(columns=["run", "seed"]), london_people()).join(names, on="model")
+
+
+def london_run_summary(reference_dir: str | os.PathLike = REFERENCE_DIR, *, n_boot: int = 2000,
+                       pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """AU12's and AU6's direction and scale per run, seed and London split, the Hourglass included.
+
+    Args:
+        reference_dir: the reference folder with ``london_readings.csv`` and ``london_runs.csv``.
+        n_boot: bootstrap resamples.
+        pairs: :func:`london_run_pairs`'s table when the caller already has it.
+
+    Returns:
+        :func:`aulib.predict.benchmark.split_summary`'s rows for AU12 and AU6 with ``run`` and ``seed`` columns.
+
+    Raises:
+        FileNotFoundError: naming a missing readings file and the command that writes it.
+    """
+    from aulib.predict.benchmark import split_summary
+
+    pairs = london_run_pairs(reference_dir) if pairs is None else pairs
+    names = pairs.drop_duplicates("model").set_index("model")[["run", "seed"]]
+    summary = split_summary(pairs.drop(columns=["run", "seed"]), ("dev", "test"), n_boot=n_boot)
     summary = summary[summary.AU.isin(["AU12", "AU06"])].join(names, on="model")
     return summary.reset_index(drop=True)
 
