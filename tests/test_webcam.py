@@ -112,42 +112,61 @@ def test_widget_plays_a_video_when_there_is_no_camera(live, clip, tmp_path, monk
     assert results[-1]["intensities"][AU12] > results[0]["intensities"][AU12] + 1.0
 
 
-def test_aulib_webcam_shows_the_maps_and_bars_in_an_x_window(tmp_path):
-    """``aulib webcam`` on a video, in a real X server (Xvfb): the window shows the frame and the bars, and the AU12
-    bar grows when the face smiles; the recorded readings say the same."""
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is missing: install Debian's xvfb (`apt-get install -y xvfb`; .ci/run does this)")
+def watch_aulib_webcam(video: Path, record: Path) -> tuple[subprocess.CompletedProcess, list[int], bool]:
+    """Run ``aulib webcam`` on ``video`` in a fresh Xvfb and grab the screen every 0.2 s while it runs.
+
+    Returns the finished program (its exit code and output), the AU12 bar's length in pixels on every grab that
+    showed the bar, and whether any grab showed anything at all (the X server's root window is black).
+    """
     from PIL import ImageGrab
 
-    video = write_video(tmp_path / "clip.mp4", london_clip(FACE, frames_each=60), fps=30)
     # Xvfb picks a free display itself and writes its number to the pipe once it accepts clients
     read_end, write_end = os.pipe()
     server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
     os.close(write_end)
-    record = tmp_path / "readings.csv"
     green = au_colours(5)[AU12].astype(int)  # the AU12 bar's colour in the side panel
+    bar_lengths, drawn = [], False
     try:
         with os.fdopen(read_end) as pipe:
             display = f":{pipe.readline().strip()}"
         assert display != ":", "Xvfb did not start"
+        ImageGrab.grab(xdisplay=display)  # a client connects before the program is started
         command = [sys.executable, "-m", "aulib", "webcam", "--model", str(REFERENCE_MODEL), "--source", str(video),
                    "--record", str(record)]
         program = subprocess.Popen(command, env={**os.environ, "DISPLAY": display}, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
-        bar_lengths = []
         while program.poll() is None:
             screen = np.asarray(ImageGrab.grab(xdisplay=display)).astype(int)
+            drawn |= bool(screen.any())
             bar = np.all(np.abs(screen - green) < 10, axis=-1)
             if bar.any():
                 bar_lengths.append(int(bar.sum(axis=1).max()))  # the bar's longest row: its length in pixels
             time.sleep(0.2)
-        output = program.stdout.read()
+        finished = subprocess.CompletedProcess(command, program.returncode, program.stdout.read())
     finally:
         server.terminate()
         server.wait(timeout=10)
-    assert program.returncode == 0, output
-    assert len(bar_lengths) >= 2, f"the window was never seen with its bars: {output}"
+    return finished, bar_lengths, drawn
+
+
+def test_aulib_webcam_shows_the_maps_and_bars_in_an_x_window(tmp_path):
+    """``aulib webcam`` on a video, in a real X server (Xvfb): the window shows the frame and the bars, and the AU12
+    bar grows when the face smiles; the recorded readings say the same."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is missing: install Debian's xvfb (`apt-get install -y xvfb`; .ci/run does this)")
+    video = write_video(tmp_path / "clip.mp4", london_clip(FACE, frames_each=60), fps=30)
+    record = tmp_path / "readings.csv"
+    program, bar_lengths, drawn = watch_aulib_webcam(video, record)
+    if program.returncode == 0 and not drawn:
+        # OpenCV's bundled Qt sometimes never paints a new window (opencv/opencv-python#362: a window that stays
+        # black). Here that showed as a screen black from start to end while every frame was read: in 3 of the
+        # first 12 runs of one session, when each run took about 1.5 times as long, and in none of the next 50 (some
+        # beside a training job). One more run tells that apart from a program that draws nothing; a window missing
+        # twice, or a screen that shows anything without the bars, still fails.
+        program, bar_lengths, drawn = watch_aulib_webcam(video, record)
+    assert program.returncode == 0, program.stdout
+    assert len(bar_lengths) >= 2, f"the window was never seen with its bars (screen drawn: {drawn}): {program.stdout}"
     assert max(bar_lengths) > min(bar_lengths) + 20, bar_lengths  # AU12's bar grew by 20 pixels or more
     readings = pd.read_csv(record)
     assert len(readings) == 120 and readings.face.all()
