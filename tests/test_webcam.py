@@ -157,14 +157,16 @@ def test_aulib_webcam_shows_the_maps_and_bars_in_an_x_window(tmp_path):
         pytest.fail("Xvfb is missing: install Debian's xvfb (`apt-get install -y xvfb`; .ci/run does this)")
     video = write_video(tmp_path / "clip.mp4", london_clip(FACE, frames_each=60), fps=30)
     record = tmp_path / "readings.csv"
-    program, bar_lengths, drawn = watch_aulib_webcam(video, record)
-    if program.returncode == 0 and not drawn:
+    for _attempt in range(3):
+        program, bar_lengths, drawn = watch_aulib_webcam(video, record)
         # OpenCV's bundled Qt sometimes never paints a new window (opencv/opencv-python#362: a window that stays
         # black). Here that showed as a screen black from start to end while every frame was read: in 3 of the
         # first 12 runs of one session, when each run took about 1.5 times as long, and in none of the next 50 (some
-        # beside a training job). One more run tells that apart from a program that draws nothing; a window missing
-        # twice, or a screen that shows anything without the bars, still fails.
-        program, bar_lengths, drawn = watch_aulib_webcam(video, record)
+        # beside a training job). Only that case runs the program again, up to three times in all (at a rate of 3
+        # in 12, all three black about 1.6% of the time): a window that never shows, a failing program, or a screen
+        # that shows anything without the bars, still fails.
+        if drawn or program.returncode != 0:
+            break
     assert program.returncode == 0, program.stdout
     assert len(bar_lengths) >= 2, f"the window was never seen with its bars (screen drawn: {drawn}): {program.stdout}"
     assert max(bar_lengths) > min(bar_lengths) + 20, bar_lengths  # AU12's bar grew by 20 pixels or more
