@@ -557,12 +557,11 @@ def london_runs(folder: Path) -> str:
     sys.path.insert(0, str(ROOT))
     from aulib.course.london_runs import dev_choice, london_run_pairs, london_run_summary
     from aulib.course.reference import reference_model_name
-    from aulib.data.london import london_people
     from aulib.predict.benchmark import paired_model_difference
 
     pairs = london_run_pairs(folder)
     summary = london_run_summary(folder, pairs=pairs)
-    dev_people = int((london_people().split == "dev").sum())
+    dev_people, test_people = (int(summary[summary.split == split].n.max()) for split in ("dev", "test"))
     chosen, rule = dev_choice(summary, dev_people)
     rule = rule.set_index("run")
 
@@ -583,7 +582,7 @@ def london_runs(folder: Path) -> str:
                  cell("test", "AU12", "mean_gap", run), cell("test", "AU06", "share_higher", run, True)]
         lines.append(f"| {ROWS[run]} | {', '.join(map(str, seeds))} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + (f"\n\nSeed means ± sd over the {dev_people} dev and "
-                               f"{int(summary[summary.split == 'test'].n.max())} test people. The dev split's rule "
+                               f"{test_people} test people. The dev split's rule "
                                "(fixed before any run was read): a run replaces the Hourglass when its dev AU12 "
                                "direction is at most one person below the Hourglass's and its dev AU12 gap is larger; "
                                f"the largest gap wins. **It chooses: {ROWS[chosen]}.**\n")
