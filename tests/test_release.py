@@ -43,6 +43,23 @@ def test_the_release_holds_no_solution_and_no_output(student_release):
         assert 'RUN_DIR = "runs"' in parameters.source and 'FIG_DIR = "figures"' in parameters.source
 
 
+def test_the_release_points_to_no_page_the_student_book_leaves_out(student_release):
+    # A student reads the release, or the student book built from it; a page that only the instructor's book
+    # publishes (the results, the benchmarks, the instructor guide) is a dead reference there. The two tables of
+    # contents say which pages those are; the graded answers are stubbed, so only what the student sees is read.
+    from aulib.course.book import TOCS, toc_files
+
+    left_out = {Path(page).name for page in toc_files(TOCS["instructor"])} - {
+        Path(page).name for page in toc_files(TOCS["student"])}
+    assert {"RESULTS", "BENCHMARKS", "INSTRUCTOR"} <= left_out
+    _, paths = student_release
+    for released in paths:
+        for index, cell in enumerate(nbformat.read(released, as_version=4).cells):
+            named = [page for page in left_out if f"{page}.md" in cell.source]
+            assert not named, f"{released.name}, cell {index}, points to {named}, which the student book leaves out"
+            assert "instructor guide" not in cell.source.lower(), f"{released.name}, cell {index}"
+
+
 def test_the_release_runs_end_to_end_with_every_exercise_unsolved(student_release, student_run):
     _, paths = student_release
     root, records = student_run  # its own data, runs and figures: notebook 01 prepared the data unsolved
