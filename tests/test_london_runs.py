@@ -47,7 +47,10 @@ def test_dev_choice_follows_its_rule_on_hand_made_numbers():
     chosen, means = dev_choice(table([*base, ("dev", "a", 0, 30 / 34, 1.3), ("dev", "a", 1, 30 / 34, 1.3),
                                       ("test", "b", 0, 1.0, 9.0)]), dev_people=34)
     assert chosen == "a"
-    assert means.set_index("run").loc["a"].tolist() == pytest.approx([30 / 34, 1.3, True])
+    assert means.set_index("run").loc["a"].tolist() == pytest.approx([30 / 34, 1.3, 2, True])
+    # a run with fewer seeds than the Hourglass waits, however it reads: one seed's mean is not a seed mean
+    chosen, means = dev_choice(table([*base, ("dev", "a", 0, 34 / 34, 2.5)]), dev_people=34)
+    assert chosen == "hourglass" and means.set_index("run").loc["a", "seeds"] == 1 and not means.qualifies.any()
     # two people below does not, however large the gap; a larger share with a smaller gap does not either
     chosen, means = dev_choice(table([*base, ("dev", "a", 0, 29 / 34, 3.0), ("dev", "c", 0, 34 / 34, 1.05)]),
                                dev_people=34)

@@ -576,7 +576,9 @@ def london_runs(folder: Path) -> str:
     for run in [r for r in ROWS if r in set(summary.run)]:
         seeds = sorted(summary[summary.run == run].seed.unique())
         verdict = ("chosen" if run == chosen else "qualifies" if rule.loc[run, "qualifies"] else
-                   "the baseline" if run == "hourglass" else "no")
+                   "the baseline" if run == "hourglass" else
+                   f"waits for its seeds ({rule.loc[run, 'seeds']} of {rule.loc['hourglass', 'seeds']})"
+                   if rule.loc[run, "seeds"] < rule.loc["hourglass", "seeds"] else "no")
         cells = [cell("dev", "AU12", "share_higher", run, True), cell("dev", "AU12", "mean_gap", run), verdict,
                  cell("test", "AU12", "share_higher", run, True), cell("test", "AU12", "mean_neutral", run),
                  cell("test", "AU12", "mean_gap", run), cell("test", "AU06", "share_higher", run, True)]
@@ -585,7 +587,8 @@ def london_runs(folder: Path) -> str:
                                f"{test_people} test people. The dev split's rule "
                                "(fixed before any run was read): a run replaces the Hourglass when its dev AU12 "
                                "direction is at most one person below the Hourglass's and its dev AU12 gap is larger; "
-                               f"the largest gap wins. **It chooses: {ROWS[chosen]}.**\n")
+                               "the largest gap wins; a run with fewer seeds than the Hourglass waits for them. "
+                               f"**It chooses: {ROWS[chosen]}.**\n")
     if chosen == "hourglass":
         return text
     test_pairs = pairs[pairs.split == "test"].drop(columns=["run", "seed"])

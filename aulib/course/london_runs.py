@@ -16,6 +16,10 @@ Among such runs the largest gap wins. Otherwise the Hourglass stays. Why this ru
 96–99% on the dev people, while its scale (a gap of about 1 against the issue's 2.0) is the target furthest from
 being met.
 
+A run trained with fewer seeds than the Hourglass is shown but cannot be chosen until its other seeds are trained:
+the rule compares seed means, and one seed's mean is not one. (Added on 2026-12-07, before the first run with fewer
+seeds, the `small` Hourglass on dlib's landmarks, was read on London.)
+
 Example:
     >>> london_run_name("fixed-extent", 2)
     'fixed-extent, seed 2'
@@ -148,8 +152,9 @@ def dev_choice(summary: pd.DataFrame, dev_people: int) -> tuple[str, pd.DataFram
         dev_people: how many people the dev split has (one person is ``1 / dev_people`` of the share).
 
     Returns:
-        The chosen run's name, and one row per run: its seed-mean dev AU12 ``share`` and ``gap`` and whether it
-        ``qualifies`` (direction at most one person below the Hourglass's and a larger gap).
+        The chosen run's name, and one row per run: its seed-mean dev AU12 ``share`` and ``gap``, how many
+        ``seeds`` it has, and whether it ``qualifies`` (as many seeds as the Hourglass, direction at most one person
+        below the Hourglass's and a larger gap).
 
     Example:
         >>> rows = [("hourglass", 0.97, 1.1), ("wide", 0.95, 1.4), ("flat", 0.90, 1.9), ("near", 0.96, 1.2)]
@@ -163,9 +168,10 @@ def dev_choice(summary: pd.DataFrame, dev_people: int) -> tuple[str, pd.DataFram
         raise ValueError(f"the summary has no dev AU12 rows of the {HOURGLASS!r} run; it has {sorted(set(dev.run))}")
     means = dev.groupby("run")[["share_higher", "mean_gap"]].mean().rename(
         columns={"share_higher": "share", "mean_gap": "gap"})
+    means["seeds"] = dev.groupby("run").seed.nunique()
     base = means.loc[HOURGLASS]
     # a small tolerance: seed means of shares are multiples of 1/(people × seeds), compared after float sums
     means["qualifies"] = ((means.share >= base.share - 1 / dev_people - 1e-9) & (means.gap > base.gap)
-                          & (means.index != HOURGLASS))
+                          & (means.seeds >= base.seeds) & (means.index != HOURGLASS))
     chosen = means[means.qualifies].gap.idxmax() if means.qualifies.any() else HOURGLASS
     return str(chosen), means.reset_index()
