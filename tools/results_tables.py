@@ -631,6 +631,8 @@ def tables() -> dict[str, str]:
         generated.update({name: london[name] for name in ("synthau3d-dlib-london-au12", "synthau3d-dlib-london-au06")})
     if (REFERENCE_3D_DLIB / "london_runs.csv").is_file():
         generated["synthau3d-dlib-london-runs"] = london_runs(REFERENCE_3D_DLIB)
+    if (REFERENCE_3D_DLIB / "london_variants.csv").is_file():
+        generated["synthau3d-dlib-london-variants"] = london_variants(REFERENCE_3D_DLIB)
     if (REFERENCE_3D_DLIB / "noise_crossings.csv").is_file() and (REFERENCE_3D / "noise_crossings.csv").is_file():
         generated["synthau3d-dlib-noise"] = synthau3d_dlib_noise()
     if (REFERENCE_3D / "real_tracker_retrained.csv").is_file():
