@@ -50,6 +50,36 @@ def test_notebook_is_committed_clean(path):
     assert -1 not in positions and positions == sorted(positions), f"{path.name}: sections {SECTIONS} in order"
 
 
+def cited_works(text: str) -> set[tuple[str, str]]:
+    """(first author's surname, year) of every entry of a bulleted reference list: ``- A. B. Surname ... 2016``.
+
+    One bullet may hold two works separated by ``;`` (dlib's model and its library)."""
+    import re
+
+    works = set()
+    for entry in re.split(r"\n- ", "\n" + text.strip()):
+        for work in filter(None, (w.strip() for w in entry.split(";"))):
+            author = re.match(r"(?:[A-Z]\. )+([A-Z][A-Za-z-]+)", " ".join(work.split()))
+            year = re.search(r"\b(19|20)\d\d\b", work)
+            if author and year:
+                works.add((author.group(1), year.group(0)))
+    return works
+
+
+def test_every_work_a_notebook_cites_is_in_the_course_bibliography():
+    """COURSE.md's bibliography is the course's one list: a notebook's **References** that cite a work it lacks leave
+    the instructor's reading list short (an omission a review found: Tompson, Huber, Kingma, He, Efron, ...)."""
+    guide = (pipeline.NOTEBOOKS_DIR / "COURSE.md").read_text()
+    bibliography = cited_works(guide.split("## Bibliography", 1)[1].split("\n## ", 1)[0])
+    assert {("Newell", "2016"), ("Shrout", "1979"), ("Sanchez-Lozano", "2018")} <= bibliography  # the parser reads
+    for path in NOTEBOOKS:
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if "**References**" in c.source]
+        assert len(cells) == 1, f"{path.name} needs one **References** list"
+        cited = cited_works(cells[0].split("**References**", 1)[1])
+        assert len(cited) >= 2, f"{path.name}: its references could not be read"
+        assert cited <= bibliography, f"{path.name} cites {sorted(cited - bibliography)}, missing from COURSE.md"
+
+
 @pytest.mark.parametrize("profile", pipeline.PROFILES)
 def test_every_params_key_is_a_declared_parameter(profile):
     params = pipeline.load_params(profile)
