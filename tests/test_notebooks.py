@@ -179,7 +179,7 @@ def _single_notebook_params(tmp_path: Path) -> Path:
 EXPECTED_FIGURES = [
     "01_synthau_faces", "01_alignment", "01_labels", "02_centres", "02_extent", "02_scales", "02_max", "02_explorer",
     "03_hourglass", "03_training_curves", "03_snapshots", "04_true_vs_predicted", "04_comparison", "04_paired",
-    "04_cost", "04_data_size", "05_robustness", "05_noise_bands",
+    "04_controls", "04_cost", "04_data_size", "05_robustness", "05_noise_bands",
     "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities", "06_london_pair", "06_london_pairs",
     "06_london_groups", "06_live_traces",
 ]

@@ -73,7 +73,8 @@ VERDICT_COLOURS = {"better": "#31a354", "worse": "#de2d26", "level": "#636363"}
 
 
 def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None = None,
-                  title: str = "Each run minus the Hourglass of the same seed, paired by test subject") -> Figure:
+                  title: str = "Each run minus the Hourglass of the same seed, paired by test subject",
+                  xlabel: str = "difference in mean ICC(3,1), run − Hourglass") -> Figure:
     """The paired differences of :func:`aulib.evaluation.paired.icc_difference`: for each run and seed, the
     difference in mean ICC against the Hourglass with its 95% bootstrap interval over test subjects, coloured by the
     course's one wording rule (``level`` when the interval covers 0). A run far off the axis (ridge on the landmarks,
@@ -83,6 +84,7 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
         paired: ``run, seed, difference, low, high, verdict`` rows (``paired.csv``).
         descriptions: run name → label.
         title: the figure's title.
+        xlabel: what is subtracted from what; the interval's description is appended.
 
     Returns:
         one row of marks per run, one mark per seed.
@@ -109,7 +111,7 @@ def paired_figure(paired: pd.DataFrame, descriptions: Mapping[str, str] | None =
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(order)), [descriptions.get(run, run) for run in order], fontsize=9)
     ax.set_ylim(len(order) - 0.5, -0.5)
-    ax.set_xlabel("difference in mean ICC(3,1), run − Hourglass (95% paired bootstrap over test subjects)")
+    ax.set_xlabel(f"{xlabel} (95% paired bootstrap over test subjects)")
     ax.grid(axis="x", alpha=0.3)
     handles = [plt.Line2D([], [], marker="o", ls="", color=colour, label=verdict)
                for verdict, colour in VERDICT_COLOURS.items()]
