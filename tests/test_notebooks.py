@@ -53,16 +53,22 @@ def test_notebook_is_committed_clean(path):
 def cited_works(text: str) -> set[tuple[str, str]]:
     """(first author's surname, year) of every entry of a bulleted reference list: ``- A. B. Surname ... 2016``.
 
-    One bullet may hold two works separated by ``;`` (dlib's model and its library)."""
+    One bullet may hold two works, the second after ``; `` and its author's initials (dlib's model and its library).
+
+    Raises:
+        AssertionError: an entry whose first author or year cannot be read, so that none is skipped silently.
+    """
     import re
 
     works = set()
-    for entry in re.split(r"\n- ", "\n" + text.strip()):
-        for work in filter(None, (w.strip() for w in entry.split(";"))):
-            author = re.match(r"(?:[A-Z]\. )+([A-Z][A-Za-z-]+)", " ".join(work.split()))
-            year = re.search(r"\b(19|20)\d\d\b", work)
-            if author and year:
-                works.add((author.group(1), year.group(0)))
+    for entry in re.split(r"\n- ", "\n" + text.strip())[1:]:
+        entry = " ".join(entry.split())
+        for work in re.split(r"; (?=(?:[A-Z]\. ?)+[A-Z])", entry):
+            author = re.match(r"(?:[A-Z]\.[ -]?)+ ?((?:(?:van|von|der|de|den|la|le) )*[A-ZÀ-Þ][\w'-]+)", work)
+            # the first year not part of an identifier (arXiv:2004.03458, doi:10.6084/...)
+            year = re.search(r"(?<![\w:./])(19|20)\d\d(?!\w|\.\d|/)", work)
+            assert author and year, f"cannot read the first author and year of the reference {work!r}"
+            works.add((author.group(1), year.group(0)))
     return works
 
 

@@ -373,7 +373,8 @@ def heldout_paragraph(folder: Path, label: str) -> str:
            + " (the three seeds' mean). "
            f"Ridge on the aligned tracked landmarks, fitted on the reference set's training and validation people "
            f"(the data-size table below fits it on the 102 training people alone, as the Hourglasses train): "
-           f"{appearance.ridge_icc.iloc[0]:.3f} (fitted on the course set's own training people, as for SynthAU v2: "
+           f"{appearance.ridge_icc.iloc[0]:.3f} (fitted on the course set's own training and validation people, as "
+           f"for SynthAU v2: "
            f"{appearance.ridge_course_icc.iloc[0]:.3f}); Hourglass minus ridge "
            + ", ".join(f"{r.difference:.3f} [{r.difference_low:.3f}, {r.difference_high:.3f}]"
                        for r in appearance.itertuples())
