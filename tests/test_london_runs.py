@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aulib.course.london_runs import LONDON_RUNS, dev_choice, london_run_summary, trained_run_folders
+from aulib.course.london_runs import (
+    LONDON_RUNS,
+    build_london_runs,
+    dev_choice,
+    london_run_summary,
+    trained_run_folders,
+)
 from aulib.data.london import london_people
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +42,43 @@ def test_trained_run_folders_prefer_committed_weights_then_the_work_folder(tmp_p
     assert found == {("hourglass-small", 0): committed, ("resnet18", 0): full}
     assert trained_run_folders(reference, None, seeds=(0, 1)) == {("hourglass-small", 0): committed}
 
+
+
+def test_reading_again_keeps_the_rows_of_runs_whose_weights_are_elsewhere(tmp_path, monkeypatch, capsys):
+    """A later session without the work folder re-reads the committed weights and keeps the other runs' rows."""
+    import aulib.predict.benchmark as benchmark
+
+    reference = tmp_path / "reference"
+    _run(reference / "hourglass-small" / "seed0")
+    _run(reference / "hourglass-small" / "seed1")  # a new seed, never read before
+    _run(reference / "resnet18" / "seed0", weights=False)  # its weights were in a work folder that is gone
+
+    def row(model, face_id, condition, au12):
+        run, seed = model.rsplit(", seed ", 1)
+        return {"model": model, "run": run, "seed": int(seed), "face_id": face_id, "condition": condition,
+                "status": "ok", "AU12": au12}
+
+    earlier = [row(model, face, condition, value) for face in ("001", "002") for condition in ("neutral", "smiling")
+               for model, value in (("hourglass-small, seed 0", 9.0), ("resnet18, seed 0", 1.5),
+                                    ("resnet18, seed 1", 7.0))]  # resnet18/seed1 is no longer in the folder
+    pd.DataFrame(earlier).to_csv(reference / LONDON_RUNS, index=False)
+
+    def fake_read_london(models, **options):  # read_london's layout: photo by photo, then model
+        assert sorted(models) == ["hourglass-small, seed 0", "hourglass-small, seed 1"]
+        return pd.DataFrame([{"model": model, "face_id": face, "condition": condition, "status": "ok", "AU12": 2.0}
+                             for face in ("001", "002") for condition in ("neutral", "smiling") for model in models])
+
+    monkeypatch.setattr(benchmark, "read_london", fake_read_london)
+    readings = build_london_runs(reference, None, seeds=(0, 1), progress=False)
+    assert "kept the earlier readings of resnet18, seed 0" in capsys.readouterr().out
+    written = pd.read_csv(reference / LONDON_RUNS, dtype={"face_id": str})
+    pd.testing.assert_frame_equal(written, readings, check_dtype=False)
+    # the re-read seed replaces its earlier value, the new seed is added, the kept run keeps its value
+    assert written.groupby("model").AU12.unique().to_dict() == {
+        "hourglass-small, seed 0": [2.0], "hourglass-small, seed 1": [2.0], "resnet18, seed 0": [1.5]}
+    assert written[["face_id", "condition", "model"]].values.tolist()[:3] == [
+        ["001", "neutral", "hourglass-small, seed 0"], ["001", "neutral", "hourglass-small, seed 1"],
+        ["001", "neutral", "resnet18, seed 0"]]
 
 def test_dev_choice_follows_its_rule_on_hand_made_numbers():
     def table(rows):

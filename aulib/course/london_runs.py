@@ -77,6 +77,11 @@ def build_london_runs(reference_dir: str | os.PathLike = REFERENCE_DIR, runs_roo
     """Read the London photos with every trained run but the Hourglass (:func:`trained_run_folders`), in fp32 on
     the CPU, and write them to ``london_runs.csv`` in ``reference_dir``.
 
+    Runs too large to commit keep their weights only in the work folder that trained them. When that folder is gone
+    (another machine, a later session), the earlier file's rows of a run and seed whose weights are not found are
+    kept, as long as the reference folder still has that run's ``seedK/config.json``, and the kept ones are named:
+    readings depend on the weights alone, so reading the other runs again need not lose them.
+
     Raises:
         FileNotFoundError: when no run but the Hourglass has weights, naming where it looked.
     """
@@ -92,7 +97,20 @@ def build_london_runs(reference_dir: str | os.PathLike = REFERENCE_DIR, runs_roo
     run_seed = readings.model.str.rsplit(", seed ", n=1)
     readings.insert(1, "run", run_seed.str[0])
     readings.insert(2, "seed", run_seed.str[1].astype(int))
-    atomic_write_csv(Path(reference_dir) / LONDON_RUNS, readings, index=False)
+    path = Path(reference_dir) / LONDON_RUNS
+    if path.is_file():
+        earlier = pd.read_csv(path, dtype={"face_id": str})
+        still_committed = [(run, seed) not in folders
+                           and (Path(reference_dir) / run / f"seed{seed}" / "config.json").is_file()
+                           for run, seed in zip(earlier.run, earlier.seed, strict=True)]
+        kept = earlier[still_committed]
+        if len(kept):
+            print(f"{LONDON_RUNS}: kept the earlier readings of {', '.join(kept.model.unique())} (weights not here)")
+            readings = pd.concat([readings, kept], ignore_index=True)
+            # photo by photo, then run and seed: the order read_london writes
+            readings = readings.sort_values(["face_id", "condition", "run", "seed"], kind="stable")
+            readings = readings.reset_index(drop=True)
+    atomic_write_csv(path, readings, index=False)
     return readings
 
 
