@@ -74,6 +74,8 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--london-only"], "london_only"),
     (["--difficulty", "hard", "--renderer", "3d", "--out", "models/reference-3d-hard", "--work", "hard"], None),
     (["--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"], None),  # own prepared folders
+    # a seed added on an AVX-512 machine to runs trained in fp32 on an AVX2-only one
+    (["--precision", "fp32", "--runs", "hourglass-small", "--seeds", "2"], None),
     # the London reading of every trained run takes --detector only to find the runs trained on its landmarks
     (["--london-runs-only", "--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"],
      "london_runs_only"),
@@ -94,6 +96,8 @@ def test_reference_takes_one_job(argv, mode):
     (["--precision-control", "--device", "cuda", "--renderer", "3d"], "does not take --device, --renderer"),
     (["--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
     (["--data-size", "--control-precision", "bf16"], "--control-precision is the precision of --precision-control"),
+    (["--precision-control", "--precision", "fp32"], "--precision fp32 is the training precision of the reference"),
+    (["--london-runs-only", "--precision", "bf16"], "--london-runs-only trains none"),
     # Runs at another difficulty would overwrite the course's default-difficulty runs, or be ignored by a study.
     (["--difficulty", "hard", "--work", "hard"], "give the runs their own --out; .*models/reference holds"),
     (["--difficulty", "0.9", "--out", str(ROOT / "models" / "reference-3d")], "give the runs their own --out"),

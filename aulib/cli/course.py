@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from aulib.cli.common import DEVICE, add_command, arg
+from aulib.cli.common import DEVICE, PRECISIONS, add_command, arg
 from aulib.course.pipeline import NOTEBOOKS_DIR, PROFILES, ROOT, NotebookFailed, run_notebooks
 
 if TYPE_CHECKING:
@@ -70,6 +70,10 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.control_precision != "fp32" and mode != "precision_control":
         raise SystemExit("aulib reference: --control-precision is the precision of --precision-control; add "
                          "--precision-control or drop --control-precision")
+    if args.precision != "auto" and mode is not None:
+        raise SystemExit(f"aulib reference: --precision {args.precision} is the training precision of the reference "
+                         f"runs; {'/'.join(map(_flag, given[mode]))} trains none (--control-precision is the "
+                         "precision control's)")
     if args.difficulty is not None and mode is not None:
         raise SystemExit("aulib reference: --difficulty sets the data sets of the reference runs; "
                          f"{'/'.join(map(_flag, given[mode]))} does not take it")
@@ -187,7 +191,7 @@ def run_reference(args: argparse.Namespace) -> int:
         course = {**notebook_parameters(load_params("smoke"), "01_data_preparation"), "DIFFICULTY": args.difficulty}
     long = build_reference(work=args.work, out=args.out, seeds=args.seeds, runs=args.runs, epochs=args.epochs,
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
-                           sigmas=args.sigmas, course=course, detector=args.detector)
+                           sigmas=args.sigmas, course=course, detector=args.detector, precision=args.precision)
     print(seed_summary(long).round(3).to_string())
     if {"hourglass", "hourglass-small"} & set(args.runs):  # RQ3's bands come from the committed weights
         from aulib.course.noise_study import build_noise_bands
@@ -262,6 +266,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         arg("--difficulty", type=_difficulty,
             help="the SynthAU difficulty of both data sets (easy, default, hard or a number in [0, 1]; default: "
                  "notebook 01's); with its own --out and --work"),
+        arg("--precision", choices=PRECISIONS, default="auto",
+            help="training precision of the runs: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), bf16 "
+                 "or fp32 (to add a seed, on an AVX-512 machine, to runs trained in fp32 on an AVX2-only one)"),
         arg("--detector", choices=["dlib", "face-alignment"],
             help="align both data sets with this tracker's landmarks, found in every frame, instead of the sets' "
                  "simulated tracker's (their own prepared folders; with its own --out)"),

@@ -189,6 +189,7 @@ def build_reference(
     progress: bool = True,
     renderer: str = "2d",
     detector: str | None = None,
+    precision: str = "auto",
 ) -> pd.DataFrame:
     """Train, evaluate and export every reference run (see the module docstring); returns the long table.
 
@@ -206,6 +207,8 @@ def build_reference(
         progress: progress bars.
         renderer: ``"2d"`` (SynthAU v2, the default) or ``"3d"`` (SynthAU-3D, `RENDERER=3d`; give it its own ``out``).
         detector: a real tracker's landmarks in both sets (``"dlib"``: :func:`prepare_sets`); give it its own ``out``.
+        precision: the runs' training precision (:class:`aulib.training.config.TrainConfig`'s; ``"auto"`` is bf16
+            on CUDA and on CPUs with native bf16): ``"fp32"`` adds a seed on such a machine to runs trained in fp32.
     """
     from aulib.course.pipeline import load_params, notebook_parameters
     from aulib.evaluation.evaluate import evaluate
@@ -223,7 +226,7 @@ def build_reference(
     for seed in seeds:
         for name in runs:
             config = run_config(name, "smoke", data=train_prepared, runs_dir=runs_root / f"seed{seed}",
-                                epochs=epochs, seed=seed, device=device)
+                                epochs=epochs, seed=seed, device=device, precision=precision)
             run_dir = Path(config.out)
             began = time.perf_counter()
             finished_before = (run_dir / "robustness.csv").is_file()
@@ -268,7 +271,8 @@ def build_reference(
                       "difficulty": course["DIFFICULTY"], "splits": "train/val only (val 15%)"},
         "evaluation_set": {"seed": int(course["SEED"]), "subjects": int(course["SUBJECTS"]),
                            "frames": int(course["FRAMES"]), "difficulty": course["DIFFICULTY"], "split": "test"},
-        "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "runs": [*earlier_runs, *runs],
+        "recipe": {"profile": "smoke", "epochs": epochs, "seeds": list(seeds), "precision": precision,
+                   "runs": [*earlier_runs, *runs],
                    "seeds_by_run": {run: sorted(int(d.name[4:]) for d in (out / run).glob("seed*"))
                                     for run in [*earlier_runs, *runs]},
                    "local_window": LOCAL_WINDOW, "sigmas_px": list(sigmas)},
