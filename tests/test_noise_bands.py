@@ -369,16 +369,22 @@ def test_the_committed_bands_start_from_the_committed_clean_scores():
     assert crossings.loc["plateau ends", "high"] < crossings.loc["breaks", "low"]
 
 
-@pytest.mark.skipif(not (REFERENCE_DIR / NOISE_PAIRED).is_file(), reason="no committed paired noise study")
-def test_the_committed_paired_noise_study_subtracts_the_committed_bands():
+# SynthAU v2's reference runs, and SynthAU-3D's trained and scored on dlib's landmarks
+PAIRED_NOISE_FOLDERS = (REFERENCE_DIR, REFERENCE_DIR.parent / "reference-3d-dlib")
+
+
+@pytest.mark.parametrize("folder", PAIRED_NOISE_FOLDERS, ids=lambda folder: folder.name)
+def test_the_committed_paired_noise_study_subtracts_the_committed_bands(folder):
     """Each side of ``noise_paired.csv`` is the curve and crossings that the model's own band tables hold, and the
     difference's interval holds the difference."""
-    paired = pd.read_csv(REFERENCE_DIR / NOISE_PAIRED)
-    hourglass, hourglass_crossings = (pd.read_csv(f) for f in noise_band_files(REFERENCE_DIR, "hourglass"))
+    if not (folder / NOISE_PAIRED).is_file():
+        pytest.skip(f"no committed paired noise study in {folder}")
+    paired = pd.read_csv(folder / NOISE_PAIRED)
+    hourglass, hourglass_crossings = (pd.read_csv(f) for f in noise_band_files(folder, "hourglass"))
     for run, rows in paired.groupby("run"):
-        bands, crossings = (pd.read_csv(f) for f in noise_band_files(REFERENCE_DIR, run))
+        bands, crossings = (pd.read_csv(f) for f in noise_band_files(folder, run))
         for seed in SEEDS:
-            metrics = pd.read_csv(REFERENCE_DIR / run / f"seed{seed}" / "metrics.csv", index_col=0)
+            metrics = pd.read_csv(folder / run / f"seed{seed}" / "metrics.csv", index_col=0)
             assert bands[f"ICC seed{seed}"].iloc[0] == pytest.approx(metrics.ICC["Mean"], abs=2e-3)
         icc_rows = rows[rows.what == "ICC"]
         np.testing.assert_allclose(icc_rows.reference, hourglass.ICC, atol=1e-9)

@@ -39,7 +39,7 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "synthau3d-real-tracker", "synthau3d-dlib-icc", "synthau3d-dlib-paired",
                   "synthau3d-dlib-retrained", "synthau3d-dlib-london-au12", "synthau3d-dlib-london-au06",
                   "synthau3d-dlib-noise", "synthau3d-dlib-london-runs",
-                  "synthau3d-dlib-london-variants"):
+                  "synthau3d-dlib-london-variants", "synthau3d-dlib-noise-paired"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 

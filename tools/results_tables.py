@@ -157,10 +157,11 @@ NOISE_RUN_LABELS = {"hourglass-small": "`small` Hourglass"}
 CROSSING_WORDS = {"later": "later (more robust)", "earlier": "earlier (less robust)"}
 
 
-def reference_noise_paired() -> str:
-    """Each run in ``noise_paired.csv`` (the `small` Hourglass) against the Hourglass under the same landmark noise,
-    paired by test subject: both curves and their difference at a few σ, then both crossings and theirs."""
-    paired = pd.read_csv(REFERENCE / "noise_paired.csv")
+def reference_noise_paired(folder: Path | None = None) -> str:
+    """Each run in ``folder``'s ``noise_paired.csv`` (default: SynthAU v2's reference; the `small` Hourglass) against
+    the Hourglass under the same landmark noise, paired by test subject: both curves and their difference at a few σ,
+    then both crossings and theirs."""
+    paired = pd.read_csv((REFERENCE if folder is None else folder) / "noise_paired.csv")
     lines = []
     for run, rows in paired.groupby("run", sort=False):
         label = NOISE_RUN_LABELS.get(run, run)
@@ -637,6 +638,8 @@ def tables() -> dict[str, str]:
         generated["synthau3d-dlib-london-variants"] = london_variants(REFERENCE_3D_DLIB)
     if (REFERENCE_3D_DLIB / "noise_crossings.csv").is_file() and (REFERENCE_3D / "noise_crossings.csv").is_file():
         generated["synthau3d-dlib-noise"] = synthau3d_dlib_noise()
+    if (REFERENCE_3D_DLIB / "noise_paired.csv").is_file():
+        generated["synthau3d-dlib-noise-paired"] = reference_noise_paired(REFERENCE_3D_DLIB)
     if (REFERENCE_3D / "real_tracker_retrained.csv").is_file():
         generated["synthau3d-dlib-retrained"] = synthau3d_dlib_retrained()
     if (REFERENCE_3D / "real_tracker_paired.csv").is_file():
