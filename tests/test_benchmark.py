@@ -248,7 +248,11 @@ def test_benchmark_command_reproduces_the_committed_readings(tmp_path):
     seed0 = committed[committed.model == reference_model_name(0)].set_index(["face_id", "condition"])
     mine = readings.set_index(["face_id", "condition"])
     assert len(mine) == 68
-    np.testing.assert_allclose(mine[AUS].to_numpy(float), seed0.loc[mine.index, AUS].to_numpy(float), atol=1e-5)
+    # fp32 readings differ between kinds of CPU (oneDNN picks AVX2, AVX-512 or AMX kernels): up to 6.4e-5 on an
+    # Intel Xeon with AMX against the committed readings (2026-12-07), and up to 2.8e-4 for the small Hourglass's
+    # London readings between an AVX2-only EPYC and that Xeon; a thousandth of an intensity level is far below any
+    # difference the course reports, and far above what one machine changes (nothing)
+    np.testing.assert_allclose(mine[AUS].to_numpy(float), seed0.loc[mine.index, AUS].to_numpy(float), atol=1e-3)
     summary = pd.read_csv(tmp_path / "summary.csv")
     au12 = summary[summary.AU == "AU12"].iloc[0]
     smiling, neutral = mine.xs("smiling", level="condition").AU12, mine.xs("neutral", level="condition").AU12
