@@ -79,6 +79,9 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     # the London reading of every trained run takes --detector only to find the runs trained on its landmarks
     (["--london-runs-only", "--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"],
      "london_runs_only"),
+    # RQ3's bands from the committed weights, scored on the course set prepared with dlib's landmarks
+    (["--noise-bands-only", "--detector", "dlib", "--renderer", "3d", "--out", "models/reference-3d-dlib"],
+     "committed_only"),
 ])
 def test_reference_takes_one_job(argv, mode):
     assert _reference_mode(build_parser().parse_args(["reference", *argv])) == mode

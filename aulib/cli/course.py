@@ -80,8 +80,9 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
                          "holds the course's reference runs at its default difficulty")
-    # --london-runs-only takes --detector (and --renderer) only to find the full runs under --work
-    if args.detector is not None and (mode not in (None, "london_runs_only")
+    # --london-runs-only takes --detector (and --renderer) only to find the full runs under --work, and the
+    # committed-only studies to find the course set prepared with its landmarks
+    if args.detector is not None and (mode not in (None, "london_runs_only", "committed_only")
                                       or Path(args.out).resolve() in _COMMITTED_REFERENCE):
         raise SystemExit(f"aulib reference --detector {args.detector}: trains the reference runs on its landmarks; "
                          "give them their own --out (not the course's reference folders), and no other job")
@@ -140,6 +141,7 @@ def _course_set(args: argparse.Namespace) -> Path:
 def run_reference(args: argparse.Namespace) -> int:
     from aulib.course.reference import (
         SEEDS,
+        WEIGHTS_RUNS,
         build_london_readings,
         build_london_variants,
         build_paired,
@@ -193,7 +195,7 @@ def run_reference(args: argparse.Namespace) -> int:
                            device=args.device, command="aulib " + " ".join(args.argv), renderer=args.renderer,
                            sigmas=args.sigmas, course=course, detector=args.detector, precision=args.precision)
     print(seed_summary(long).round(3).to_string())
-    if {"hourglass", "hourglass-small"} & set(args.runs):  # RQ3's bands come from the committed weights
+    if set(WEIGHTS_RUNS) & set(args.runs):  # RQ3's bands come from the committed weights
         from aulib.course.noise_study import build_noise_bands
 
         # every committed seed, not only this command's: a seed added later must not shrink the bands to itself

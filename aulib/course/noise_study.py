@@ -1,6 +1,7 @@
-"""RQ3 with intervals for the committed reference runs: every Hourglass with committed weights (``tiny``, and RQ1's
-``small``) under landmark noise in inter-ocular distances, with bootstrap bands over test subjects, and each paired
-with the Hourglass under the same noise (:mod:`aulib.evaluation.noise_bands` does the statistics).
+"""RQ3 with intervals for the committed reference runs: every Hourglass with committed weights (``tiny``, RQ1's
+``small`` and RQ4's per-AU Hourglasses) under landmark noise in inter-ocular distances, with bootstrap bands over
+test subjects, and each paired with the Hourglass under the same noise (:mod:`aulib.evaluation.noise_bands` does
+the statistics).
 
 ``aulib reference --noise-bands-only`` runs it on the committed weights (no training); ``make weights`` runs it after
 training. fp32 on the CPU, so the tables do not depend on the machine's vector extensions: a rerun on the same
@@ -41,9 +42,10 @@ def build_noise_bands(reference_dir: str | os.PathLike = REFERENCE_DIR, course_p
     with a bootstrap band over test subjects (:func:`aulib.evaluation.noise_bands.noise_bands`), in fp32 on the CPU.
 
     The Hourglass's tables go to ``noise_bands.csv`` and ``noise_crossings.csv``. Every other run of ``runs`` with
-    committed weights for each of ``seeds`` (the `small` Hourglass, RQ1) gets the same tables in its own folder
-    (:func:`noise_band_files`), and its difference from the Hourglass, paired by test subject under the same noise
-    (:func:`aulib.evaluation.noise_bands.noise_difference`), goes to ``noise_paired.csv`` with a ``run`` column.
+    committed weights for each of ``seeds`` (the `small` Hourglass, RQ1; the per-AU Hourglasses, RQ4) gets the
+    same tables in its own folder (:func:`noise_band_files`), and its difference from the Hourglass, paired by test
+    subject under the same noise (:func:`aulib.evaluation.noise_bands.noise_difference`), goes to
+    ``noise_paired.csv`` with a ``run`` column.
     A run without weights for every seed is left out, and said to be.
 
     Returns:

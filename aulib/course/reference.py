@@ -13,10 +13,11 @@ three seeds. Their provenance is kept beside them, and this module rebuilds all 
    :data:`EPOCHS` epochs, then evaluated and put through the landmark-noise study on the course set's test subjects;
 4. into ``models/reference/`` (committed): ``comparison.csv`` (every run, seed and AU), each run's ``config.json``,
    ``training.csv``, ``metrics.csv`` and ``robustness.csv``, its per-frame ``predictions.csv.gz`` (so that two
-   models can be compared paired by subject), the weights of the Hourglass and of the ``small`` Hourglass
-   (``best.pt`` without the optimiser, 1.2 and 3.1 MB a seed; the other networks are too large to commit, so only
-   their results are kept), ``london_readings.csv`` and ``london_variants.csv`` (the London photos read by the
-   Hourglass, and by the ``small`` Hourglass and the local readout: :func:`build_london_variants`),
+   models can be compared paired by subject), the weights of the Hourglass, the ``small`` Hourglass and the
+   per-AU Hourglasses (``best.pt`` without the optimiser, 1.2, 3.1 and 6.6 MB a seed; the other networks are too
+   large to commit, so only their results are kept), ``london_readings.csv`` and ``london_variants.csv`` (the
+   London photos read by the Hourglass, and by the ``small`` Hourglass and the local readout:
+   :func:`build_london_variants`),
    ``paired.csv`` (each run with per-frame predictions, and ridge on the landmarks, minus the Hourglass of the same
    seed, with a paired bootstrap over test subjects: :func:`build_paired`) and ``provenance.json`` (command,
    versions, machine, data seeds and timings; a run added later keeps every earlier command's record, with its
@@ -57,7 +58,7 @@ EPOCHS = 8
 LOCAL_WINDOW = 24.0  # the local readout's radius (aligned-frame pixels), as in notebook 04
 # Until the Hourglass's ICC has fallen by more than half (RESULTS.md), in pixels of the 256-pixel SynthAU frames.
 SIGMAS = (0, 2, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40)
-WEIGHTS_RUNS = ("hourglass", "hourglass-small")  # runs whose weights are committed (small enough: 1.2 and 3.1 MB)
+WEIGHTS_RUNS = ("hourglass", "hourglass-small", "per-au")  # runs whose weights are committed (1.2, 3.1 and 6.6 MB)
 ANALYSIS_FILES = ("config.json", "training.csv", "metrics.csv", "robustness.csv")
 
 
