@@ -153,7 +153,7 @@ def reference_noise_bands() -> str:
 
 
 NOISE_PAIRED_SIGMAS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
-NOISE_RUN_LABELS = {"hourglass-small": "`small` Hourglass"}
+NOISE_RUN_LABELS = {"hourglass-small": "`small` Hourglass", "per-au": "per-AU Hourglasses"}
 CROSSING_WORDS = {"later": "later (more robust)", "earlier": "earlier (less robust)"}
 
 
