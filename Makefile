@@ -4,7 +4,7 @@
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
 #   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU;
-#                    RENDERER=3d on SynthAU-3D)
+#                    RENDERER=3d on SynthAU-3D; RENDERER=3d DETECTOR=dlib on it with dlib's landmarks)
 #   make student     the student release of the notebooks (solutions stubbed by nbgrader) in student/
 #   make book        the instructor's book in build/book/_build/html (runs make reproduce first if needed)
 #   make student-book the students' book in build/student-book/_build/html: the student release run end to end
@@ -54,12 +54,16 @@ student: $(STAMP)
 
 # RENDERER=3d runs the course on SynthAU-3D, in folders of its own (data/synthau3d, runs/smoke-synthau3d,
 # figures/synthau3d, notebooks/executed/smoke-synthau3d) with its own reference runs (models/reference-3d). Unset,
-# the params file's RENDERER decides (2d in both).
+# the params file's RENDERER decides (2d in both). DETECTOR=dlib beside RENDERER=3d prepares the same frames with
+# dlib's landmarks instead of the simulated tracker's (data/synthau3d-prepared-dlib, runs/smoke-synthau3d-dlib,
+# figures/synthau3d-dlib, ...) and compares with the reference runs trained on them (models/reference-3d-dlib).
 RENDERER ?=
+DETECTOR ?=
 ON_3D := $(filter 3d,$(RENDERER))
+ON_DETECTOR := $(if $(ON_3D),$(if $(DETECTOR),-$(DETECTOR)))
 # Where `make reproduce` leaves the executed copies and the figures (the params file's FIG_DIR, SynthAU-3D's beside).
-EXECUTED := notebooks/executed/$(PROFILE)$(if $(ON_3D),-synthau3d)
-BOOK_FIGURES := figures$(if $(filter full,$(PROFILE)),/full)$(if $(ON_3D),/synthau3d)
+EXECUTED := notebooks/executed/$(PROFILE)$(if $(ON_3D),-synthau3d)$(ON_DETECTOR)
+BOOK_FIGURES := figures$(if $(filter full,$(PROFILE)),/full)$(if $(ON_3D),/synthau3d)$(ON_DETECTOR)
 
 book: $(STAMP)
 	test -f $(EXECUTED)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
@@ -75,7 +79,8 @@ weights: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS)
 
 reproduce: $(STAMP)
-	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) $(if $(RENDERER),--set RENDERER=$(RENDERER))
+	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) $(if $(RENDERER),--set RENDERER=$(RENDERER)) \
+		$(if $(DETECTOR),--set DETECTOR=$(DETECTOR))
 	MPLBACKEND=agg $(VENV)/bin/aulib figures
 
 clean:

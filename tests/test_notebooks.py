@@ -137,6 +137,57 @@ def test_run_notebooks_passes_synthau_3d_folders_and_writes_its_executed_copies_
     assert pipeline.course_settings(written_for_3d, "smoke", {})[0] == moved
 
 
+def test_detector_dlib_on_synthau_3d_moves_the_folders_to_dlibs_own():
+    """DETECTOR=dlib beside RENDERER=3d (hand-written folders): the rendered frames are shared, the prepared set,
+    runs, figures, executed copies and reference runs get dlib's name; a detector on SynthAU v2 is refused."""
+    smoke = pipeline.load_params("smoke")
+    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d", "DETECTOR": "dlib"})
+    assert out_dir == pipeline.NOTEBOOKS_DIR / "executed" / "smoke-synthau3d-dlib"
+    assert {key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR",
+                                          "CONTROLS_DIR", "DATA_SIZE_DIR")} == {
+        "DATA_DIR": "../data/synthau3d", "PREPARED_DIR": "../data/synthau3d-prepared-dlib",
+        "RUN_DIR": "../runs/smoke-synthau3d-dlib", "FIG_DIR": "../figures/synthau3d-dlib",
+        "REFERENCE_DIR": "../models/reference-3d-dlib", "CONTROLS_DIR": "../models/reference-3d-dlib-controls",
+        "DATA_SIZE_DIR": "../models/reference-3d-dlib-data-size"}
+    assert (pipeline.ROOT / "models" / "reference-3d-dlib" / "hourglass" / "seed0" / "best.pt").is_file()
+    # the simulated tracker's landmarks ("given") are no detector: SynthAU-3D's own folders
+    given, given_out = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d", "DETECTOR": "given"})
+    assert (given["PREPARED_DIR"], given["REFERENCE_DIR"], given_out.name) == (
+        "../data/synthau3d-prepared", "../models/reference-3d", "smoke-synthau3d")
+    # a folder the user sets stays; one already named for dlib is not renamed twice
+    mine = pipeline.dataset_folders(pipeline.notebook_parameters(smoke, "01_data_preparation"),
+                                    {"RENDERER": "3d", "DETECTOR": "dlib", "RUN_DIR": "mine",
+                                     "FIG_DIR": "../figures/synthau3d-dlib"})
+    assert "RUN_DIR" not in mine and "FIG_DIR" not in mine
+    assert pipeline.synthau_3d_folders({"RUN_DIR": "../runs/smoke-synthau3d-dlib"}, "dlib")["RUN_DIR"] == (
+        "../runs/smoke-synthau3d-dlib")
+    with pytest.raises(ValueError, match="DETECTOR='dlib' on SynthAU needs RENDERER=3d"):
+        pipeline.course_settings(smoke, "smoke", {"DETECTOR": "dlib"})
+
+
+def test_reference_runs_apply_only_beside_data_aligned_with_their_landmarks(pipeline_run, tmp_path):
+    """A SynthAU-3D set prepared with dlib's landmarks takes the runs trained on dlib's (models/reference-3d-dlib,
+    whose provenance says so), not those trained on the simulated tracker's, and the other way round. The sets are
+    the pipeline test's, relabelled: a 3D config and the detector in the prepared set's meta.json."""
+    root, _ = pipeline_run
+    source = json.loads((root / "synthau" / "synthau.json").read_text())
+    source["config"]["renderer"] = "3d"
+    models = pipeline.ROOT / "models"
+    for detector, own, other in (("dlib", "reference-3d-dlib", "reference-3d"),
+                                 ("given", "reference-3d", "reference-3d-dlib")):
+        (tmp_path / detector / "source").mkdir(parents=True)
+        (tmp_path / detector / "source" / "synthau.json").write_text(json.dumps(source))
+        meta = json.loads((root / "prepared" / "meta.json").read_text())
+        meta.update(source=str(tmp_path / detector / "source"), detector=detector)
+        (tmp_path / detector / "prepared").mkdir()
+        (tmp_path / detector / "prepared" / "meta.json").write_text(json.dumps(meta))
+        prepared = tmp_path / detector / "prepared"
+        assert pipeline.synthau_renderer(prepared) == "3d" and pipeline.prepared_landmarks(prepared) == detector
+        assert pipeline.reference_applies("synthau", models / own, prepared)
+        assert not pipeline.reference_applies("synthau", models / other, prepared)
+        assert not pipeline.reference_applies("synthau", models / "reference", prepared)
+
+
 def test_reference_runs_apply_only_beside_data_of_their_own_renderer(pipeline_run, tmp_path):
     """The course set of the pipeline test is SynthAU v2's (drawn in 2D): SynthAU v2's reference runs and controls
     belong beside it, SynthAU-3D's do not, nor do SynthAU runs beside a licensed data set."""

@@ -130,24 +130,56 @@ SYNTHAU_3D_REFERENCE = {"REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR
                         "DATA_SIZE_DIR": "../models/reference-3d-data-size"}
 
 
-def synthau_3d_folders(folders: Mapping[str, Any]) -> dict[str, str]:
+def synthau_3d_folders(folders: Mapping[str, Any], detector: str | None = None) -> dict[str, str]:
     """SynthAU-3D's folders beside SynthAU v2's ``folders`` (a params file's, or a student release's).
+
+    Args:
+        folders: SynthAU v2's folders.
+        detector: a real tracker (``"dlib"``) whose landmarks prepare the set instead of the simulated tracker's. The
+            rendered frames are the same, so ``DATA_DIR`` is shared; the prepared set, the runs, the figures and the
+            reference runs (``aulib reference --renderer 3d --detector dlib``) get the detector's name.
 
     Example:
         >>> synthau_3d_folders({"DATA_DIR": "../data/synthau-full", "PREPARED_DIR": "../data/synthau-full-prepared",
         ...                     "RUN_DIR": "../runs/full", "FIG_DIR": "../figures/full"})["DATA_DIR"]
         '../data/synthau3d-full'
+        >>> synthau_3d_folders({"PREPARED_DIR": "../data/synthau-prepared"}, detector="dlib")["PREPARED_DIR"]
+        '../data/synthau3d-prepared-dlib'
     """
     def move(key: str, value: str) -> str:
-        if "synthau3d" in value:  # already SynthAU-3D's (a params file written for it): it stays
-            return value
-        if key in ("DATA_DIR", "PREPARED_DIR"):
-            return value.replace("synthau", "synthau3d", 1) if "synthau" in value else f"{value}-synthau3d"
-        return f"{value}-synthau3d" if key == "RUN_DIR" else f"{value}/synthau3d"
+        if "synthau3d" not in value:  # else already SynthAU-3D's (a params file written for it): it stays
+            if key in ("DATA_DIR", "PREPARED_DIR"):
+                value = value.replace("synthau", "synthau3d", 1) if "synthau" in value else f"{value}-synthau3d"
+            else:
+                value = f"{value}-synthau3d" if key == "RUN_DIR" else f"{value}/synthau3d"
+        if detector and key != "DATA_DIR" and not value.endswith(f"-{detector}"):
+            value = f"{value}-{detector}"
+        return value
 
     moved = {key: move(key, str(folders[key])) for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR")
              if key in folders}
-    return {**moved, **SYNTHAU_3D_REFERENCE}
+    reference = {key: value.replace("reference-3d", f"reference-3d-{detector}") if detector else value
+                 for key, value in SYNTHAU_3D_REFERENCE.items()}
+    return {**moved, **reference}
+
+
+def synthau_detector(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> str | None:
+    """The real tracker (``"dlib"``) that prepares a SynthAU course, or ``None`` for the set's simulated tracker.
+
+    Raises:
+        ValueError: a detector on SynthAU v2 (``RENDERER=2d``): the course's runs on a real tracker's landmarks are
+            SynthAU-3D's, and dlib was never measured on v2's drawn faces.
+    """
+    from aulib.data.frames import GIVEN
+
+    detector = overrides.get("DETECTOR", common.get("DETECTOR"))
+    if detector in (None, GIVEN):
+        return None
+    if str(overrides.get("RENDERER", common.get("RENDERER", "2d"))) != "3d":
+        raise ValueError(f"DETECTOR={detector!r} on SynthAU needs RENDERER=3d: the reference runs on a real "
+                         "tracker's landmarks are SynthAU-3D's (models/reference-3d-dlib); leave DETECTOR out for "
+                         "SynthAU v2, whose prepared set uses the simulated tracker")
+    return str(detector)
 
 
 def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
@@ -158,7 +190,8 @@ def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
     Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA; each DISFA fold
     (``FOLD``) gets its own runs and figures, and they share the prepared data (:data:`DATASET_FOLDERS`).
     ``RENDERER=3d`` (an override, or the params file's) alone runs it on SynthAU-3D, in its own folders and with its
-    own reference runs (:func:`synthau_3d_folders`).
+    own reference runs (:func:`synthau_3d_folders`); ``DETECTOR=dlib`` beside it prepares that set with dlib's
+    landmarks, again in folders and with reference runs of its own.
 
     Args:
         common: the params file's parameters (``common`` and notebook 01's section, where ``RENDERER`` is).
@@ -166,7 +199,7 @@ def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
         defaults: folders that replace the params file's without counting as set (a student release's own).
 
     Raises:
-        ValueError: ``RENDERER=3d`` with a ``DATASET`` other than SynthAU.
+        ValueError: ``RENDERER=3d`` with a ``DATASET`` other than SynthAU, or ``DETECTOR`` on SynthAU v2.
 
     Example:
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"DATASET": "bp4d", "FIG_DIR": "figs"})
@@ -177,14 +210,19 @@ def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
         '../runs/smoke-synthau3d'
         >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1, "RENDERER": "2d"})
         {}
+        >>> dataset_folders({"DATASET": "synthau", "RUN_DIR": "../runs/smoke"},
+        ...                 {"RENDERER": "3d", "DETECTOR": "dlib"})["REFERENCE_DIR"]
+        '../models/reference-3d-dlib'
     """
     dataset = overrides.get("DATASET", common.get("DATASET"))
     if str(overrides.get("RENDERER", common.get("RENDERER", "2d"))) == "3d":
         if dataset != "synthau":
             raise ValueError(f"RENDERER=3d draws SynthAU-3D, but DATASET is {dataset!r}: set DATASET=synthau, or "
                              "leave RENDERER out for a licensed data set")
-        folders = synthau_3d_folders({**common, **(defaults or {})})
+        folders = synthau_3d_folders({**common, **(defaults or {})}, synthau_detector(common, overrides))
         return {key: value for key, value in folders.items() if key not in overrides}
+    if dataset == "synthau":
+        synthau_detector(common, overrides)  # raises on a detector for SynthAU v2
     if dataset == common.get("DATASET"):
         return {}
     profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
@@ -208,23 +246,42 @@ def synthau_renderer(prepared_dir: str | os.PathLike) -> str | None:
         return None
 
 
-SYNTHAU_3D_NOTE = ("This run of the course is on SynthAU-3D (RENDERER=3d): every table and figure below is computed "
-                   "from it and from SynthAU-3D's reference runs, but numbers quoted in the text are SynthAU v2's, the "
-                   "course's default data (RESULTS.md has both).")
+def prepared_landmarks(prepared_dir: str | os.PathLike) -> str | None:
+    """The landmarks a prepared folder was aligned with (``"given"``: the data set's own, e.g. SynthAU's simulated
+    tracker; ``"dlib"``; ``"face-alignment"``), from its ``meta.json``; ``None`` when it cannot be read."""
+    from aulib.data.dataset import load_meta
+
+    try:
+        return load_meta(prepared_dir).get("detector")
+    except (FileNotFoundError, RuntimeError, ValueError):
+        return None
+
+
+SYNTHAU_3D_NOTE = ("This run of the course is on SynthAU-3D (RENDERER=3d; with DETECTOR=dlib, aligned with dlib's "
+                   "landmarks): every table and figure below is computed from it and from SynthAU-3D's reference runs "
+                   "on the same landmarks, but numbers quoted in the text are SynthAU v2's, the course's default data "
+                   "(RESULTS.md has both).")
 
 
 def reference_applies(dataset: str, reference_dir: str | os.PathLike, prepared_dir: str | os.PathLike) -> bool:
     """Whether the committed reference runs in ``reference_dir`` belong beside a course on ``prepared_dir``: SynthAU
     runs beside SynthAU data drawn by the renderer they were trained on (``provenance.json``'s ``renderer``, and
-    :func:`synthau_renderer`), so that a SynthAU-3D course is never compared with SynthAU v2's runs.
+    :func:`synthau_renderer`) and aligned with the same landmarks (its ``landmarks``: ``"dlib"``, or the sets'
+    simulated tracker; :func:`prepared_landmarks`), so that a SynthAU-3D course is never compared with SynthAU v2's
+    runs, nor a course on dlib's landmarks with runs trained on the simulated tracker's.
 
-    Where the prepared set's renderer cannot be read (its source folder is gone), the folders are trusted.
+    Where the prepared set's renderer or landmarks cannot be read (its source folder is gone), the folders are trusted.
     """
+    from aulib.data.frames import DETECTORS, GIVEN
+
     if dataset != "synthau":
         return False
     provenance = Path(reference_dir) / "provenance.json"
-    trained_on = json.loads(provenance.read_text()).get("renderer", "2d") if provenance.is_file() else "2d"
-    return synthau_renderer(prepared_dir) in (None, trained_on)
+    recorded = json.loads(provenance.read_text()) if provenance.is_file() else {}
+    trained_on = recorded.get("renderer", "2d")
+    trained_landmarks = recorded.get("landmarks") if recorded.get("landmarks") in DETECTORS else GIVEN
+    return (synthau_renderer(prepared_dir) in (None, trained_on)
+            and prepared_landmarks(prepared_dir) in (None, trained_landmarks))
 
 
 def course_settings(params: Mapping[str, Any], profile: str, overrides: Mapping[str, Any] | None,
@@ -236,7 +293,7 @@ def course_settings(params: Mapping[str, Any], profile: str, overrides: Mapping[
 
     Returns:
         ``(overrides, executed-copies folder)``: ``notebooks/executed/<profile>``, or ``<profile>-synthau3d`` on
-        SynthAU-3D, unless ``output_dir`` is given.
+        SynthAU-3D (``<profile>-synthau3d-dlib`` on dlib's landmarks), unless ``output_dir`` is given.
     """
     # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
     release = RELEASE_OUTPUTS if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve() else {}
@@ -245,8 +302,9 @@ def course_settings(params: Mapping[str, Any], profile: str, overrides: Mapping[
     resolved = {**release, **moved, **(overrides or {})}
     # SynthAU-3D's executed copies go beside SynthAU v2's, not over them (smoke-synthau3d).
     on_3d = str(resolved.get("RENDERER", settings.get("RENDERER", "2d"))) == "3d"
+    detector = synthau_detector(settings, resolved) if on_3d else None
     out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / (
-        f"{profile}-synthau3d" if on_3d else profile)
+        (f"{profile}-synthau3d" + (f"-{detector}" if detector else "")) if on_3d else profile)
     return resolved, out_dir
 
 
