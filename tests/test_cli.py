@@ -69,6 +69,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     (["--data-size", "--subjects", "5"], "data_size"),
     (["--data-size"], "data_size"),
     (["--data-size", "--renderer", "3d"], "data_size"),  # SynthAU-3D's twin of the regime
+    (["--data-size", "--renderer", "3d", "--detector", "dlib"], "data_size"),  # ... on dlib's landmarks
     (["--precision-control", "--seeds", "1"], "precision_control"),
     (["--precision-control", "--control-precision", "bf16"], "precision_control"),
     (["--london-only"], "london_only"),
@@ -111,6 +112,7 @@ def test_reference_takes_one_job(argv, mode):
     (["--detector", "dlib", "--renderer", "3d"], "--detector dlib: .* their own --out"),
     (["--detector", "dlib", "--out", str(ROOT / "models" / "reference-3d")], "their own --out"),
     (["--detector", "dlib", "--out", "elsewhere", "--london-only"], "and no other job"),
+    (["--data-size", "--detector", "dlib"], "the regime on a detector's landmarks is SynthAU-3D's; add --renderer 3d"),
     (["--london-runs-only", "--london-variants-only"], "--london-variants-only and --london-runs-only are separate"),
 ])
 def test_reference_refuses_flags_that_would_be_ignored(argv, message):
@@ -125,3 +127,11 @@ def test_reference_names_a_bad_difficulty(value, message, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reference", "--difficulty", value])
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_run_notebooks_keeps_every_set_flag():
+    """`--set A=1 --set B=2` (as `make reproduce RENDERER=3d DETECTOR=dlib` writes it) gives both overrides; argparse's
+    default would keep the last flag's alone. Values are read as YAML: 1 is an int, dlib a string."""
+    args = build_parser().parse_args(["run-notebooks", "--set", "RENDERER=3d", "--set", "DETECTOR=dlib", "SEED=1"])
+    assert dict(args.set) == {"RENDERER": "3d", "DETECTOR": "dlib", "SEED": 1}
+    assert build_parser().parse_args(["run-notebooks"]).set is None

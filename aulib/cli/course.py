@@ -80,10 +80,15 @@ def _reference_mode(args: argparse.Namespace) -> str | None:
     if args.difficulty is not None and Path(args.out).resolve() in _COMMITTED_REFERENCE:
         raise SystemExit(f"aulib reference --difficulty {args.difficulty}: give the runs their own --out; {args.out} "
                          "holds the course's reference runs at its default difficulty")
-    # --london-runs-only takes --detector (and --renderer) only to find the full runs under --work, and the
-    # committed-only studies to find the course set prepared with its landmarks
-    if args.detector is not None and (mode not in (None, "london_runs_only", "committed_only")
-                                      or Path(args.out).resolve() in _COMMITTED_REFERENCE):
+    # --london-runs-only takes --detector (and --renderer) only to find the full runs under --work, the
+    # committed-only studies to find the course set prepared with its landmarks, and --data-size to train its
+    # SynthAU-3D twin on them (into its own folder, models/reference-3d-dlib-data-size)
+    if args.detector is not None and mode == "data_size":
+        if args.renderer != "3d":
+            raise SystemExit(f"aulib reference --data-size --detector {args.detector}: the regime on a detector's "
+                             "landmarks is SynthAU-3D's; add --renderer 3d")
+    elif args.detector is not None and (mode not in (None, "london_runs_only", "committed_only")
+                                        or Path(args.out).resolve() in _COMMITTED_REFERENCE):
         raise SystemExit(f"aulib reference --detector {args.detector}: trains the reference runs on its landmarks; "
                          "give them their own --out (not the course's reference folders), and no other job")
     if args.difficulty is not None and args.work == args.default_of("work"):
@@ -125,7 +130,8 @@ def _train_control(args: argparse.Namespace, mode: str) -> pd.DataFrame:
         from aulib.course.data_size import SUBJECTS, build_data_size_regime
 
         return build_data_size_regime(work=args.work, subjects=args.subjects or list(SUBJECTS), seeds=args.seeds,
-                                      epochs=args.epochs, command=command, renderer=args.renderer)
+                                      epochs=args.epochs, command=command, renderer=args.renderer,
+                                      detector=args.detector)
     from aulib.course.controls import build_precision_control
 
     return build_precision_control(work=args.work, seeds=args.seeds, epochs=args.epochs, command=command,
@@ -244,7 +250,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_command(commands, "run-notebooks", run_cli, "execute the course notebooks in order with papermill", [
         arg("--profile", choices=PROFILES, default="smoke"),
         arg("--only", nargs="*", help="notebooks to run, by name or number (e.g. 03 04)"),
-        arg("--set", nargs="*", type=_parse_override, metavar="KEY=VALUE",
+        # "extend": a second --set adds to the first instead of silently replacing it
+        arg("--set", nargs="+", action="extend", type=_parse_override, metavar="KEY=VALUE",
             help="override a parameter in every notebook that declares it, e.g. DEVICE=cpu"),
         arg("--params", help="a params file other than params/<profile>.yaml"),
         arg("--timeout", type=int, help="per-cell timeout in seconds"),

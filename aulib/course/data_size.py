@@ -25,6 +25,10 @@ larger), everything else as the full-size runs.
   recipe on the SynthAU-3D sets, paired with the committed SynthAU-3D runs (``models/reference-3d``: the Hourglass and
   the pooled head on all training people) and trained in their precision (``auto``: bf16 on a CPU with AVX-512
   BF16, as they were), into ``models/reference-3d-data-size/``.
+- **On dlib's landmarks** (``detector="dlib"``, ``aulib reference --data-size --renderer 3d --detector dlib``): the
+  SynthAU-3D sets prepared with dlib's landmarks, paired with the runs trained on them
+  (``models/reference-3d-dlib``) and, like them, trained in fp32, into ``models/reference-3d-dlib-data-size/``; its
+  ``provenance.json`` names the landmarks, so that only a course prepared with dlib shows it.
 
 Written to ``models/reference-data-size/`` (committed): ``<run>/subjects<n>/seed<k>/`` (``config.json``,
 ``training.csv``, ``metrics.csv``, ``predictions.csv.gz``), ``paired.csv`` (every size, the full one included) and
@@ -62,8 +66,25 @@ REFERENCE_3D_DIR = ROOT / "models" / "reference-3d"
 SUBJECTS = (10, 30)
 RUNS = ("hourglass", "hourglass-direct")
 RUN_LABELS = {"hourglass": "Hourglass", "hourglass-direct": "pooled head"}
-# The precision of the committed full-size runs that each renderer's regime is paired with.
+# The precision of the committed full-size runs that each renderer's regime is paired with (on a detector's
+# landmarks: DETECTOR_PRECISION, as models/reference-3d-dlib was trained).
 PRECISION = {"2d": "fp32", "3d": "auto"}
+DETECTOR_PRECISION = "fp32"
+
+
+def regime_folders(renderer: str = "2d", detector: str | None = None) -> tuple[Path, Path]:
+    """(the regime's committed folder, the committed full-size runs' folder) of a renderer and landmarks.
+
+    Example:
+        >>> [folder.name for folder in regime_folders("3d", "dlib")]
+        ['reference-3d-dlib-data-size', 'reference-3d-dlib']
+    """
+    if detector is not None:
+        if renderer != "3d":
+            raise ValueError(f"the regime on {detector}'s landmarks is SynthAU-3D's: give renderer='3d', not "
+                             f"{renderer!r}")
+        return ROOT / "models" / f"reference-3d-{detector}-data-size", ROOT / "models" / f"reference-3d-{detector}"
+    return (DATA_SIZE_3D_DIR, REFERENCE_3D_DIR) if renderer == "3d" else (DATA_SIZE_DIR, REFERENCE_DIR)
 
 
 def full_size_runs(seed: int, reference_dir: Path = REFERENCE_DIR, controls_dir: Path = CONTROLS_DIR,
@@ -77,13 +98,13 @@ def full_size_runs(seed: int, reference_dir: Path = REFERENCE_DIR, controls_dir:
             "hourglass-direct": reference_dir / "hourglass-direct" / f"seed{seed}"}
 
 
-def _precision_used(renderer: str) -> str:
-    """What :data:`PRECISION` trains in on this machine's CPU (``"auto"`` is bf16 only with native bf16)."""
+def _precision_used(precision: str) -> str:
+    """What ``precision`` trains in on this machine's CPU (``"auto"`` is bf16 only with native bf16)."""
     import torch
 
     from aulib.inference.precision import autocast_dtype
 
-    return "bf16" if autocast_dtype(PRECISION[renderer], torch.device("cpu")) == torch.bfloat16 else "fp32"
+    return "bf16" if autocast_dtype(precision, torch.device("cpu")) == torch.bfloat16 else "fp32"
 
 
 def training_subjects(config: Any) -> list[str]:
@@ -110,14 +131,15 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
                            epochs: int = EPOCHS, n_boot: int = 2000, course: dict[str, Any] | None = None,
                            reference_dir: str | os.PathLike | None = None,
                            controls_dir: str | os.PathLike = CONTROLS_DIR, renderer: str = "2d",
-                           command: str = "aulib reference --data-size", progress: bool = True) -> pd.DataFrame:
+                           detector: str | None = None, command: str = "aulib reference --data-size",
+                           progress: bool = True) -> pd.DataFrame:
     """Train both networks on fewer subjects and pair them, and geometry alone with the Hourglass (module
     docstring).
 
     Args:
         work: the folder of the reference data sets and run folders (``aulib reference --work``).
-        out: the committed regime folder (default: :data:`DATA_SIZE_DIR`, or :data:`DATA_SIZE_3D_DIR` for
-            SynthAU-3D).
+        out: the committed regime folder (default: :func:`regime_folders`'s: :data:`DATA_SIZE_DIR`,
+            :data:`DATA_SIZE_3D_DIR` for SynthAU-3D, ``models/reference-3d-dlib-data-size`` on dlib's landmarks).
         subjects: training-set sizes (subjects) to train; the full size comes from the committed runs.
         seeds: training seeds.
         epochs: the full-size recipe's epochs, which fix the number of updates of every run.
@@ -126,6 +148,7 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
         reference_dir, controls_dir: the committed full-size runs (:func:`full_size_runs`; ``reference_dir``'s
             default is the renderer's reference folder).
         renderer: ``"2d"`` (SynthAU v2) or ``"3d"`` (SynthAU-3D's twin: its sets, runs and precision).
+        detector: ``"dlib"``: the SynthAU-3D sets prepared with its landmarks, and the runs trained on them.
         command: the command line recorded in the provenance.
         progress: progress bars.
 
@@ -144,12 +167,13 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
         raise ValueError(f"renderer must be one of {sorted(PRECISION)}; got {renderer!r}")
     three_d = renderer == "3d"
     work = Path(work)
-    out = Path(out) if out is not None else DATA_SIZE_3D_DIR if three_d else DATA_SIZE_DIR
-    reference_dir = Path(reference_dir) if reference_dir is not None else REFERENCE_3D_DIR if three_d \
-        else REFERENCE_DIR
+    default_out, default_reference = regime_folders(renderer, detector)
+    out = Path(out) if out is not None else default_out
+    reference_dir = Path(reference_dir) if reference_dir is not None else default_reference
+    precision = DETECTOR_PRECISION if detector else PRECISION[renderer]
     if course is None:
         course = notebook_parameters(load_params("smoke"), "01_data_preparation")
-    train_prepared, course_prepared = prepare_sets(work, course, progress, renderer)
+    train_prepared, course_prepared = prepare_sets(work, course, progress, renderer, detector)
     earlier = json.loads((out / "provenance.json").read_text()) if (out / "provenance.json").is_file() else {}
     timings = dict(earlier.get("seconds", {}))  # a run trained now replaces its own entries below
     trained_now: list[str] = []
@@ -163,9 +187,10 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
             per_epoch = size_of[n][2]
             for name in RUNS:
                 config = run_config(name, "smoke", data=train_prepared,
-                                    runs_dir=work / f"runs-data-size{'-3d' if three_d else ''}" / f"subjects{n}"
+                                    runs_dir=work / (f"runs-data-size{'-3d' if three_d else ''}"
+                                                     f"{f'-{detector}' if detector else ''}") / f"subjects{n}"
                                     / f"seed{seed}", epochs=math.ceil(steps / per_epoch), max_steps=steps,
-                                    seed=seed, device="cpu", precision=PRECISION[renderer], train_subjects=n)
+                                    seed=seed, device="cpu", precision=precision, train_subjects=n)
                 run_dir = Path(config.out)
                 began = time.perf_counter()
                 finished_before = (run_dir / "predictions.csv").is_file()
@@ -222,9 +247,8 @@ def build_data_size_regime(*, work: str | os.PathLike = "data", out: str | os.Pa
     atomic_write_json(out / "provenance.json", {
         "command": command, "what": "the training-set-size regime: see aulib/course/data_size.py",
         # the precision this machine trains in, where this command trained; else what the earlier record says
-        "renderer": renderer, "precision": PRECISION[renderer],
-        "precision_used": _precision_used(renderer) if trained_now else earlier.get("precision_used",
-                                                                                    PRECISION[renderer]),
+        "renderer": renderer, "landmarks": detector or "the sets' simulated tracker", "precision": precision,
+        "precision_used": _precision_used(precision) if trained_now else earlier.get("precision_used", precision),
         "trained_by_this_command": trained_now,
         "earlier": [*earlier.get("earlier", []), *([{k: earlier[k] for k in ("command", "machine", "date")
                                                     if k in earlier}] if earlier else [])],
