@@ -11,7 +11,7 @@ import pytest
 from helpers import pingouin_mean_icc
 
 from aulib.course.data_size import build_data_size_regime
-from aulib.course.reference import prepare_sets
+from aulib.course.reference import ROOT, prepare_sets
 from aulib.evaluation.geometry import geometry_predictions
 
 
@@ -146,3 +146,48 @@ def test_the_committed_regime_recomputes_from_its_predictions(renderer, precisio
         assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
         assert row.over_ridge_verdict == ("level" if row.over_ridge_low <= 0 <= row.over_ridge_high else
                                           "better" if row.over_ridge_low > 0 else "worse")
+
+
+def test_the_regime_on_dlibs_landmarks_recomputes_and_pairs_with_the_runs_trained_on_them():
+    """models/reference-3d-dlib-data-size (RESULTS.md's synthau3d-dlib-data-size table): each mean ICC and difference
+    recomputed with pingouin from the committed per-frame predictions; the smaller runs in fp32 with as many updates
+    as the full-size runs on dlib's landmarks (models/reference-3d-dlib: 1,088, since dlib found the face in fewer
+    frames than 4,896), which are the full-size rows; and the provenance names the landmarks, so that only a course
+    prepared with dlib shows it (aulib.course.pipeline.reference_applies)."""
+    from aulib.course.data_size import full_size_runs, regime_folders
+
+    folder, reference = regime_folders("3d", "dlib")
+    if not (folder / "paired.csv").is_file():
+        pytest.skip("the regime on dlib's landmarks is not committed")
+    assert reference == ROOT / "models" / "reference-3d-dlib"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert (provenance["renderer"], provenance["landmarks"], provenance["precision"]) == ("3d", "dlib", "fp32")
+    paired = pd.read_csv(folder / "paired.csv")
+    full_steps = int(pd.read_csv(reference / "hourglass" / "seed0" / "training.csv").step.iloc[-1])
+    assert full_steps == 1088 and set(paired.steps) == {full_steps} and set(paired.test_subjects) == {30}
+    assert sorted(paired.train_subjects.unique()) == [10, 30, 102]
+    with pytest.raises(ValueError, match="SynthAU-3D's: give renderer='3d'"):
+        regime_folders("2d", "dlib")
+    for row in paired.itertuples():
+        if row.train_subjects == 102:
+            paths = full_size_runs(row.seed, reference, renderer="3d")
+            assert paths["hourglass"] == reference / "hourglass" / f"seed{row.seed}"
+        else:
+            paths = {run: folder / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
+                     for run in ("hourglass", "hourglass-direct")}
+            for path in paths.values():
+                config = json.loads((path / "config.json").read_text())
+                assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
+                    (row.train_subjects, "fp32", full_steps)
+                assert "dlib" in config["data"]  # trained on the set prepared with dlib's landmarks
+        for path in paths.values():
+            assert pd.read_csv(path / "training.csv").step.iloc[-1] == full_steps
+        assert row.train_frames < 48 * row.train_subjects  # the frames where dlib found the face
+        hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
+        pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
+        assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-6)
+        assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
+        assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
+        assert row.low <= row.difference <= row.high
+        assert row.over_ridge == pytest.approx(hourglass - row.ridge_icc, abs=1e-6)
+        assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high

@@ -11,7 +11,8 @@ around them quotes from these tables. Sources (all committed):
 - ``models/reference-3d/cue_probe.csv``: what the SynthAU-3D Hourglass reads, an AU's shape or its folds;
 - ``models/reference-3d/error_sources.csv``: where the SynthAU-3D readers' errors come from;
 - ``models/reference-data-size/paired.csv``: the training-set-size regime (:mod:`aulib.course.data_size`), and
-  ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin;
+  ``models/reference-3d-data-size/paired.csv`` its SynthAU-3D twin, and ``models/reference-3d-dlib-data-size/`` that
+  twin on dlib's landmarks;
 - ``models/reference-3d-hard/``: SynthAU-3D's Hourglass on sets at the hard difficulty (its ``comparison.csv``,
   ``paired.csv`` and ``london_readings.csv``);
 - ``models/reference-3d-dlib/``: SynthAU-3D's Hourglass, its pooled head, the fixed extent, L2 and ResNet-18 trained
@@ -409,6 +410,7 @@ def reference_controls(control: str = "fp32") -> str:
 
 DATA_SIZE = ROOT / "models" / "reference-data-size"
 DATA_SIZE_3D = ROOT / "models" / "reference-3d-data-size"
+DATA_SIZE_3D_DLIB = ROOT / "models" / "reference-3d-dlib-data-size"
 
 
 def reference_data_size(folder: Path | None = None) -> str:
@@ -656,6 +658,8 @@ def tables() -> dict[str, str]:
         generated["reference-data-size"] = reference_data_size()
     if (DATA_SIZE_3D / "paired.csv").is_file():
         generated["synthau3d-data-size"] = reference_data_size(DATA_SIZE_3D)
+    if (DATA_SIZE_3D_DLIB / "paired.csv").is_file():
+        generated["synthau3d-dlib-data-size"] = reference_data_size(DATA_SIZE_3D_DLIB)
     return generated
 
 
