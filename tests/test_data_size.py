@@ -135,17 +135,23 @@ def test_the_committed_regime_recomputes_from_its_predictions(renderer, precisio
         for path in paths.values():  # 102 subjects × 48 frames in batches of 32, 8 epochs: 153 × 8 updates
             assert pd.read_csv(path / "training.csv").step.iloc[-1] == 1224 == row.steps
         assert row.train_frames == 48 * row.train_subjects
-        hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
-        pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
-        assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-6)
-        assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
-        assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
-        assert row.low <= row.difference <= row.high and row.test_subjects == 30
-        # geometry alone (fitted on the same people; checked against scikit-learn where the sets are built above)
-        assert row.over_ridge == pytest.approx(hourglass - row.ridge_icc, abs=1e-6)
-        assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
-        assert row.over_ridge_verdict == ("level" if row.over_ridge_low <= 0 <= row.over_ridge_high else
-                                          "better" if row.over_ridge_low > 0 else "worse")
+        assert_row_recomputes(row, paths)
+
+
+def assert_row_recomputes(row, paths: dict) -> None:
+    """A committed regime row's ICCs and differences, recomputed with pingouin from the per-frame predictions of
+    ``paths`` (its Hourglass and pooled head), on the course set's 30 test subjects."""
+    hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
+    pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
+    assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-6)
+    assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
+    assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
+    assert row.low <= row.difference <= row.high and row.test_subjects == 30
+    # geometry alone (fitted on the same people; checked against scikit-learn where the sets are built above)
+    assert row.over_ridge == pytest.approx(hourglass - row.ridge_icc, abs=1e-6)
+    assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
+    assert row.over_ridge_verdict == ("level" if row.over_ridge_low <= 0 <= row.over_ridge_high else
+                                      "better" if row.over_ridge_low > 0 else "worse")
 
 
 def test_the_regime_on_dlibs_landmarks_recomputes_and_pairs_with_the_runs_trained_on_them():
@@ -183,11 +189,4 @@ def test_the_regime_on_dlibs_landmarks_recomputes_and_pairs_with_the_runs_traine
         for path in paths.values():
             assert pd.read_csv(path / "training.csv").step.iloc[-1] == full_steps
         assert row.train_frames < 48 * row.train_subjects  # the frames where dlib found the face
-        hourglass = pingouin_mean_icc(paths["hourglass"] / "predictions.csv.gz")
-        pooled = pingouin_mean_icc(paths["hourglass-direct"] / "predictions.csv.gz")
-        assert row.hourglass_icc == pytest.approx(hourglass, abs=1e-6)
-        assert row.pooled_icc == pytest.approx(pooled, abs=1e-6)
-        assert row.difference == pytest.approx(pooled - hourglass, abs=1e-6)
-        assert row.low <= row.difference <= row.high
-        assert row.over_ridge == pytest.approx(hourglass - row.ridge_icc, abs=1e-6)
-        assert row.over_ridge_low <= row.over_ridge <= row.over_ridge_high
+        assert_row_recomputes(row, paths)
