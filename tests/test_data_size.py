@@ -126,16 +126,23 @@ def test_the_committed_regime_recomputes_from_its_predictions(renderer, precisio
             if renderer == "3d":  # the SynthAU-3D reference runs themselves
                 assert paths["hourglass"] == REFERENCE_3D_DIR / "hourglass" / f"seed{row.seed}"
         else:
-            paths = {run: folder / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
-                     for run in ("hourglass", "hourglass-direct")}
-            for path in paths.values():
-                config = json.loads((path / "config.json").read_text())
-                assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
-                    (row.train_subjects, precision, 1224)
+            paths = smaller_runs(folder, row, precision, 1224)
         for path in paths.values():  # 102 subjects × 48 frames in batches of 32, 8 epochs: 153 × 8 updates
             assert pd.read_csv(path / "training.csv").step.iloc[-1] == 1224 == row.steps
         assert row.train_frames == 48 * row.train_subjects
         assert_row_recomputes(row, paths)
+
+
+def smaller_runs(folder, row, precision: str, steps: int) -> dict:
+    """The committed Hourglass and pooled head of a regime row on fewer people, each config checked: that many
+    training people, the regime's precision and as many updates as the full-size runs."""
+    paths = {run: folder / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
+             for run in ("hourglass", "hourglass-direct")}
+    for path in paths.values():
+        config = json.loads((path / "config.json").read_text())
+        assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
+            (row.train_subjects, precision, steps)
+    return paths
 
 
 def assert_row_recomputes(row, paths: dict) -> None:
@@ -179,13 +186,9 @@ def test_the_regime_on_dlibs_landmarks_recomputes_and_pairs_with_the_runs_traine
             paths = full_size_runs(row.seed, reference, renderer="3d")
             assert paths["hourglass"] == reference / "hourglass" / f"seed{row.seed}"
         else:
-            paths = {run: folder / run / f"subjects{row.train_subjects}" / f"seed{row.seed}"
-                     for run in ("hourglass", "hourglass-direct")}
-            for path in paths.values():
-                config = json.loads((path / "config.json").read_text())
-                assert (config["train_subjects"], config["precision"], config["max_steps"]) == \
-                    (row.train_subjects, "fp32", full_steps)
-                assert "dlib" in config["data"]  # trained on the set prepared with dlib's landmarks
+            paths = smaller_runs(folder, row, "fp32", full_steps)
+            for path in paths.values():  # trained on the set prepared with dlib's landmarks
+                assert "dlib" in json.loads((path / "config.json").read_text())["data"]
         for path in paths.values():
             assert pd.read_csv(path / "training.csv").step.iloc[-1] == full_steps
         assert row.train_frames < 48 * row.train_subjects  # the frames where dlib found the face
