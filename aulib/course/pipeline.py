@@ -36,6 +36,13 @@ from typing import Any
 
 import yaml
 
+from aulib.course.variants import (  # noqa: F401 (re-exported: the course's one place for them)
+    DEFAULT_SYNTHAU,
+    SYNTHAU_REFERENCE,
+    synthau_folders,
+    synthau_variant,
+    synthau_variant_name,
+)
 from aulib.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +52,8 @@ EXECUTED_DIR = NOTEBOOKS_DIR / "executed"
 # Where notebooks outside notebooks/ (a student release) write their runs and figures, relative to their folder.
 RELEASE_OUTPUTS = {"RUN_DIR": "runs", "FIG_DIR": "figures"}
 PROFILES = ("smoke", "full")
+# Notebooks whose DETECTOR finds faces in photos: SynthAU's "given" landmarks (DETECTOR=given) name no detector there.
+PHOTO_NOTEBOOKS = ("06_real_faces",)
 # Generous: the full profile's training notebook runs for hours on a GPU.
 DEFAULT_TIMEOUT_S = {"smoke": 1800, "full": 12 * 3600}
 
@@ -122,76 +131,16 @@ def check_params(params: Mapping[str, Any], paths: Sequence[Path]) -> dict[str, 
 # after the dataset, so that a BP4D course never mixes with the SynthAU one (its runs, its figures).
 DATASET_FOLDERS = {"PREPARED_DIR": "../data/{dataset}-prepared", "RUN_DIR": "../runs/{profile}-{dataset}{fold}",
                    "FIG_DIR": "../figures/{dataset}{fold}"}
-# SynthAU drawn by its 3D renderer (RENDERER=3d) is another data set: its frames, its runs, its figures and its
-# committed reference runs (`aulib reference --renderer 3d`) live apart from SynthAU v2's, in folders named after the
-# profile's own (../data/synthau-full → ../data/synthau3d-full). SynthAU v2's controls and training-set-size runs
-# have no SynthAU-3D twins: their folders point where those would be, so notebook 04 shows none rather than v2's.
-SYNTHAU_3D_REFERENCE = {"REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR": "../models/reference-3d-controls",
-                        "DATA_SIZE_DIR": "../models/reference-3d-data-size"}
-
-
-def synthau_3d_folders(folders: Mapping[str, Any], detector: str | None = None) -> dict[str, str]:
-    """SynthAU-3D's folders beside SynthAU v2's ``folders`` (a params file's, or a student release's).
-
-    Args:
-        folders: SynthAU v2's folders.
-        detector: a real tracker (``"dlib"``) whose landmarks prepare the set instead of the simulated tracker's. The
-            rendered frames are the same, so ``DATA_DIR`` is shared; the prepared set, the runs, the figures and the
-            reference runs (``aulib reference --renderer 3d --detector dlib``) get the detector's name.
-
-    Example:
-        >>> synthau_3d_folders({"DATA_DIR": "../data/synthau-full", "PREPARED_DIR": "../data/synthau-full-prepared",
-        ...                     "RUN_DIR": "../runs/full", "FIG_DIR": "../figures/full"})["DATA_DIR"]
-        '../data/synthau3d-full'
-        >>> synthau_3d_folders({"PREPARED_DIR": "../data/synthau-prepared"}, detector="dlib")["PREPARED_DIR"]
-        '../data/synthau3d-prepared-dlib'
-    """
-    def move(key: str, value: str) -> str:
-        if "synthau3d" not in value:  # else already SynthAU-3D's (a params file written for it): it stays
-            if key in ("DATA_DIR", "PREPARED_DIR"):
-                value = value.replace("synthau", "synthau3d", 1) if "synthau" in value else f"{value}-synthau3d"
-            else:
-                value = f"{value}-synthau3d" if key == "RUN_DIR" else f"{value}/synthau3d"
-        if detector and key != "DATA_DIR" and not value.endswith(f"-{detector}"):
-            value = f"{value}-{detector}"
-        return value
-
-    moved = {key: move(key, str(folders[key])) for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR")
-             if key in folders}
-    reference = {key: value.replace("reference-3d", f"reference-3d-{detector}") if detector else value
-                 for key, value in SYNTHAU_3D_REFERENCE.items()}
-    return {**moved, **reference}
-
-
-def synthau_detector(common: Mapping[str, Any], overrides: Mapping[str, Any]) -> str | None:
-    """The real tracker (``"dlib"``) that prepares a SynthAU course, or ``None`` for the set's simulated tracker.
-
-    Raises:
-        ValueError: a detector on SynthAU v2 (``RENDERER=2d``): the course's runs on a real tracker's landmarks are
-            SynthAU-3D's, and dlib was never measured on v2's drawn faces.
-    """
-    from aulib.data.frames import GIVEN
-
-    detector = overrides.get("DETECTOR", common.get("DETECTOR"))
-    if detector in (None, GIVEN):
-        return None
-    if str(overrides.get("RENDERER", common.get("RENDERER", "2d"))) != "3d":
-        raise ValueError(f"DETECTOR={detector!r} on SynthAU needs RENDERER=3d: the reference runs on a real "
-                         "tracker's landmarks are SynthAU-3D's (models/reference-3d-dlib); leave DETECTOR out for "
-                         "SynthAU v2, whose prepared set uses the simulated tracker")
-    return str(detector)
-
-
 def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
-                    defaults: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """The folders of a course whose ``DATASET`` or SynthAU's ``RENDERER`` differs from the default data set's, for
-    every folder that is not set in ``overrides``.
+                    defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The folders (and SynthAU's ``DETECTOR``) of a course whose ``DATASET``, or SynthAU's ``RENDERER`` or
+    ``DETECTOR``, differs from the params file's, for every key not set in ``overrides``.
 
     Changing ``DATASET`` and ``DATA_DIR`` is then enough to run the course on BP4D or DISFA; each DISFA fold
-    (``FOLD``) gets its own runs and figures, and they share the prepared data (:data:`DATASET_FOLDERS`).
-    ``RENDERER=3d`` (an override, or the params file's) alone runs it on SynthAU-3D, in its own folders and with its
-    own reference runs (:func:`synthau_3d_folders`); ``DETECTOR=dlib`` beside it prepares that set with dlib's
-    landmarks, again in folders and with reference runs of its own.
+    (``FOLD``) gets its own runs and figures, and they share the prepared data (:data:`DATASET_FOLDERS`). The params
+    file's ``RENDERER`` and ``DETECTOR`` are SynthAU's: a licensed data set gets its own default detector.
+    ``RENDERER=2d`` runs the course on SynthAU v2, ``DETECTOR=given`` on SynthAU-3D with the simulated tracker's
+    landmarks, each in its own folders and with its own reference runs (:func:`synthau_folders`).
 
     Args:
         common: the params file's parameters (``common`` and notebook 01's section, where ``RENDERER`` is).
@@ -199,38 +148,42 @@ def dataset_folders(common: Mapping[str, Any], overrides: Mapping[str, Any],
         defaults: folders that replace the params file's without counting as set (a student release's own).
 
     Raises:
-        ValueError: ``RENDERER=3d`` with a ``DATASET`` other than SynthAU, or ``DETECTOR`` on SynthAU v2.
+        ValueError: ``RENDERER`` set with a ``DATASET`` other than SynthAU, or ``DETECTOR`` on SynthAU v2.
 
     Example:
-        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"DATASET": "bp4d", "FIG_DIR": "figs"})
-        {'PREPARED_DIR': '../data/bp4d-prepared', 'RUN_DIR': '../runs/smoke-bp4d'}
-        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "full"}, {"DATASET": "disfa", "FOLD": 2})["RUN_DIR"]
-        '../runs/full-disfa-fold2'
-        >>> dataset_folders({"DATASET": "synthau", "RUN_DIR": "../runs/smoke"}, {"RENDERER": "3d"})["RUN_DIR"]
-        '../runs/smoke-synthau3d'
-        >>> dataset_folders({"DATASET": "synthau", "PROFILE": "smoke"}, {"SEED": 1, "RENDERER": "2d"})
+        >>> smoke = {"DATASET": "synthau", "PROFILE": "smoke", "RENDERER": "3d", "DETECTOR": "dlib",
+        ...          "RUN_DIR": "../runs/smoke"}
+        >>> dataset_folders(smoke, {"DATASET": "bp4d", "FIG_DIR": "figs"})
+        {'DETECTOR': None, 'PREPARED_DIR': '../data/bp4d-prepared', 'RUN_DIR': '../runs/smoke-bp4d'}
+        >>> dataset_folders(smoke, {"DATASET": "disfa", "FOLD": 2})["RUN_DIR"]
+        '../runs/smoke-disfa-fold2'
+        >>> dataset_folders(smoke, {"RENDERER": "2d"})["RUN_DIR"]
+        '../runs/smoke-synthau2d'
+        >>> dataset_folders(smoke, {"SEED": 1, "RENDERER": "3d"})
         {}
-        >>> dataset_folders({"DATASET": "synthau", "RUN_DIR": "../runs/smoke"},
-        ...                 {"RENDERER": "3d", "DETECTOR": "dlib"})["REFERENCE_DIR"]
-        '../models/reference-3d-dlib'
+        >>> dataset_folders(smoke, {"DETECTOR": "given"})["REFERENCE_DIR"]
+        '../models/reference-3d'
     """
     dataset = overrides.get("DATASET", common.get("DATASET"))
-    if str(overrides.get("RENDERER", common.get("RENDERER", "2d"))) == "3d":
-        if dataset != "synthau":
-            raise ValueError(f"RENDERER=3d draws SynthAU-3D, but DATASET is {dataset!r}: set DATASET=synthau, or "
-                             "leave RENDERER out for a licensed data set")
-        folders = synthau_3d_folders({**common, **(defaults or {})}, synthau_detector(common, overrides))
-        return {key: value for key, value in folders.items() if key not in overrides}
-    if dataset == "synthau":
-        synthau_detector(common, overrides)  # raises on a detector for SynthAU v2
-    if dataset == common.get("DATASET"):
+    if dataset != "synthau":
+        if "RENDERER" in overrides:
+            raise ValueError(f"RENDERER={overrides['RENDERER']!r} draws SynthAU, but DATASET is {dataset!r}: set "
+                             "DATASET=synthau, or leave RENDERER out for a licensed data set")
+        # SynthAU's DETECTOR is not the licensed set's: None lets prepare() take the data set's own default.
+        detector = {} if "DETECTOR" in overrides or common.get("DETECTOR") is None else {"DETECTOR": None}
+        if dataset == common.get("DATASET"):
+            return detector
+        profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
+        fold = overrides.get("FOLD", common.get("FOLD"))
+        suffix = "" if fold is None else f"-fold{fold}"
+        taken = {**(defaults or {}), **overrides}
+        return {**detector, **{key: pattern.format(dataset=dataset, profile=profile, fold=suffix)
+                               for key, pattern in DATASET_FOLDERS.items() if key not in taken}}
+    variant = synthau_variant(common, overrides)
+    if variant == synthau_variant(common, {}):
         return {}
-    profile = overrides.get("PROFILE", common.get("PROFILE", "smoke"))
-    fold = overrides.get("FOLD", common.get("FOLD"))
-    suffix = "" if fold is None else f"-fold{fold}"
-    taken = {**(defaults or {}), **overrides}
-    return {key: pattern.format(dataset=dataset, profile=profile, fold=suffix)
-            for key, pattern in DATASET_FOLDERS.items() if key not in taken}
+    folders = synthau_folders({**common, **(defaults or {})}, *variant)
+    return {key: value for key, value in folders.items() if key not in overrides}
 
 
 def synthau_renderer(prepared_dir: str | os.PathLike) -> str | None:
@@ -257,10 +210,20 @@ def prepared_landmarks(prepared_dir: str | os.PathLike) -> str | None:
         return None
 
 
-SYNTHAU_3D_NOTE = ("This run of the course is on SynthAU-3D (RENDERER=3d; with DETECTOR=dlib, aligned with dlib's "
-                   "landmarks): every table and figure below is computed from it and from SynthAU-3D's reference runs "
-                   "on the same landmarks, but numbers quoted in the text are SynthAU v2's, the course's default data "
-                   "(RESULTS.md has both).")
+def course_data_note(prepared_dir: str | os.PathLike) -> str | None:
+    """What a notebook prints when it runs on a SynthAU variant other than the course's default (SynthAU-3D on
+    dlib's landmarks), whose numbers the notebooks' text quotes; ``None`` on the default or on a licensed set."""
+    renderer = synthau_renderer(prepared_dir)
+    if renderer is None:
+        return None
+    variant = (renderer, prepared_landmarks(prepared_dir) or "given")
+    if variant == DEFAULT_SYNTHAU:
+        return None
+    name = "SynthAU v2's drawn faces (RENDERER=2d)" if renderer == "2d" else (
+        "SynthAU-3D aligned with the simulated tracker's landmarks (DETECTOR=given)")
+    return (f"This run of the course is on {name}: every table and figure below is computed from it and from its own "
+            "reference runs, but numbers quoted in the text are those of the course's default data, SynthAU-3D "
+            "aligned with dlib's landmarks (RESULTS.md has every variant).")
 
 
 def reference_applies(dataset: str, reference_dir: str | os.PathLike, prepared_dir: str | os.PathLike) -> bool:
@@ -292,19 +255,20 @@ def course_settings(params: Mapping[str, Any], profile: str, overrides: Mapping[
     release's own outputs.
 
     Returns:
-        ``(overrides, executed-copies folder)``: ``notebooks/executed/<profile>``, or ``<profile>-synthau3d`` on
-        SynthAU-3D (``<profile>-synthau3d-dlib`` on dlib's landmarks), unless ``output_dir`` is given.
+        ``(overrides, executed-copies folder)``: ``notebooks/executed/<profile>``, or ``<profile>-synthau2d`` on
+        SynthAU v2 (``<profile>-synthau3d`` on SynthAU-3D with the simulated tracker's landmarks), unless
+        ``output_dir`` is given.
     """
     # A copy elsewhere (a student release) keeps its runs and figures beside it, not over the course's.
     release = RELEASE_OUTPUTS if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve() else {}
-    settings = notebook_parameters(params, "01_data_preparation")  # common, and RENDERER
+    settings = notebook_parameters(params, "01_data_preparation")  # common, and RENDERER and DETECTOR
     moved = dataset_folders(settings, overrides or {}, defaults=release)
     resolved = {**release, **moved, **(overrides or {})}
-    # SynthAU-3D's executed copies go beside SynthAU v2's, not over them (smoke-synthau3d).
-    on_3d = str(resolved.get("RENDERER", settings.get("RENDERER", "2d"))) == "3d"
-    detector = synthau_detector(settings, resolved) if on_3d else None
+    # A SynthAU variant's executed copies go beside the default's, not over them (smoke-synthau2d).
+    on_synthau = resolved.get("DATASET", settings.get("DATASET")) == "synthau"
+    name = synthau_variant_name(*synthau_variant(settings, overrides or {})) if on_synthau else ""
     out_dir = Path(output_dir) if output_dir else Path(notebooks_dir) / "executed" / (
-        (f"{profile}-synthau3d" + (f"-{detector}" if detector else "")) if on_3d else profile)
+        f"{profile}-{name}" if name else profile)
     return resolved, out_dir
 
 
@@ -361,7 +325,8 @@ def run_notebooks(
     records = []
     for path in paths:
         values = notebook_parameters(params, path.stem)
-        values.update({k: v for k, v in overrides.items() if k in declared[path.stem]})
+        values.update({k: v for k, v in overrides.items() if k in declared[path.stem]
+                       and not (k == "DETECTOR" and path.stem in PHOTO_NOTEBOOKS and v in (None, "given"))})
         output = out_dir / path.name
         started = time.perf_counter()
         print(f"[aulib] {path.name} ...", flush=True)
