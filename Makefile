@@ -3,14 +3,15 @@
 #   make lint        ruff
 #   make bench       the benchmark scripts in benchmarks/
 #   make figures     regenerate the README's figures
-#   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU;
-#                    RENDERER=3d on SynthAU-3D; RENDERER=3d DETECTOR=dlib on it with dlib's landmarks)
+#   make reproduce   the main job: run every course notebook with papermill (PROFILE=smoke on a CPU, full on a GPU)
+#                    on SynthAU-3D aligned with dlib's landmarks; RENDERER=2d on SynthAU v2's drawn faces;
+#                    DETECTOR=given on SynthAU-3D aligned with the simulated tracker's landmarks
 #   make student     the student release of the notebooks (solutions stubbed by nbgrader) in student/
 #   make book        the instructor's book in build/book/_build/html (runs make reproduce first if needed)
 #   make student-book the students' book in build/student-book/_build/html: the student release run end to end
 #                    (every exercise unsolved), no solution, no instructor guide
-#   make weights     retrain the reference runs in models/reference (7 models × 3 seeds, several hours on 2 CPU cores;
-#                    SEEDS="0" for one seed)
+#   make weights     retrain the default's reference runs in models/reference-3d-dlib (7 models × 3 seeds in fp32,
+#                    many hours on 2 CPU cores; SEEDS="0" for one seed; RENDERER=2d or DETECTOR=given for a variant's)
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU wheel of torch 2.13.0; on a GPU machine pass e.g. TORCH_SPEC="torch==2.13.0" with a CUDA index.
@@ -52,18 +53,16 @@ figures: $(STAMP)
 student: $(STAMP)
 	$(VENV)/bin/aulib release --out student
 
-# RENDERER=3d runs the course on SynthAU-3D, in folders of its own (data/synthau3d, runs/smoke-synthau3d,
-# figures/synthau3d, notebooks/executed/smoke-synthau3d) with its own reference runs (models/reference-3d). Unset,
-# the params file's RENDERER decides (2d in both). DETECTOR=dlib beside RENDERER=3d prepares the same frames with
-# dlib's landmarks instead of the simulated tracker's (data/synthau3d-prepared-dlib, runs/smoke-synthau3d-dlib,
-# figures/synthau3d-dlib, ...) and compares with the reference runs trained on them (models/reference-3d-dlib).
+# The course's data is SynthAU-3D aligned with dlib's landmarks (params/*.yaml). RENDERER=2d runs it on SynthAU v2
+# (data/synthau, runs/smoke-synthau2d, figures/synthau2d, notebooks/executed/smoke-synthau2d, models/reference) and
+# DETECTOR=given on SynthAU-3D aligned with the simulated tracker's landmarks (data/synthau3d-prepared,
+# runs/smoke-synthau3d, figures/synthau3d, ..., models/reference-3d): aulib.course.variants.
 RENDERER ?=
 DETECTOR ?=
-ON_3D := $(filter 3d,$(RENDERER))
-ON_DETECTOR := $(if $(ON_3D),$(if $(DETECTOR),-$(DETECTOR)))
-# Where `make reproduce` leaves the executed copies and the figures (the params file's FIG_DIR, SynthAU-3D's beside).
-EXECUTED := notebooks/executed/$(PROFILE)$(if $(ON_3D),-synthau3d)$(ON_DETECTOR)
-BOOK_FIGURES := figures$(if $(filter full,$(PROFILE)),/full)$(if $(ON_3D),/synthau3d)$(ON_DETECTOR)
+VARIANT := $(if $(filter 2d,$(RENDERER)),synthau2d,$(if $(filter given,$(DETECTOR)),synthau3d))
+# Where `make reproduce` leaves the executed copies and the figures (the params file's FIG_DIR, a variant's beside).
+EXECUTED := notebooks/executed/$(PROFILE)$(if $(VARIANT),-$(VARIANT))
+BOOK_FIGURES := figures$(if $(filter full,$(PROFILE)),/full)$(if $(VARIANT),/$(VARIANT))
 
 book: $(STAMP)
 	test -f $(EXECUTED)/06_real_faces.ipynb || $(MAKE) reproduce PROFILE=$(PROFILE)
@@ -75,8 +74,12 @@ student-book: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib book --student --executed student/executed/$(PROFILE) --figures student/figures
 
 SEEDS ?= 0 1 2
+# The variant's committed runs: SynthAU v2's (models/reference), or SynthAU-3D's on the simulated tracker's landmarks
+# (models/reference-3d) or on dlib's (models/reference-3d-dlib, the default, trained in fp32 like the committed ones).
+WEIGHTS_ARGS := $(if $(filter 2d,$(RENDERER)),,--renderer 3d $(if $(filter given,$(DETECTOR)),--out \
+	models/reference-3d,--detector dlib --precision fp32 --out models/reference-3d-dlib))
 weights: $(STAMP)
-	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS)
+	MPLBACKEND=agg $(VENV)/bin/aulib reference --seeds $(SEEDS) $(WEIGHTS_ARGS)
 
 reproduce: $(STAMP)
 	MPLBACKEND=agg $(VENV)/bin/aulib run-notebooks --profile $(PROFILE) $(if $(RENDERER),--set RENDERER=$(RENDERER)) \

@@ -354,36 +354,46 @@ def test_aulib_synth_renderer_3d(tmp_path, renderer):
     assert len(list((tmp_path / "set" / "Sequences" / "S001").glob("T*/0001.png"))) == 8
 
 
-def test_the_course_runs_on_synthau_3d_with_one_parameter(tmp_path, renderer):
-    """``RENDERER=3d`` alone (with the small sizes every course test uses) runs all six notebooks on SynthAU-3D and
-    moves the committed folders to SynthAU-3D's: its reference runs, and no SynthAU v2 controls beside them."""
+def test_the_course_runs_on_synthau_3d_with_the_simulated_trackers_landmarks(tmp_path, renderer):
+    """``DETECTOR=given`` alone (with the small sizes every course test uses) runs all six notebooks on SynthAU-3D
+    aligned with the simulated tracker's landmarks instead of dlib's, and moves the committed folders to that
+    variant's: its reference runs, and no SynthAU v2 controls beside them."""
     from conftest import small_parameters
 
     from aulib.course import pipeline
     from aulib.data.synthau import load_config
 
-    parameters = {**small_parameters(tmp_path), "COMPARISON": "auto", "RENDERER": "3d"}
+    parameters = {**small_parameters(tmp_path), "COMPARISON": "auto", "DETECTOR": "given"}
     records = pipeline.run_notebooks("smoke", overrides=parameters, output_dir=tmp_path / "executed", progress=False)
     assert [r["notebook"][:2] for r in records] == ["01", "02", "03", "04", "05", "06"]
     assert load_config(tmp_path / "synthau").renderer == "3d"
-    assert json.loads((tmp_path / "prepared" / "meta.json").read_text())["dataset"] == "synthau"
-    # notebook 04 read SynthAU-3D's committed reference runs (their scores, not SynthAU v2's), every seed
+    meta = json.loads((tmp_path / "prepared" / "meta.json").read_text())
+    assert meta["dataset"] == "synthau" and meta["detector"] == "given"
+    # notebook 04 read this variant's committed reference runs (their scores, not dlib's nor SynthAU v2's), every seed
     committed = Path(pipeline.ROOT) / "models" / "reference-3d"
     assert json.loads((committed / "provenance.json").read_text())["renderer"] == "3d"
     expected = pd.read_csv(committed / "comparison.csv").query("run == 'hourglass' and AU == 'Mean'")
     shown = pd.read_csv(tmp_path / "runs" / "reference_seeds.csv").query("run == 'hourglass' and AU == 'Mean'")
     assert len(expected) == 3
     np.testing.assert_allclose(shown.sort_values("seed").ICC, expected.sort_values("seed").ICC, atol=1e-9)
-    executed = (tmp_path / "executed" / "04_evaluation_icc.ipynb").read_text()
-    assert "No controls here" in executed and "No training-set-size regime here" in executed
-    # SynthAU v2's runs do not belong beside this set, wherever a folder left at v2's points; the explorer of
-    # notebook 02 re-renders this set's people in 3D
+    # what the cells printed (their outputs, not their source, which holds both messages)
+    notebook = json.loads((tmp_path / "executed" / "04_evaluation_icc.ipynb").read_text())
+    printed = "".join("".join(output.get("text", "")) for cell in notebook["cells"] if cell["cell_type"] == "code"
+                      for output in cell.get("outputs", []))
+    assert "No controls here" in printed and "No training-set-size regime here" not in printed
+    assert "simulated tracker's landmarks (DETECTOR=given)" in printed  # the note: the text quotes the default's
+    # the runs trained on dlib's landmarks or on SynthAU v2 do not belong beside this set; the explorer of notebook
+    # 02 re-renders this set's people in 3D; notebook 06 still found the photos' faces with dlib
     from aulib.course.faces import load_faces
 
     models = Path(pipeline.ROOT) / "models"
-    assert not pipeline.reference_applies("synthau", models / "reference", tmp_path / "prepared")
-    assert not pipeline.reference_applies("synthau", models / "reference-controls", tmp_path / "prepared")
+    for other in ("reference", "reference-controls", "reference-3d-dlib"):
+        assert not pipeline.reference_applies("synthau", models / other, tmp_path / "prepared"), other
     assert load_faces(tmp_path / "prepared", count=1).config.renderer == "3d"
+    photos = json.loads((tmp_path / "executed" / "06_real_faces.ipynb").read_text())
+    injected = next("".join(cell["source"]) for cell in photos["cells"]
+                    if "injected-parameters" in cell["metadata"].get("tags", []))
+    assert "DETECTOR" not in injected  # SynthAU's "given" landmarks name no detector for photos: 06 keeps dlib
 
 
 def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(renderer):

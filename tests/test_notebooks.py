@@ -23,7 +23,7 @@ from aulib.method.aus import BP4D_AUS, au_label
 from aulib.training.experiments import RUN_NAMES
 
 NOTEBOOKS = pipeline.notebook_paths()
-REFERENCE = pipeline.ROOT / "models" / "reference"
+REFERENCE = pipeline.ROOT / "models" / "reference-3d-dlib"  # the default data's committed runs
 COMMON = {"PROFILE", "DATASET", "DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR", "SEED", "DEVICE",
           "FOLD", "INTERACTIVE"}
 SECTIONS = ("## Overview", "## Prerequisites", "## Summary", "## What's next")
@@ -93,76 +93,87 @@ def test_every_params_key_is_a_declared_parameter(profile):
     assert set(params["common"]) == COMMON
 
 
-def test_renderer_3d_moves_the_folders_of_every_profile_and_of_a_release():
-    """SynthAU-3D's folders sit beside SynthAU v2's of the same profile (hand-written expectations); a folder the user
-    sets stays, the params file's RENDERER counts as an override does, and BP4D cannot be rendered."""
-    full = pipeline.notebook_parameters(pipeline.load_params("full"), "01_data_preparation")
-    moved = pipeline.dataset_folders(full, {"RENDERER": "3d"})
-    assert moved == {"DATA_DIR": "../data/synthau3d-full", "PREPARED_DIR": "../data/synthau3d-full-prepared",
-                     "RUN_DIR": "../runs/full-synthau3d", "FIG_DIR": "../figures/full/synthau3d",
-                     "REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR": "../models/reference-3d-controls",
-                     "DATA_SIZE_DIR": "../models/reference-3d-data-size"}
-    assert "RUN_DIR" not in pipeline.dataset_folders(full, {"RENDERER": "3d", "RUN_DIR": "mine"})
-    assert pipeline.dataset_folders({**full, "RENDERER": "3d"}, {})["DATA_DIR"] == "../data/synthau3d-full"
-    assert pipeline.dataset_folders(full, {"RENDERER": "2d"}) == {}
+def test_the_default_course_is_synthau_3d_on_dlibs_landmarks():
+    """The params files and the notebooks' parameters cells name the same default (hand-written folders): SynthAU-3D
+    prepared with dlib's landmarks, compared with the reference runs trained on it, which are committed."""
+    for profile, data in (("smoke", "../data/synthau3d"), ("full", "../data/synthau3d-full")):
+        settings = pipeline.notebook_parameters(pipeline.load_params(profile), "01_data_preparation")
+        assert (settings["RENDERER"], settings["DETECTOR"], settings["DATA_DIR"], settings["PREPARED_DIR"],
+                settings["REFERENCE_DIR"]) == (
+            "3d", "dlib", data, f"{data}-prepared-dlib", "../models/reference-3d-dlib")
+        assert pipeline.course_settings(pipeline.load_params(profile), profile, {}) == (
+            {}, pipeline.NOTEBOOKS_DIR / "executed" / profile)
     smoke = pipeline.notebook_parameters(pipeline.load_params("smoke"), "01_data_preparation")
-    release = pipeline.dataset_folders(smoke, {"RENDERER": "3d"}, defaults=pipeline.RELEASE_OUTPUTS)
+    for path in NOTEBOOKS:
+        declared = papermill_defaults(path)
+        for key in set(declared) & {"DATA_DIR", "PREPARED_DIR", "REFERENCE_DIR", "RENDERER", "DETECTOR"}:
+            if not (key == "DETECTOR" and path.stem in pipeline.PHOTO_NOTEBOOKS):  # 06's DETECTOR reads photos
+                assert declared[key] == smoke[key], (path.name, key)
+    assert (pipeline.ROOT / "models" / "reference-3d-dlib" / "hourglass" / "seed0" / "best.pt").is_file()
+
+
+def papermill_defaults(path: Path) -> dict:
+    """A notebook's parameters cell as papermill reads it: ``{name: default value}``."""
+    import ast
+
+    import papermill
+
+    return {name: ast.literal_eval(spec["default"]) for name, spec in papermill.inspect_notebook(str(path)).items()}
+
+
+def test_renderer_2d_moves_the_folders_of_every_profile_and_of_a_release():
+    """SynthAU v2's folders sit beside the default's of the same profile (hand-written expectations): RENDERER=2d
+    alone also means the simulated tracker's landmarks, a folder the user sets stays, and BP4D cannot be rendered."""
+    full = pipeline.notebook_parameters(pipeline.load_params("full"), "01_data_preparation")
+    moved = pipeline.dataset_folders(full, {"RENDERER": "2d"})
+    assert moved == {"DATA_DIR": "../data/synthau-full", "PREPARED_DIR": "../data/synthau-full-prepared",
+                     "RUN_DIR": "../runs/full-synthau2d", "FIG_DIR": "../figures/full/synthau2d",
+                     "REFERENCE_DIR": "../models/reference", "CONTROLS_DIR": "../models/reference-controls",
+                     "DATA_SIZE_DIR": "../models/reference-data-size", "DETECTOR": None}
+    assert "RUN_DIR" not in pipeline.dataset_folders(full, {"RENDERER": "2d", "RUN_DIR": "mine"})
+    assert pipeline.dataset_folders(full, {"RENDERER": "3d"}) == {}
+    assert pipeline.dataset_folders(full, {"RENDERER": "3d", "DETECTOR": "dlib"}) == {}
+    smoke = pipeline.notebook_parameters(pipeline.load_params("smoke"), "01_data_preparation")
+    release = pipeline.dataset_folders(smoke, {"RENDERER": "2d"}, defaults=pipeline.RELEASE_OUTPUTS)
     assert (release["RUN_DIR"], release["FIG_DIR"], release["DATA_DIR"]) == (
-        "runs-synthau3d", "figures/synthau3d", "../data/synthau3d")
-    with pytest.raises(ValueError, match="RENDERER=3d draws SynthAU-3D, but DATASET is 'bp4d'"):
+        "runs-synthau2d", "figures/synthau2d", "../data/synthau")
+    with pytest.raises(ValueError, match="RENDERER='3d' draws SynthAU, but DATASET is 'bp4d'"):
         pipeline.dataset_folders(smoke, {"RENDERER": "3d", "DATASET": "bp4d"})
+    with pytest.raises(ValueError, match="DETECTOR='dlib' on SynthAU needs RENDERER=3d"):
+        pipeline.course_settings(pipeline.load_params("smoke"), "smoke", {"RENDERER": "2d", "DETECTOR": "dlib"})
 
 
-def test_run_notebooks_passes_synthau_3d_folders_and_writes_its_executed_copies_apart(tmp_path):
-    """What run_notebooks gives the notebooks with RENDERER=3d alone (hand-written folders): the smoke profile's
-    SynthAU-3D folders and executed copies, a student release's own, a params file that sets RENDERER itself, and
-    a params file already written for SynthAU-3D, whose folders must not move a second time."""
+def test_a_licensed_data_set_takes_its_own_detector_not_synthaus():
+    """The params file's DETECTOR (dlib) aligns SynthAU-3D; on DISFA or BP4D, prepare() must take the data set's own
+    default (DISFA's shipped landmarks), unless the user sets one."""
     smoke = pipeline.load_params("smoke")
-    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d"})
+    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"DATASET": "disfa", "DATA_DIR": "/data/DISFA"})
+    assert settings["DETECTOR"] is None and settings["RUN_DIR"] == "../runs/smoke-disfa"
+    assert out_dir.name == "smoke"
+    chosen, _ = pipeline.course_settings(smoke, "smoke", {"DATASET": "bp4d", "DETECTOR": "face-alignment"})
+    assert chosen["DETECTOR"] == "face-alignment"
+
+
+def test_the_simulated_trackers_landmarks_move_synthau_3d_to_its_own_folders(tmp_path):
+    """DETECTOR=given on the default SynthAU-3D (hand-written folders): the rendered frames are shared, the prepared
+    set, runs, figures, executed copies and reference runs are the simulated tracker's; a student release's too."""
+    smoke = pipeline.load_params("smoke")
+    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"DETECTOR": "given"})
     assert out_dir == pipeline.NOTEBOOKS_DIR / "executed" / "smoke-synthau3d"
-    assert {key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR")} == {
+    assert {key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR",
+                                          "CONTROLS_DIR", "DATA_SIZE_DIR", "DETECTOR")} == {
         "DATA_DIR": "../data/synthau3d", "PREPARED_DIR": "../data/synthau3d-prepared",
         "RUN_DIR": "../runs/smoke-synthau3d", "FIG_DIR": "../figures/synthau3d",
-        "REFERENCE_DIR": "../models/reference-3d"}
-    assert pipeline.course_settings(smoke, "smoke", {}) == ({}, pipeline.NOTEBOOKS_DIR / "executed" / "smoke")
-    release, release_out = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d"}, notebooks_dir=tmp_path)
+        "REFERENCE_DIR": "../models/reference-3d", "CONTROLS_DIR": "../models/reference-3d-controls",
+        "DATA_SIZE_DIR": "../models/reference-3d-data-size", "DETECTOR": "given"}
+    on_2d, on_2d_out = pipeline.course_settings(smoke, "smoke", {"RENDERER": "2d"})
+    assert (on_2d["PREPARED_DIR"], on_2d["REFERENCE_DIR"], on_2d_out.name) == (
+        "../data/synthau-prepared", "../models/reference", "smoke-synthau2d")
+    release, release_out = pipeline.course_settings(smoke, "smoke", {"DETECTOR": "given"}, notebooks_dir=tmp_path)
     assert (release["RUN_DIR"], release["FIG_DIR"], release_out) == (
         "runs-synthau3d", "figures/synthau3d", tmp_path / "executed" / "smoke-synthau3d")
-    on_3d = json.loads(json.dumps(smoke))
-    on_3d["notebooks"]["01_data_preparation"]["RENDERER"] = "3d"
-    moved = {key: value for key, value in settings.items() if key != "RENDERER"}  # the override itself aside
-    assert pipeline.course_settings(on_3d, "smoke", {}) == (moved, out_dir)
-    written_for_3d = json.loads(json.dumps(on_3d))
-    written_for_3d["common"].update({key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR")})
-    assert pipeline.course_settings(written_for_3d, "smoke", {})[0] == moved
-
-
-def test_detector_dlib_on_synthau_3d_moves_the_folders_to_dlibs_own():
-    """DETECTOR=dlib beside RENDERER=3d (hand-written folders): the rendered frames are shared, the prepared set,
-    runs, figures, executed copies and reference runs get dlib's name; a detector on SynthAU v2 is refused."""
-    smoke = pipeline.load_params("smoke")
-    settings, out_dir = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d", "DETECTOR": "dlib"})
-    assert out_dir == pipeline.NOTEBOOKS_DIR / "executed" / "smoke-synthau3d-dlib"
-    assert {key: settings[key] for key in ("DATA_DIR", "PREPARED_DIR", "RUN_DIR", "FIG_DIR", "REFERENCE_DIR",
-                                          "CONTROLS_DIR", "DATA_SIZE_DIR")} == {
-        "DATA_DIR": "../data/synthau3d", "PREPARED_DIR": "../data/synthau3d-prepared-dlib",
-        "RUN_DIR": "../runs/smoke-synthau3d-dlib", "FIG_DIR": "../figures/synthau3d-dlib",
-        "REFERENCE_DIR": "../models/reference-3d-dlib", "CONTROLS_DIR": "../models/reference-3d-dlib-controls",
-        "DATA_SIZE_DIR": "../models/reference-3d-dlib-data-size"}
-    assert (pipeline.ROOT / "models" / "reference-3d-dlib" / "hourglass" / "seed0" / "best.pt").is_file()
-    # the simulated tracker's landmarks ("given") are no detector: SynthAU-3D's own folders
-    given, given_out = pipeline.course_settings(smoke, "smoke", {"RENDERER": "3d", "DETECTOR": "given"})
-    assert (given["PREPARED_DIR"], given["REFERENCE_DIR"], given_out.name) == (
-        "../data/synthau3d-prepared", "../models/reference-3d", "smoke-synthau3d")
-    # a folder the user sets stays; one already named for dlib is not renamed twice
-    mine = pipeline.dataset_folders(pipeline.notebook_parameters(smoke, "01_data_preparation"),
-                                    {"RENDERER": "3d", "DETECTOR": "dlib", "RUN_DIR": "mine",
-                                     "FIG_DIR": "../figures/synthau3d-dlib"})
-    assert "RUN_DIR" not in mine and "FIG_DIR" not in mine
-    assert pipeline.synthau_3d_folders({"RUN_DIR": "../runs/smoke-synthau3d-dlib"}, "dlib")["RUN_DIR"] == (
-        "../runs/smoke-synthau3d-dlib")
-    with pytest.raises(ValueError, match="DETECTOR='dlib' on SynthAU needs RENDERER=3d"):
-        pipeline.course_settings(smoke, "smoke", {"DETECTOR": "dlib"})
+    default_release, _ = pipeline.course_settings(smoke, "smoke", {}, notebooks_dir=tmp_path)
+    assert default_release == pipeline.RELEASE_OUTPUTS
 
 
 def test_reference_runs_apply_only_beside_data_aligned_with_their_landmarks(pipeline_run, tmp_path):
@@ -189,17 +200,48 @@ def test_reference_runs_apply_only_beside_data_aligned_with_their_landmarks(pipe
 
 
 def test_reference_runs_apply_only_beside_data_of_their_own_renderer(pipeline_run, tmp_path):
-    """The course set of the pipeline test is SynthAU v2's (drawn in 2D): SynthAU v2's reference runs and controls
-    belong beside it, SynthAU-3D's do not, nor do SynthAU runs beside a licensed data set."""
+    """The course set of the pipeline test is the default's, SynthAU-3D aligned with dlib's landmarks: the runs
+    trained on it belong beside it; SynthAU v2's, its controls and the simulated tracker's do not, nor do SynthAU
+    runs beside a licensed data set."""
     root, _ = pipeline_run
     prepared, models = root / "prepared", pipeline.ROOT / "models"
-    assert pipeline.synthau_renderer(prepared) == "2d"
-    assert pipeline.reference_applies("synthau", models / "reference", prepared)
-    assert pipeline.reference_applies("synthau", models / "reference-controls", prepared)  # no renderer: SynthAU v2
+    assert pipeline.synthau_renderer(prepared) == "3d" and pipeline.prepared_landmarks(prepared) == "dlib"
+    assert pipeline.course_data_note(prepared) is None  # the default: the text's numbers are its own
+    assert pipeline.reference_applies("synthau", models / "reference-3d-dlib", prepared)
+    assert not pipeline.reference_applies("synthau", models / "reference", prepared)
+    assert not pipeline.reference_applies("synthau", models / "reference-controls", prepared)  # no renderer: v2
     assert not pipeline.reference_applies("synthau", models / "reference-3d", prepared)
-    assert not pipeline.reference_applies("bp4d", models / "reference", prepared)
+    assert not pipeline.reference_applies("bp4d", models / "reference-3d-dlib", prepared)
     assert pipeline.synthau_renderer(tmp_path) is None  # not a prepared set: the folders are trusted
-    assert pipeline.reference_applies("synthau", models / "reference-3d", tmp_path)
+    assert pipeline.reference_applies("synthau", models / "reference", tmp_path)
+
+
+def printed_text(executed: Path) -> str:
+    """What an executed notebook's cells printed (their outputs, not their source)."""
+    notebook = nbformat.read(executed, as_version=4)
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", []))
+
+
+def test_the_course_runs_on_synthau_v2_with_one_parameter(tmp_path):
+    """``RENDERER=2d`` alone (with the small sizes every course test uses) runs all six notebooks on SynthAU v2's drawn
+    faces, aligned with the simulated tracker's landmarks, beside SynthAU v2's committed runs and controls."""
+    from aulib.data.synthau import load_config
+
+    parameters = {**small_parameters(tmp_path), "COMPARISON": "auto", "RENDERER": "2d"}
+    records = pipeline.run_notebooks("smoke", overrides=parameters, output_dir=tmp_path / "executed", progress=False)
+    assert [r["notebook"][:2] for r in records] == ["01", "02", "03", "04", "05", "06"]
+    assert load_config(tmp_path / "synthau").renderer == "2d"
+    assert json.loads((tmp_path / "prepared" / "meta.json").read_text())["detector"] == "given"
+    committed = pipeline.ROOT / "models" / "reference"
+    expected = pd.read_csv(committed / "comparison.csv").query("run == 'hourglass' and AU == 'Mean'")
+    shown = pd.read_csv(tmp_path / "runs" / "reference_seeds.csv").query("run == 'hourglass' and AU == 'Mean'")
+    np.testing.assert_allclose(shown.sort_values("seed").ICC, expected.sort_values("seed").ICC, atol=1e-9)
+    printed = printed_text(tmp_path / "executed" / "04_evaluation_icc.ipynb")
+    assert "SynthAU v2's drawn faces (RENDERER=2d)" in printed  # the note: the text quotes the default's numbers
+    assert "No controls here" not in printed and "No training-set-size regime here" not in printed
+    assert (tmp_path / "runs" / "controls.csv").is_file() and (tmp_path / "runs" / "data_size.csv").is_file()
+    assert (tmp_path / "figures" / "04_controls.png").is_file()
 
 
 def test_an_undeclared_key_is_reported_with_its_notebook(tmp_path):
@@ -233,10 +275,11 @@ def _single_notebook_params(tmp_path: Path) -> Path:
     return path
 
 
+# The default data's; SynthAU v2's course adds 04_controls (its controls: test_the_course_runs_on_synthau_v2_...).
 EXPECTED_FIGURES = [
     "01_synthau_faces", "01_alignment", "01_labels", "02_centres", "02_extent", "02_scales", "02_max", "02_explorer",
     "03_hourglass", "03_training_curves", "03_snapshots", "04_true_vs_predicted", "04_comparison", "04_paired",
-    "04_controls", "04_cost", "04_data_size", "05_robustness", "05_noise_bands",
+    "04_cost", "04_data_size", "05_robustness", "05_noise_bands",
     "05_noise_examples", "06_detection", "06_heatmaps", "06_intensities", "06_london_pair", "06_london_pairs",
     "06_london_groups", "06_live_traces",
 ]
@@ -349,7 +392,7 @@ def test_the_controlled_experiment_is_scored_paired_by_validation_subject(pipeli
 def test_notebook_04_shows_the_committed_training_set_size_regime(pipeline_run):
     root, _ = pipeline_run
     shown = pd.read_csv(root / "runs" / "data_size.csv")
-    committed = pd.read_csv(pipeline.ROOT / "models" / "reference-data-size" / "paired.csv")
+    committed = pd.read_csv(pipeline.ROOT / "models" / "reference-3d-dlib-data-size" / "paired.csv")
     pd.testing.assert_frame_equal(shown, committed)
 
 def test_predict_notebook_saves_a_row_for_the_astronaut(pipeline_run):
