@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from aulib.course.reference import REFERENCE_DIR, london_readings, reference_model_name
+from aulib.course.reference import COURSE_REFERENCE_DIR, REFERENCE_DIR, london_readings, reference_model_name
 from aulib.data import london
 from aulib.method.bootstrap import bootstrap, paired_bootstrap, share_higher, wilson_interval
 from aulib.predict import predict
@@ -237,7 +237,8 @@ def test_reading_photos_once_for_several_models_equals_predict():
 
 
 def test_benchmark_command_reproduces_the_committed_readings(tmp_path):
-    committed = london_readings()
+    # with no --model the command reads the course's reference Hourglass (seed 0, SynthAU-3D on dlib's landmarks)
+    committed = london_readings(COURSE_REFERENCE_DIR)
     assert sorted(committed.seed.unique()) == [0, 1, 2] and len(committed) == 3 * 204
     assert (committed.status == "ok").all()
     result = subprocess.run([sys.executable, "-m", "aulib", "benchmark", "real", "--split", "dev", "--out",

@@ -16,14 +16,16 @@ from aulib.cli.common import QUIET, add_command, arg
 
 
 def default_model() -> str:
-    """The reference Hourglass of seed 0 (``models/reference`` of the repository), wherever the command runs from.
+    """The course's reference Hourglass of seed 0 (``models/reference-3d-dlib`` of the repository: trained on the
+    course's default data, SynthAU-3D aligned with dlib's landmarks, as real faces are), wherever the command runs
+    from.
 
     Raises:
         SystemExit: when it is not there (aulib installed from a wheel ships no reference runs): give ``--model``.
     """
-    from aulib.course.reference import reference_model
+    from aulib.course.reference import COURSE_REFERENCE_DIR, reference_model
 
-    path = reference_model()
+    path = reference_model(COURSE_REFERENCE_DIR)
     if not (path / "best.pt").is_file():
         raise SystemExit(f"error: no reference model at {path} (a pip install ships none): give --model with a run "
                          "folder of `aulib train` or a model file of `aulib convert-checkpoint`")
@@ -190,7 +192,8 @@ def run_webcam(args: argparse.Namespace) -> int:
 BENCHMARK = [
     arg("suite", choices=["real"], help="real: the London set's 102 people, neutral against smiling"),
     arg("--model", action="append", default=None, metavar="[NAME=]PATH",
-        help="a run folder or model file (repeat for several; default: the reference Hourglass, seed 0)"),
+        help="a run folder or model file (repeat for several; default: the course's reference Hourglass, seed 0, "
+             "models/reference-3d-dlib)"),
     arg("--out", required=True, help="output folder"),
     arg("--split", choices=["test", "dev", "all"], default="test",
         help="test (68 people: the numbers to report), dev (34: for decisions), or all"),
@@ -200,7 +203,8 @@ BENCHMARK = [
     QUIET,
 ]
 WEBCAM = [
-    arg("--model", help="run folder or model file (default: the reference Hourglass)"),
+    arg("--model", help="run folder or model file (default: the course's reference Hourglass, "
+                        "models/reference-3d-dlib)"),
     arg("--source", default="0", help="a camera index (0) or a video file"),
     arg("--exact", action="store_true", help="fp32 with full detection on every frame instead of the fast path "
                                              "(int8 with tracking)"),

@@ -224,7 +224,7 @@ def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, 
             ``ridge_icc`` (``models/reference-data-size/paired.csv``).
         title: the figure's title.
     """
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4))
     sizes = sorted(paired.train_subjects.unique())
     seeds = sorted(paired.seed.unique())
     offsets = {seed: 1.0 + 0.04 * (k - (len(seeds) - 1) / 2) for k, seed in enumerate(seeds)}  # seeds side by side
@@ -239,7 +239,8 @@ def data_size_figure(paired: pd.DataFrame, title: str = "Fewer training people, 
         left.plot(ridge.index, ridge.to_numpy(), color="#636363", lw=1, ls="--", marker="s", markersize=4,
                   label="ridge on the same people's landmarks (no pixels)")
     left.set(xlabel="training subjects (log scale)", ylabel="mean ICC(3,1), 30 test subjects")
-    left.legend(fontsize=8, loc="best")
+    # below the axes: inside, "best" still covered a point (the ridge at 30 people on dlib's landmarks)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     right.axhline(0, color="#636363", lw=1, ls="--")
     for row in paired.itertuples():
         x = row.train_subjects * offsets[row.seed]

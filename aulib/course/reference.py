@@ -51,7 +51,10 @@ from aulib.io import atomic_open, atomic_write_csv, atomic_write_json, read_json
 from aulib.training.experiments import RUN_NAMES, run_config, train_or_load
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_DIR = ROOT / "models" / "reference"
+REFERENCE_DIR = ROOT / "models" / "reference"  # SynthAU v2's, where `aulib reference` writes unless told otherwise
+# The reference runs of the course's default data, SynthAU-3D on dlib's landmarks (aulib.course.variants): the
+# model `aulib webcam` and `aulib benchmark real` read when given none.
+COURSE_REFERENCE_DIR = ROOT / "models" / "reference-3d-dlib"
 TRAIN_SEED = 1000  # the reference runs' own SynthAU people
 SEEDS = (0, 1, 2)
 EPOCHS = 8
