@@ -24,7 +24,8 @@ import pytest
 from labtools import ARTIFACTS, ROOT, Lab, chromium_page, open_and_run_all, running_lab
 
 NOTEBOOK = ROOT / "notebooks" / "02_heatmap_targets.ipynb"
-REFERENCE_MODEL = ROOT / "models" / "reference" / "hourglass" / "seed0"
+# the course's reference Hourglass, where notebook 02's parameters cell looks for it (REFERENCE_DIR)
+REFERENCE_MODEL = ROOT / "models" / "reference-3d-dlib" / "hourglass" / "seed0"
 EXPLORER_IMAGE = ".jp-OutputArea-output .widget-output img"
 
 pytestmark = pytest.mark.browser
@@ -32,8 +33,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    """One server per module, in a temporary root that holds notebooks/02_heatmap_targets.ipynb and the reference
-    Hourglass (models/reference/hourglass/seed0), nothing else: no data, so the faces are rendered live."""
+    """One server per module, in a temporary root that holds notebooks/02_heatmap_targets.ipynb and the course's
+    reference Hourglass (models/reference-3d-dlib/hourglass/seed0), nothing else: no data, so the faces are rendered
+    live."""
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
     (root / "notebooks").mkdir(parents=True)
@@ -113,7 +115,7 @@ def test_moving_the_intensity_slider_redraws_the_heatmap(lab, page):
         # The face itself was re-rendered with the stronger smile: its panel (the figure's leftmost) changed, and
         # the reference model, which sees only the face, gives another readout.
         assert face_panel_change(before, after) > 0.002  # hundreds of pixels around the mouth and cheeks
-        assert (REFERENCE_MODEL / "best.pt").is_file(), "models/reference holds no reference Hourglass"
+        assert (REFERENCE_MODEL / "best.pt").is_file(), "models/reference-3d-dlib holds no reference Hourglass"
         assert model_readout(status_before) != model_readout(status_after)
 
         # Typing into the value box works too: 5 is the top of the range.

@@ -29,6 +29,8 @@ from aulib.predict.outputs import au_colours, write_video
 
 NOTEBOOK = ROOT / "notebooks" / "06_real_faces.ipynb"
 REFERENCE_MODEL = ROOT / "models" / "reference" / "hourglass" / "seed0"
+# the course's reference Hourglass, where notebook 06's parameters cell looks for it (REFERENCE_DIR)
+COURSE_MODEL = ROOT / "models" / "reference-3d-dlib" / "hourglass" / "seed0"
 FACE = "091"  # notebook 06's LIVE_FACE_ID
 AU12 = 2  # AU12's channel among BP4D's five
 
@@ -191,8 +193,7 @@ def test_notebook_live_view_reads_a_fake_camera_in_jupyterlab(tmp_path):
     (root / "notebooks").mkdir(parents=True)
     notebook = live_notebook(root / "notebooks" / NOTEBOOK.name)
     assert any("WebcamWidget" in c.source for c in notebook.cells)
-    shutil.copytree(REFERENCE_MODEL, root / REFERENCE_MODEL.relative_to(ROOT),
-                    ignore=shutil.ignore_patterns("*.onnx"))
+    shutil.copytree(COURSE_MODEL, root / COURSE_MODEL.relative_to(ROOT), ignore=shutil.ignore_patterns("*.onnx"))
     camera = write_video(tmp_path / "camera.y4m", london_clip(FACE, frames_each=60), fps=30)
     flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
              f"--use-file-for-fake-video-capture={camera}"]
