@@ -36,13 +36,7 @@ from typing import Any
 
 import yaml
 
-from aulib.course.variants import (  # noqa: F401 (re-exported: the course's one place for them)
-    DEFAULT_SYNTHAU,
-    SYNTHAU_REFERENCE,
-    synthau_folders,
-    synthau_variant,
-    synthau_variant_name,
-)
+from aulib.course.variants import DEFAULT_SYNTHAU, synthau_folders, synthau_variant, synthau_variant_name
 from aulib.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
