@@ -18,10 +18,11 @@ from aulib.method.align import PAPER_TEMPLATE
 def test_synth_then_prepare(tmp_path, capsys):
     synth, prepared = tmp_path / "synth", tmp_path / "prepared"
     assert main(["synth", "--out", str(synth), "--subjects", "3", "--frames", "8", "--seed", "3",
-                 "--workers", "1"]) == 0
+                 "--workers", "1", "--renderer", "2d"]) == 0
     assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
     meta = json.loads((prepared / "meta.json").read_text())
     assert meta["complete"] and meta["n_frames"] == 24 and meta["aus"] == [6, 10, 12, 14, 17]
+    assert meta["detector"] == "given"  # a SynthAU v2 set keeps its simulated tracker; dlib is for SynthAU-3D
     dataset = PreparedDataset(prepared)
     assert len(dataset) == 24
     item = dataset[5]
@@ -37,7 +38,7 @@ def test_synth_then_prepare(tmp_path, capsys):
     assert (prepared / "meta.json").stat().st_mtime_ns == stamp  # nothing was rewritten
     labels = (synth / "labels.csv").read_bytes()
     assert main(["synth", "--out", str(synth), "--subjects", "4", "--frames", "8", "--seed", "3",
-                 "--workers", "1"]) == 2
+                 "--workers", "1", "--renderer", "2d"]) == 2
     error = capsys.readouterr().err
     assert f"{synth} already holds a SynthAU set generated with other settings" in error and "subjects" in error
     assert (synth / "labels.csv").read_bytes() == labels  # the existing set is untouched
@@ -53,7 +54,7 @@ def test_evaluate_writes_a_reference_run_s_scores_elsewhere(tmp_path, capsys):
     before = {p.name: p.read_bytes() for p in reference.iterdir()}
     synth, prepared, out = tmp_path / "synth", tmp_path / "prepared", tmp_path / "scores"
     assert main(["synth", "--out", str(synth), "--subjects", "4", "--frames", "8", "--seed", "5",
-                 "--workers", "1"]) == 0
+                 "--workers", "1", "--renderer", "2d"]) == 0
     assert main(["prepare", "synthau", "--root", str(synth), "--out", str(prepared), "--quiet"]) == 0
     assert main(["evaluate", "--run", str(reference), "--data", str(prepared), "--split", "test",
                  "--device", "cpu", "--out", str(out)]) == 0

@@ -29,12 +29,31 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def course_detector(dataset: str, root: Path, detector: str | None) -> str | None:
+    """The detector ``aulib prepare`` uses: the one given, else the course's choice for a SynthAU set.
+
+    The course aligns SynthAU-3D with dlib's 68 landmarks (``aulib.course.variants.DEFAULT_SYNTHAU``), so the command
+    does the same for a set rendered in 3D; a SynthAU v2 set keeps its simulated tracker, whose faces dlib was never
+    measured on. Other datasets keep :data:`aulib.data.frames.DEFAULT_DETECTORS`' choice (``None`` here).
+    """
+    if detector is not None or dataset != "synthau":
+        return detector
+    from aulib.data.synthau import load_config
+
+    try:
+        renderer = load_config(root).renderer
+    except (FileNotFoundError, ValueError):
+        return None  # not a SynthAU folder: prepare() names what is missing
+    return "dlib" if renderer == "3d" else None
+
+
 def run_prepare(args: argparse.Namespace) -> int:
     """Handler of ``aulib prepare``; returns the exit code."""
     from aulib.data.prepare import prepare
 
     try:
-        prepare(args.dataset, args.root, args.out, detector=args.detector, method=args.method, size=args.size,
+        detector = course_detector(args.dataset, args.root, args.detector)
+        prepare(args.dataset, args.root, args.out, detector=detector, method=args.method, size=args.size,
                 chunk=args.chunk, overwrite=args.overwrite, progress=not args.quiet)
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume where it stopped ({args.out})", file=sys.stderr)
@@ -54,15 +73,17 @@ SYNTH = [
     arg("--difficulty", default="default", help="easy, default, hard, or a number in [0, 1]"),
     arg("--image-size", type=int, default=256),
     arg("--workers", type=int, default=None, help="processes (default: one per CPU; 1 for --renderer 3d)"),
-    arg("--renderer", choices=["2d", "3d"], default="2d",
-        help="2d: SynthAU v2's procedural faces; 3d: SynthAU-3D, the ICT face model rendered with OpenGL"),
+    arg("--renderer", choices=["2d", "3d"], default="3d",
+        help="3d (default, the course's data): SynthAU-3D, the ICT face model rendered with OpenGL; 2d: SynthAU v2's "
+             "procedural faces, no OpenGL needed"),
 ]
 PREPARE = [
     arg("dataset", choices=DATASETS, help="which reader to use"),
     arg("--root", required=True, type=Path, help="the dataset's folder"),
     arg("--out", required=True, type=Path, help="output folder"),
     arg("--detector", choices=DETECTORS, default=None,
-        help="where landmarks come from (default: given for synthau and disfa, dlib for bp4d)"),
+        help="where landmarks come from (default, as the course does: dlib for SynthAU-3D and BP4D, given for "
+             "SynthAU v2 and DISFA)"),
     arg("--method", choices=METHODS, default="paper", help="alignment method (default: paper)"),
     arg("--size", type=int, default=256, help="side of the aligned crops (default: 256)"),
     arg("--chunk", type=int, default=64, help="frames per write (default: 64)"),
