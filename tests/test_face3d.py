@@ -344,14 +344,17 @@ def test_a_clips_plan_gives_the_golden_sets_labels_without_rendering():
         plan_clip_3d(config, 0, 8, 1)
 
 
-def test_aulib_synth_renderer_3d(tmp_path, renderer):
+def test_aulib_synth_and_prepare_default_to_the_course_s_data(tmp_path, renderer):
+    """With no options, the two commands make what the course makes: SynthAU-3D, aligned with dlib's landmarks."""
     from aulib.cli import main
     from aulib.data.synthau import load_config
 
-    assert main(["synth", "--out", str(tmp_path / "set"), "--subjects", "1", "--frames", "8",
-                 "--renderer", "3d"]) == 0
+    assert main(["synth", "--out", str(tmp_path / "set"), "--subjects", "1", "--frames", "8"]) == 0
     assert load_config(tmp_path / "set").renderer == "3d"
     assert len(list((tmp_path / "set" / "Sequences" / "S001").glob("T*/0001.png"))) == 8
+    assert main(["prepare", "synthau", "--root", str(tmp_path / "set"), "--out", str(tmp_path / "prepared"),
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "prepared" / "meta.json").read_text())["detector"] == "dlib"
 
 
 def test_the_course_runs_on_synthau_3d_with_the_simulated_trackers_landmarks(tmp_path, renderer):
@@ -396,8 +399,11 @@ def test_the_course_runs_on_synthau_3d_with_the_simulated_trackers_landmarks(tmp
     assert "DETECTOR" not in injected  # SynthAU's "given" landmarks name no detector for photos: 06 keeps dlib
 
 
-def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(renderer):
-    from aulib.course.faces import SynthFaces
+def test_the_explorer_re_renders_a_3d_person_as_the_intensity_slider_moves(renderer, tmp_path):
+    from aulib.course.faces import SynthFaces, load_faces
+
+    # with no prepared set, the explorer still shows the course's SynthAU-3D people (OpenGL is here)
+    assert load_faces(tmp_path / "none", count=1).config.renderer == "3d"
 
     faces = SynthFaces(count=1, difficulty="default", renderer="3d")
     neutral, smile = faces.face(0, {}), faces.face(0, {12: 5.0})

@@ -184,9 +184,22 @@ def test_displaying_carries_a_static_png_for_headless_outputs(explorer):
     assert base64.b64decode(bundle["image/png"]) == explorer.png
 
 
-def test_missing_data_and_run_fall_back_to_synthau_and_targets_only(tmp_path):
-    assert isinstance(load_faces(tmp_path / "none", count=2), SynthFaces)
+def test_missing_data_and_run_fall_back_to_synthau_and_targets_only(tmp_path, monkeypatch):
+    assert load_faces(tmp_path / "none", count=2, renderer="2d").config.renderer == "2d"
     assert load_trained_model(tmp_path / "none") is None
+    with pytest.raises(ValueError, match="'4d'"):
+        load_faces(tmp_path / "none", renderer="4d")
+
+    # Without OpenGL, the course's SynthAU-3D people give way to SynthAU v2's, and the warning says why.
+    from aulib.data.face3d import render
+
+    def no_gl():
+        raise RuntimeError("SynthAU-3D cannot create an OpenGL context (test); apt-get install libegl1")
+
+    monkeypatch.setattr(render, "gl_context", no_gl)
+    with pytest.warns(UserWarning, match="SynthAU v2's faces instead.*libegl1"):
+        faces = load_faces(tmp_path / "none", count=2)
+    assert isinstance(faces, SynthFaces) and faces.config.renderer == "2d"
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -224,7 +225,8 @@ class PreparedFaces:
 
 
 def load_faces(
-    prepared_dir: str | os.PathLike | None = None, *, split: str | None = "test", count: int = 8, seed: int = 0
+    prepared_dir: str | os.PathLike | None = None, *, split: str | None = "test", count: int = 8, seed: int = 0,
+    renderer: str = "3d",
 ) -> SynthFaces | PreparedFaces:
     """The faces the explorer shows: live SynthAU renders where possible, else frames of a prepared dataset.
 
@@ -232,25 +234,37 @@ def load_faces(
       (:meth:`SynthFaces.from_prepared`), so that the face shows the chosen AU intensity;
     - any other prepared dataset (BP4D, DISFA): a few of its aligned frames (:class:`PreparedFaces`), whose
       expression cannot change;
-    - nothing prepared: SynthAU faces of ``seed`` rendered in memory.
+    - nothing prepared: SynthAU faces of ``seed`` rendered in memory by ``renderer``: the course's SynthAU-3D by
+      default, or SynthAU v2's drawn faces where no OpenGL context can be made (with a warning naming why).
 
     Args:
         prepared_dir: a prepared folder, or ``None``.
         split: split of the prepared dataset.
         count: number of faces.
         seed: which faces.
+        renderer: without a prepared set, ``"3d"`` (SynthAU-3D, the course's data) or ``"2d"`` (SynthAU v2).
 
     Returns:
         A face source for :func:`explorer_arrays` and :class:`HeatmapExplorer`.
 
     Example:
-        >>> load_faces("/no/such/folder", count=2)
+        >>> load_faces("/no/such/folder", count=2, renderer="2d")
         SynthFaces(count=2, seed=0)
     """
     if prepared_dir is not None and (Path(prepared_dir) / "meta.json").is_file():
         live = SynthFaces.from_prepared(prepared_dir, split=split, count=count)
         return live if live is not None else PreparedFaces(prepared_dir, split=split, count=count, seed=seed)
-    return SynthFaces(count=count, seed=seed)
+    if renderer not in ("2d", "3d"):
+        raise ValueError(f"renderer must be '2d' or '3d'; got {renderer!r}")
+    if renderer == "3d":
+        from aulib.data.face3d.render import gl_context
+
+        try:
+            gl_context().release()  # the people are rendered later, one per slider move: fail over now, not then
+        except RuntimeError as error:
+            warnings.warn(f"the explorer draws SynthAU v2's faces instead of SynthAU-3D's: {error}", stacklevel=2)
+            renderer = "2d"
+    return SynthFaces(count=count, seed=seed, renderer=renderer)
 
 
 
