@@ -37,7 +37,7 @@ test: $(STAMP)
 	MPLBACKEND=agg $(PY) -m pytest --durations=25
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aulib tests benchmarks book tools
+	$(VENV)/bin/ruff check aulib tests benchmarks book tools notebooks
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_heatmaps.py
