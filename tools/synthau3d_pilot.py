@@ -13,6 +13,7 @@ Hourglasses, evaluates them on SynthAU-3D's held-out subjects and reads the Lond
 
 Usage:
     python tools/synthau3d_pilot.py [--work data] [--reference models/reference-3d] [--seeds 0 1 2]
+    python tools/synthau3d_pilot.py --portraits-only --reference models/reference-3d-dlib   # the default's two cases
 """
 
 from __future__ import annotations
@@ -98,10 +99,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("data"))
     parser.add_argument("--reference", type=Path, default=Path("models/reference-3d"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--portraits-only", action="store_true",
+                        help="only portraits.csv, from the committed weights (no data needed)")
     args = parser.parse_args()
-    table = appearance(args.work, args.seeds)
-    atomic_write_csv(args.reference / "appearance.csv", table, index=False)
-    print(table.round(3).to_string(index=False))
+    if not args.portraits_only:
+        table = appearance(args.work, args.seeds)
+        atomic_write_csv(args.reference / "appearance.csv", table, index=False)
+        print(table.round(3).to_string(index=False))
     faces = portraits(args.reference, args.seeds)
     atomic_write_csv(args.reference / "portraits.csv", faces, index=False)
     print(faces.round(2).to_string(index=False))
