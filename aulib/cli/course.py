@@ -261,15 +261,17 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="a student release: report exercises whose check fails instead of stopping"),
     ])
     reference = add_command(commands, "reference", run_reference,
-                            "train and evaluate the course's reference runs (make weights)", [
+                            "train and evaluate reference runs (make weights: the course's, with --renderer 3d "
+                            "--detector dlib --precision fp32 --out models/reference-3d-dlib)", [
         arg("--work", default="data", help="folder for the data sets and full run folders"),
-        arg("--out", default=str(REFERENCE_DIR), help="the committed reference folder"),
+        arg("--out", default=str(REFERENCE_DIR), help="the committed reference folder (default: SynthAU v2's)"),
         arg("--seeds", type=int, nargs="+", default=list(SEEDS)),
         arg("--runs", nargs="+", choices=RUN_NAMES, default=list(RUN_NAMES)),
         arg("--epochs", type=int, default=EPOCHS),
         arg("--renderer", choices=["2d", "3d"], default="2d",
-            help="the SynthAU renderer of both data sets (3d: SynthAU-3D; give it another --out, except with "
-                 "--data-size, which writes its own folder)"),
+            help="the SynthAU renderer of both data sets (default 2d: SynthAU v2, whose runs models/reference "
+                 "holds; 3d: SynthAU-3D, the course's data: give it another --out, except with --data-size, which "
+                 "writes its own folder)"),
         arg("--sigmas", type=float, nargs="+", default=list(SIGMAS),
             help="landmark-noise levels of the robustness study (pixels)"),
         arg("--difficulty", type=_difficulty,
