@@ -494,3 +494,22 @@ def test_the_real_tracker_tool_reads_a_sets_trackers_and_dlibs_on_its_frames(tmp
     assert harder.noise == pytest.approx(hard.tracker_noise, rel=0.3)
     # dlib finds these faces within a few pixels: a mean error of a few hundredths of the inter-ocular distance
     assert 0.01 < table.loc[("dlib", "all")].nme < 0.15
+
+
+def test_the_readme_s_3d_grid_shows_each_au_growing_on_five_people_in_five_poses(renderer):
+    from aulib.course.grid3d import POSES, synthau3d_grid_figure
+
+    figure = synthau3d_grid_figure(image_size=64)
+    axes = np.array(figure.axes).reshape(5, 6)
+    assert [ax.get_title() for ax in axes[0]] == ["neutral", "A trace (I = 1)", "B slight (I = 2)",
+                                                  "C marked (I = 3)", "D severe (I = 4)", "E maximum (I = 5)"]
+    assert [ax.get_ylabel().split("\n")[0] for ax in axes[:, 0]] == ["AU6", "AU10", "AU12", "AU14", "AU17"]
+    assert f"yaw {POSES[1][0]:+.0f}°" in axes[1, 0].get_ylabel()
+    panels = np.array([[ax.get_images()[0].get_array() for ax in row] for row in axes], dtype=float)
+    assert panels.shape[2:4] == (64, 64)
+    # each AU changes its face between neutral and E, and every row is another person or pose
+    assert all(np.abs(panels[r, 5] - panels[r, 0]).mean() > 0.5 for r in range(5))
+    assert all(np.abs(panels[r, 0] - panels[r + 1, 0]).mean() > 5 for r in range(4))
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,12 +214,20 @@ def run_reference(args: argparse.Namespace) -> int:
 
 
 def run_figures(_: argparse.Namespace) -> int:
-    """Regenerate the README's figures (``make figures``)."""
+    """Regenerate the README's figures that no notebook draws (``make figures``): SynthAU-3D's grid with head poses
+    (needs OpenGL; skipped with the reason without it) and SynthAU v2's grid."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     from aulib.course.figures import FIGURES_DIR, save_figure, synthau_grid_figure
+    from aulib.course.grid3d import synthau3d_grid_figure
 
+    try:
+        path = save_figure(synthau3d_grid_figure(), FIGURES_DIR / "synthau3d_grid.png", dpi=110)
+        print(f"wrote {path}")
+    except RuntimeError as error:  # no OpenGL context: the committed figure stays
+        print(f"aulib figures: skipped {FIGURES_DIR / 'synthau3d_grid.png'}: {error}", file=sys.stderr)
+    plt.close("all")
     with np.errstate(all="ignore"):
         path = save_figure(synthau_grid_figure(image_size=128), FIGURES_DIR / "synthau_grid.png", dpi=90)
     plt.close("all")
@@ -311,7 +320,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                  "bootstrap bands, and pair the small with the tiny under the same noise (no training)"),
     ])
     reference.set_defaults(default_of=reference.get_default)  # what a control's flags are checked against
-    add_command(commands, "figures", run_figures, "regenerate the README's figures", [])
+    add_command(commands, "figures", run_figures, "regenerate the README's figures that no notebook draws (the SynthAU "
+                "grids)", [])
     from aulib.course.book import EXECUTED_DIR
     from aulib.course.release import STUDENT_DIR
 
