@@ -40,7 +40,8 @@ def test_results_tables_are_recomputed_from_the_committed_files():
                   "synthau3d-dlib-retrained", "synthau3d-dlib-london-au12", "synthau3d-dlib-london-au06",
                   "synthau3d-dlib-noise", "synthau3d-dlib-london-runs",
                   "synthau3d-dlib-london-variants", "synthau3d-dlib-noise-paired", "synthau3d-dlib-london-others",
-                  "synthau3d-dlib-london-groups", "synthau3d-dlib-data-size", "synthau3d-dlib-portraits"):
+                  "synthau3d-dlib-london-groups", "synthau3d-dlib-data-size", "synthau3d-dlib-portraits",
+                  "synthau3d-dlib-paper-table"):
         assert f"<!-- generated: {block} -->" in text and f"<!-- end: {block} -->" in text, block
 
 
