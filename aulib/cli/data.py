@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -38,11 +39,9 @@ def course_detector(dataset: str, root: Path, detector: str | None) -> str | Non
     """
     if detector is not None or dataset != "synthau":
         return detector
-    from aulib.data.synthau import load_config
-
-    try:
-        renderer = load_config(root).renderer
-    except (FileNotFoundError, ValueError):
+    try:  # the set's own record of how it was made (aulib.data.synthau.load_config reads and checks the same file)
+        renderer = json.loads((Path(root) / "synthau.json").read_text())["config"].get("renderer", "2d")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # not a SynthAU folder: prepare() names what is missing
     return "dlib" if renderer == "3d" else None
 
